@@ -1,0 +1,5 @@
+import sys
+
+from playerruns.cli import main
+
+sys.exit(main())

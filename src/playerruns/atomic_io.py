@@ -1,0 +1,55 @@
+"""Writing files so that a reader (or a crash) never sees them half-written.
+
+Data goes to a temporary file in the destination's folder, is flushed and fsync'ed, then renamed
+over the destination in one step. A temporary file left by a killed process carries the
+TEMP_SUFFIX and is never mistaken for a run file or a dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TEMP_SUFFIX = ".partial"
+PICKLE_PROTOCOL = 4  # readable by every Python tmrl supports
+
+
+def atomic_write_bytes(path: str | Path, data: bytes | None = None, *, obj: Any = None) -> None:
+    """Atomically replaces ``path`` with ``data`` (or with ``obj`` pickled straight to disk)."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if data is not None:
+                f.write(data)
+            else:
+                pickle.dump(obj, f, protocol=PICKLE_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_pickle(path: str | Path, obj: Any) -> None:
+    """Atomically replaces ``path`` with ``obj`` pickled."""
+    atomic_write_bytes(path, obj=obj)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Makes the rename itself durable (POSIX only; Windows has no directory handles)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

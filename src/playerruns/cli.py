@@ -1,0 +1,106 @@
+"""``python -m playerruns``: the player-runs workflow with the flags of the user guide."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from playerruns import __version__
+from playerruns.errors import PlayerRunsError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"playerruns: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m playerruns",
+                description="Bootstrap tmrl 0.7.1 training with human-driven player runs.")
+    p.add_argument("--version", action="version", version=f"playerruns {__version__}")
+
+    imp = p.add_argument_group("import run files into the replay dataset (TmrlData/dataset/data.pkl)")
+    imp.add_argument("--import-player-runs", action="store_true",
+                     help="import run files into data.pkl through the configured tmrl memory")
+    imp.add_argument("--player-runs-paths", metavar="PATHS",
+                     help="comma-separated run files, folders (every *.pkl inside) or glob patterns")
+    imp.add_argument("--player-runs-overwrite", action="store_true",
+                     help="replace the existing dataset content instead of appending to it")
+    imp.add_argument("--player-runs-max-samples", type=_positive_int, metavar="N",
+                     help="keep only the newest N raw samples in the dataset")
+    imp.add_argument("--player-runs-dry-run", action="store_true",
+                     help="validate the files against the current config and report, writing nothing")
+
+    setup = p.add_argument_group("set-up")
+    setup.add_argument("--init-tmrl-data", action="store_true",
+                       help="create ~/TmrlData with a default config.json without downloading anything")
+    setup.add_argument("--interface", metavar="NAME",
+                       help="with --init-tmrl-data: TM20LIDAR, TM20LIDARPROGRESS, TM20FULL or GYM:<gymnasium id>")
+    setup.add_argument("--demo", action="store_true",
+                       help="run the workflow on the built-in default environment in its own folder")
+    setup.add_argument("--demo-dir", metavar="DIR", default="playerruns-demo",
+                       help="with --demo: where the demo writes everything (default: ./playerruns-demo)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO)  # the same logging set-up as tmrl
+    try:
+        return _dispatch(args)
+    except PlayerRunsError as err:
+        print(f"playerruns: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("playerruns: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.import_player_runs:
+        return _import(args)
+    if args.init_tmrl_data:
+        from playerruns.tmrl_bridge import init_tmrl_data
+
+        folder = init_tmrl_data(interface=args.interface)
+        print(f"TmrlData ready at {folder} (config: {folder / 'config' / 'config.json'})")
+        return 0
+    if args.demo:
+        from playerruns.demo import run_demo
+
+        return run_demo(Path(args.demo_dir))
+    for flag in ("player_runs_paths", "player_runs_max_samples"):
+        if getattr(args, flag) is not None:
+            raise PlayerRunsError(f"--{flag.replace('_', '-')} goes with --import-player-runs")
+    build_parser().print_help()
+    return 2
+
+
+def _import(args: argparse.Namespace) -> int:
+    from playerruns.dataset import import_runs
+    from playerruns.tmrl_bridge import load_setup
+
+    if args.player_runs_paths is None:
+        raise PlayerRunsError("--import-player-runs needs --player-runs-paths \"run1.pkl,run2.pkl\"")
+    setup = load_setup()
+    report = import_runs(args.player_runs_paths, setup, overwrite=args.player_runs_overwrite,
+                         max_samples=args.player_runs_max_samples, dry_run=args.player_runs_dry_run,
+                         progress=sys.stderr.isatty())
+    print(report.summary())
+    return 0

@@ -1,0 +1,17 @@
+"""The one exception type users see: a one-line message naming the file or flag at fault."""
+
+
+class PlayerRunsError(Exception):
+    """A user-facing error. The CLI prints ``str(error)`` on one line and exits non-zero."""
+
+
+class RunFileError(PlayerRunsError):
+    """A run file cannot be read: missing, truncated, not a pickle, unsafe, or of unknown format."""
+
+
+class ValidationError(PlayerRunsError):
+    """A run file was read but its samples do not fit the spec's schema or the current tmrl config."""
+
+
+class ConfigError(PlayerRunsError):
+    """The TmrlData folder or its config.json is missing or unusable."""

@@ -1,0 +1,146 @@
+"""Run files: standalone pickles holding one or more human-driven episodes.
+
+Format v1 is a pickled dict::
+
+    {"format": "tmrl_player_run_v1", "run_id": str, "recorded_at": ISO-8601 UTC,
+     "metadata": dict, "samples": list}
+
+Each sample is what a tmrl rollout worker produces BEFORE its sample compressor:
+``(act, obs, rew, terminated, truncated, info)`` where ``act`` precedes ``obs`` and each episode
+starts with a reset sample. Older tools wrote a bare pickled list of samples: it loads too, with a
+run id derived from the file's content so that re-importing it is still detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from playerruns import __version__
+from playerruns.atomic_io import atomic_write_pickle
+from playerruns.errors import RunFileError
+from playerruns.safe_pickle import safe_loads
+from playerruns.signature import describe
+
+FORMAT_V1 = "tmrl_player_run_v1"
+_V1_KEYS = ("format", "run_id", "recorded_at", "metadata", "samples")
+
+Sample = tuple  # (act, obs, rew, terminated, truncated, info)
+
+
+@dataclass
+class RunFile:
+    """One run file's content. ``source`` is the path it was loaded from, if any."""
+
+    samples: list[Sample]
+    run_id: str = field(default_factory=lambda: new_run_id())
+    recorded_at: str = field(default_factory=lambda: utc_now_iso())
+    metadata: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT_V1
+    source: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "run_id": self.run_id, "recorded_at": self.recorded_at,
+                "metadata": self.metadata, "samples": self.samples}
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time and never collides: ``20261124T101500Z-1a2b3c4d``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def split_episodes(samples: list[Sample]) -> list[list[Sample]]:
+    """Cuts samples into episodes after each terminated or truncated flag."""
+    episodes: list[list[Sample]] = []
+    current: list[Sample] = []
+    for s in samples:
+        current.append(s)
+        if s[3] or s[4]:
+            episodes.append(current)
+            current = []
+    if current:
+        episodes.append(current)
+    return episodes
+
+
+def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
+                   reset_samples: bool = True, **extra: Any) -> dict[str, Any]:
+    """The metadata a run file carries: interface, signatures, raw flag, episode stats, versions.
+
+    ``reset_samples`` says whether each episode starts with a reset sample (it should), which is
+    not a step: an episode of n samples then has n - 1 steps.
+    """
+    episodes = split_episodes(samples)
+    first_act = next((s[0] for s in samples if s[0] is not None), None)
+    meta: dict[str, Any] = {
+        "interface": interface,
+        "obs_signature": describe(samples[0][1]) if samples else None,
+        "act_signature": describe(first_act),
+        "raw": raw,
+        "episode_count": len(episodes),
+        "episode_returns": [float(sum(float(s[2]) for s in ep)) for ep in episodes],
+        "episode_steps": [len(ep) - 1 if reset_samples else len(ep) for ep in episodes],
+        "reset_samples": reset_samples,
+        "playerruns_version": __version__,
+    }
+    meta.update(extra)
+    return meta
+
+
+def save_run(path: str | Path, run: RunFile) -> Path:
+    """Writes ``run`` atomically to ``path`` (a reader never sees a half-written file)."""
+    path = Path(path)
+    atomic_write_pickle(path, run.to_dict())
+    run.source = path
+    return path
+
+
+def load_run(path: str | Path) -> RunFile:
+    """Loads a run file without running any code from it. Raises RunFileError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RunFileError(f"{path}: is a directory, expected a .pkl run file") from None
+    except OSError as err:
+        raise RunFileError(f"{path}: cannot read: {err.strerror or err}") from None
+    if not data:
+        raise RunFileError(f"{path}: cannot read: file is empty")
+    content = safe_loads(data, source=str(path))
+    return parse_run(content, path, data)
+
+
+def parse_run(content: Any, path: Path, raw_bytes: bytes) -> RunFile:
+    """Turns unpickled content into a RunFile (v1 dict or bare sample list)."""
+    if isinstance(content, list):
+        digest = hashlib.sha256(raw_bytes).hexdigest()[:16]
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+        return RunFile(samples=content, run_id=f"bare-{digest}", recorded_at=mtime.replace("+00:00", "Z"),
+                       metadata={"legacy_bare_list": True}, format="bare_list", source=path)
+    if isinstance(content, dict):
+        fmt = content.get("format")
+        if fmt != FORMAT_V1:
+            raise RunFileError(f"{path}: unknown run file format {fmt!r}, expected '{FORMAT_V1}' "
+                               "or a bare list of samples")
+        missing = [k for k in _V1_KEYS if k not in content]
+        if missing:
+            raise RunFileError(f"{path}: '{FORMAT_V1}' file lacks the key(s) {', '.join(missing)}")
+        if not isinstance(content["run_id"], str) or not content["run_id"]:
+            raise RunFileError(f"{path}: 'run_id' must be a non-empty string")
+        if not isinstance(content["metadata"], dict):
+            raise RunFileError(f"{path}: 'metadata' must be a dict")
+        return RunFile(samples=content["samples"], run_id=content["run_id"],
+                       recorded_at=str(content["recorded_at"]), metadata=content["metadata"],
+                       format=FORMAT_V1, source=path)
+    raise RunFileError(f"{path}: unknown run file format: a {type(content).__name__}, expected a "
+                       f"'{FORMAT_V1}' dict or a list of samples")

@@ -1,0 +1,252 @@
+"""Everything that touches tmrl lives here, so the rest of playerruns works on plain data.
+
+``load_setup()`` reads the CURRENT tmrl configuration (``~/TmrlData/config/config.json``) and
+returns the pieces a rollout worker and the trainer would use: the expected raw sample signature,
+the sample compressor, the replay memory class and the dataset folder.
+
+Two kinds of configuration are served:
+- tmrl's stock TrackMania interfaces ``TM20LIDAR``, ``TM20LIDARPROGRESS`` and ``TM20FULL``, built by
+  ``tmrl.config.config_objects`` exactly as ``python -m tmrl`` builds them;
+- a plain gymnasium environment through tmrl's generic path (``GenericGymEnv`` +
+  ``GenericTorchMemory``, no preprocessor, no compressor), selected with
+  ``"ENV": {"RTGYM_INTERFACE": "GYM:<gymnasium id>"}`` - how playerruns runs without the game.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from playerruns.errors import ConfigError
+from playerruns.signature import signature_of
+from playerruns.validation import Compatibility
+
+TRACKMANIA_INTERFACES = ("TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL")
+GYM_PREFIX = "GYM:"
+TMRL_DATA_SUBFOLDERS = ("config", "dataset", "checkpoints", "weights", "reward", "player_runs")
+
+
+@dataclass
+class TmrlSetup:
+    """The configured tmrl pieces a run file must fit and goes through."""
+
+    interface: str
+    compat: Compatibility
+    dataset_path: Path
+    memory_cls: Callable[..., Any]  # tmrl's configured MEMORY partial (a trainer adds nb_steps, device)
+    sample_compressor: Callable[..., tuple] | None
+    obs_preprocessor: Callable[[Any], Any] | None
+    act_buf_len: int  # 0 for non-real-time (gymnasium) environments
+    default_action: np.ndarray | None  # the reset sample's action (None outside rtgym)
+    observation_space: Any  # the interface's own space (TrackMania) or the env's space (gymnasium)
+    action_space: Any
+    max_samples_per_episode: int
+    env_id: str | None = None  # gymnasium id on the generic path
+
+    def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> Any:
+        """A replay memory of the configured class; ``dataset_path`` defaults to tmrl's dataset folder."""
+        kwargs.setdefault("nb_steps", 1)
+        kwargs.setdefault("device", "cpu")
+        if dataset_path is not None:
+            kwargs["dataset_path"] = str(dataset_path)
+        return self.memory_cls(**kwargs)
+
+    def compress(self, sample: tuple) -> tuple:
+        """What a rollout worker sends for this raw sample."""
+        if self.sample_compressor is None:
+            return sample
+        return self.sample_compressor(*sample)
+
+
+def tmrl_data_folder() -> Path:
+    """tmrl's data folder: ``~/TmrlData`` (the HOME environment variable decides ``~``)."""
+    return Path.home() / "TmrlData"
+
+
+def default_config() -> dict[str, Any]:
+    """playerruns' bundled tmrl 0.7.1 config.json (TM20LIDAR, CPU)."""
+    text = resources.files("playerruns").joinpath("default_config.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def init_tmrl_data(home: str | Path | None = None, *, interface: str | None = None,
+                   overrides: dict[str, Any] | None = None) -> Path:
+    """Creates a TmrlData skeleton (folders + config.json) WITHOUT downloading anything.
+
+    tmrl itself downloads its resources on first import, which fails offline. An existing
+    config.json is never overwritten. Returns the TmrlData folder.
+    """
+    folder = (Path(home) if home is not None else Path.home()) / "TmrlData"
+    for sub in TMRL_DATA_SUBFOLDERS:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    config_file = folder / "config" / "config.json"
+    if not config_file.exists():
+        config = default_config()
+        if interface is not None:
+            config["ENV"]["RTGYM_INTERFACE"] = interface
+        for key, value in (overrides or {}).items():
+            config[key] = value
+        config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def check_tmrl_data() -> Path:
+    """Fails with a one-line ConfigError unless TmrlData and a parsable config.json exist.
+
+    Runs BEFORE tmrl is imported: tmrl would otherwise try to download its resources.
+    """
+    folder = tmrl_data_folder()
+    config_file = folder / "config" / "config.json"
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: TmrlData folder not found (install tmrl's resources, or create a "
+                          "skeleton with `python -m playerruns --init-tmrl-data`)")
+    if not config_file.is_file():
+        raise ConfigError(f"{config_file}: tmrl config file not found")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{config_file}: not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{config_file}: expected a JSON object at the top level")
+    return config_file
+
+
+def _import_tmrl_config() -> tuple[Any, Any | None]:
+    """Imports tmrl's config modules, turning their asserts and KeyErrors into ConfigErrors."""
+    config_file = check_tmrl_data()
+    try:
+        import tmrl.config.config_constants as cfg
+    except KeyError as err:
+        raise ConfigError(f"{config_file}: missing key {err} that tmrl 0.7.1 requires") from None
+    except (AssertionError, RuntimeError, TypeError, ValueError) as err:
+        raise ConfigError(f"{config_file}: rejected by tmrl: {err}".replace("\n", " ")) from None
+    interface = str(cfg.RTGYM_INTERFACE)
+    if interface.upper().startswith(GYM_PREFIX):
+        return cfg, None
+    if interface not in TRACKMANIA_INTERFACES:
+        raise ConfigError(f"{config_file}: ENV.RTGYM_INTERFACE is {interface!r}, expected one of "
+                          f"{', '.join(TRACKMANIA_INTERFACES)} or 'GYM:<gymnasium id>'")
+    try:
+        import tmrl.config.config_objects as cfg_obj
+    except KeyError as err:
+        raise ConfigError(f"{config_file}: missing key {err} that tmrl 0.7.1 requires") from None
+    except (AssertionError, TypeError, ValueError) as err:
+        raise ConfigError(f"{config_file}: rejected by tmrl: {err}".replace("\n", " ")) from None
+    return cfg, cfg_obj
+
+
+def load_setup() -> TmrlSetup:
+    """The tmrl pieces of the current configuration. Raises ConfigError on a missing/broken config."""
+    cfg, cfg_obj = _import_tmrl_config()
+    if cfg_obj is None:
+        return _gym_setup(cfg)
+    return _trackmania_setup(cfg, cfg_obj)
+
+
+def _trackmania_setup(cfg: Any, cfg_obj: Any) -> TmrlSetup:
+    interface = cfg_obj.CONFIG_DICT["interface"]()  # building it does not need the game
+    obs_space = interface.get_observation_space()
+    act_space = interface.get_action_space()
+    default_action = np.asarray(interface.get_default_action(), dtype=np.float32)
+    act_buf_len = int(cfg.ACT_BUF_LEN)
+    # rtgym appends the action buffer to the interface's observation; the preprocessor reshapes it
+    env_obs = (*(np.zeros(s.shape, s.dtype) for s in obs_space.spaces), *([default_action] * act_buf_len))
+    raw_obs = cfg_obj.OBS_PREPROCESSOR(env_obs)
+    example = (default_action, raw_obs, 0.0, False, False, {})
+    compressed_obs = cfg_obj.SAMPLE_COMPRESSOR(*example)[1]
+    compat = Compatibility(interface=cfg.RTGYM_INTERFACE, obs_signature=signature_of(raw_obs),
+                           action_shape=tuple(act_space.shape),
+                           compressed_obs_signature=signature_of(compressed_obs))
+    return TmrlSetup(interface=cfg.RTGYM_INTERFACE, compat=compat, dataset_path=Path(cfg.DATASET_PATH),
+                     memory_cls=cfg_obj.MEMORY, sample_compressor=cfg_obj.SAMPLE_COMPRESSOR,
+                     obs_preprocessor=cfg_obj.OBS_PREPROCESSOR, act_buf_len=act_buf_len,
+                     default_action=default_action, observation_space=obs_space, action_space=act_space,
+                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE))
+
+
+def _gym_setup(cfg: Any) -> TmrlSetup:
+    from tmrl.custom.custom_memories import GenericTorchMemory
+    from tmrl.envs import GenericGymEnv
+
+    interface = str(cfg.RTGYM_INTERFACE)
+    env_id = interface[len(GYM_PREFIX):]
+    try:
+        env = GenericGymEnv(id=env_id)
+    except Exception as err:  # gymnasium raises several types for an unknown or broken id
+        raise ConfigError(f"{cfg.CONFIG_FILE}: ENV.RTGYM_INTERFACE {interface!r}: gymnasium cannot make "
+                          f"{env_id!r} ({type(err).__name__}: {err})") from None
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    example_obs = np.zeros(obs_space.shape, obs_space.dtype)
+    compat = Compatibility(interface=interface, obs_signature=signature_of(example_obs),
+                           action_shape=tuple(act_space.shape))
+    memory_cls = partial(GenericTorchMemory, memory_size=cfg.TMRL_CONFIG["MEMORY_SIZE"],
+                         batch_size=cfg.TMRL_CONFIG["BATCH_SIZE"], dataset_path=cfg.DATASET_PATH)
+    return TmrlSetup(interface=interface, compat=compat, dataset_path=Path(cfg.DATASET_PATH),
+                     memory_cls=memory_cls, sample_compressor=None, obs_preprocessor=None, act_buf_len=0,
+                     default_action=None, observation_space=obs_space, action_space=act_space,
+                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE), env_id=env_id)
+
+
+class SampleBatch:
+    """A list of compressed samples shaped like a tmrl ``Buffer`` (``.memory``), without its
+    clipping to BUFFERS_MAXLEN: a tmrl Buffer drops the oldest samples of a large import."""
+
+    def __init__(self, samples: list[tuple]) -> None:
+        self.memory = samples
+
+    def __len__(self) -> int:
+        return len(self.memory)
+
+
+@contextmanager
+def _quiet_tmrl_logs() -> Iterator[None]:
+    """Silences tmrl's INFO lines (e.g. 'no data found, initializing empty replay memory')."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def empty_memory(setup: TmrlSetup, scratch_folder: Path) -> Any:
+    """A replay memory of the configured class that starts empty (``scratch_folder`` holds no data.pkl)."""
+    with _quiet_tmrl_logs():
+        return setup.make_memory(dataset_path=scratch_folder / ".playerruns-no-dataset")
+
+
+def append_samples(memory: Any, samples: list[tuple]) -> None:
+    """Appends compressed samples through the memory's own ``append_buffer`` (and its trimming).
+
+    tmrl's memories decide whether to extend their columns or create them from ``len(self)``,
+    which stays 0 until a handful of samples are in (1 for GenericTorchMemory, min_samples + 1 for
+    the TrackMania memories). Appending to such a tiny non-empty memory would add a second set of
+    columns and corrupt it, so for that case ``len`` is made to answer "not empty" during the call,
+    then tmrl trims on an empty append.
+    """
+    batch = SampleBatch(samples)
+    if memory.data and len(memory) == 0:
+        memory.__len__ = lambda: 1  # an instance attribute: `self.__len__()` inside tmrl finds it
+        try:
+            memory.append_buffer(batch)
+        finally:
+            del memory.__len__
+        if len(memory) > memory.memory_size:
+            memory.append_buffer(SampleBatch([]))
+    else:
+        memory.append_buffer(batch)
+
+
+def raw_sample_count(data: list[list[Any]]) -> int:
+    """Raw samples in a memory's column data (every tmrl memory keeps one entry per sample per column)."""
+    return len(data[0]) if data else 0
