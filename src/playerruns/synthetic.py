@@ -36,7 +36,7 @@ def synthetic_run(setup: TmrlSetup, *, episodes: int = 1, steps: int = 50,
     for _ in range(episodes):
         act_buf = deque([setup.default_action] * setup.act_buf_len, maxlen=setup.act_buf_len)
 
-        def observe() -> tuple:
+        def observe(act_buf: deque = act_buf) -> tuple:
             env_obs = (*(_random_leaf(s, rng) for s in spaces), *act_buf)
             return setup.obs_preprocessor(env_obs)
 

@@ -80,7 +80,8 @@ def _check_compat(sample: Any, i: int, source: str, compat: Compatibility) -> No
     if sig != compat.obs_signature:
         hint = ""
         if compat.compressed_obs_signature is not None and sig == compat.compressed_obs_signature:
-            hint = " (this looks like a sample already passed through the sample compressor: run files must hold raw samples)"
+            hint = (" (this looks like a sample already passed through the sample compressor: "
+                    "run files must hold raw samples)")
         raise ValidationError(
             f"{source}: sample {i}: observation does not fit the current tmrl configuration "
             f"({compat.interface}): expected {compat.describe_obs()}, found {format_signature(sig)}{hint}"
