@@ -1,0 +1,45 @@
+"""Test set-up: tmrl reads ~/TmrlData at import, so HOME points at a temporary TmrlData first.
+
+The in-process tests share one TM20LIDAR configuration (tmrl's config is fixed once imported);
+tests of other configurations and of the CLI run subprocesses with a HOME of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="playerruns-tests-home-"))
+os.environ["HOME"] = str(_SESSION_HOME)  # before anything imports tmrl
+
+from playerruns.tmrl_bridge import init_tmrl_data  # noqa: E402
+
+init_tmrl_data(_SESSION_HOME, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 5000, "BATCH_SIZE": 32})
+
+
+@pytest.fixture(scope="session")
+def lidar_setup():
+    """The TM20LIDAR configuration of the test session's HOME."""
+    from playerruns.tmrl_bridge import load_setup
+
+    return load_setup()
+
+
+@pytest.fixture
+def clean_dataset(lidar_setup):
+    """The session dataset folder, emptied before and after the test."""
+    folder = lidar_setup.dataset_path
+    for f in folder.iterdir():
+        f.unlink()
+    yield folder
+    for f in folder.iterdir():
+        f.unlink()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
