@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from playerruns.dataset import DEMO_FLAG, RUN_ID_KEY, dataset_run_ids, import_runs, read_dataset
+from playerruns.dataset import DEMO_FLAG, dataset_run_ids, import_runs, read_dataset
 from playerruns.errors import PlayerRunsError, ValidationError
 from playerruns.runfile import FORMAT_V1, load_run, save_run
 from playerruns.synthetic import synthetic_run
