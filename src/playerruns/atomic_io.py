@@ -22,6 +22,7 @@ def atomic_write_bytes(path: str | Path, data: bytes | None = None, *, obj: Any 
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the usual permissions
         with os.fdopen(fd, "wb") as f:
             if data is not None:
                 f.write(data)
@@ -42,6 +43,12 @@ def atomic_write_bytes(path: str | Path, data: bytes | None = None, *, obj: Any 
 def atomic_write_pickle(path: str | Path, obj: Any) -> None:
     """Atomically replaces ``path`` with ``obj`` pickled."""
     atomic_write_bytes(path, obj=obj)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -30,10 +31,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m playerruns",
                 description="Bootstrap tmrl 0.7.1 training with human-driven player runs.")
     p.add_argument("--version", action="version", version=f"playerruns {__version__}")
+
+    roles = p.add_argument_group("tmrl roles (as python -m tmrl; the trainer gets online injection and demo sampling)")
+    roles.add_argument("--server", action="store_true", help="launch the tmrl server")
+    roles.add_argument("--trainer", action="store_true", help="launch the trainer (with the PLAYER_RUNS behaviour)")
+    roles.add_argument("--worker", action="store_true", help="launch a rollout worker")
+    roles.add_argument("--expert", action="store_true", help="launch an expert rollout worker (no model update)")
+    roles.add_argument("--test", action="store_true", help="run inference without training")
+    roles.add_argument("--benchmark", action="store_true", help="benchmark the environment")
+    roles.add_argument("--wandb", action="store_true", help="with --trainer: log results to Weights and Biases")
+    roles.add_argument("-d", "--config", type=_json_object, default={}, metavar="JSON",
+                       help="rtgym config modifiers for workers, as a JSON object (as in tmrl)")
 
     imp = p.add_argument_group("import run files into the replay dataset (TmrlData/dataset/data.pkl)")
     imp.add_argument("--import-player-runs", action="store_true",
@@ -73,6 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from playerruns.tmrl_roles import ROLES
+
+    chosen = [role for role in ROLES if getattr(args, role)]
+    if len(chosen) > 1:
+        raise PlayerRunsError(f"choose one role, not {' and '.join('--' + r for r in chosen)}")
+    if chosen:
+        from playerruns.tmrl_roles import run_role
+
+        return run_role(chosen[0], modifiers=args.config, wandb=args.wandb)
     if args.import_player_runs:
         return _import(args)
     if args.init_tmrl_data:

@@ -225,26 +225,31 @@ def empty_memory(setup: TmrlSetup, scratch_folder: Path) -> Any:
         return setup.make_memory(dataset_path=scratch_folder / ".playerruns-no-dataset")
 
 
-def append_samples(memory: Any, samples: list[tuple]) -> None:
-    """Appends compressed samples through the memory's own ``append_buffer`` (and its trimming).
+def append_safely(memory: Any, batch: Any, append_buffer: Callable[[Any], Any] | None = None) -> None:
+    """Appends a Buffer-shaped batch through the memory's own ``append_buffer`` (and its trimming).
 
     tmrl's memories decide whether to extend their columns or create them from ``len(self)``,
     which stays 0 until a handful of samples are in (1 for GenericTorchMemory, min_samples + 1 for
     the TrackMania memories). Appending to such a tiny non-empty memory would add a second set of
     columns and corrupt it, so for that case ``len`` is made to answer "not empty" during the call,
-    then tmrl trims on an empty append.
+    then tmrl trims on an empty append. ``append_buffer`` defaults to ``memory.append_buffer``.
     """
-    batch = SampleBatch(samples)
+    append_buffer = append_buffer or memory.append_buffer
     if memory.data and len(memory) == 0:
         memory.__len__ = lambda: 1  # an instance attribute: `self.__len__()` inside tmrl finds it
         try:
-            memory.append_buffer(batch)
+            append_buffer(batch)
         finally:
             del memory.__len__
         if len(memory) > memory.memory_size:
-            memory.append_buffer(SampleBatch([]))
+            append_buffer(SampleBatch([]))
     else:
-        memory.append_buffer(batch)
+        append_buffer(batch)
+
+
+def append_samples(memory: Any, samples: list[tuple]) -> None:
+    """Appends compressed samples to a tmrl memory (see append_safely)."""
+    append_safely(memory, SampleBatch(samples))
 
 
 def raw_sample_count(data: list[list[Any]]) -> int:

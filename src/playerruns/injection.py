@@ -1,0 +1,171 @@
+"""Online injection: finding new run files in SOURCE_PATH while the trainer runs.
+
+The trainer polls on every buffer update. A poll considers only complete ``*.pkl`` files (never
+temporary ``.partial`` files, never ``*.pkl.imported``), oldest first, skips files it has handled
+before without re-reading them, and returns at most MAX_FILES_PER_UPDATE validated runs. A bad
+file never stops training: it is warned about and retried while it changes (it may still be
+copying); once bad and unchanged for REJECT_AFTER_SECONDS it is renamed ``.pkl.rejected`` with a
+``.pkl.rejected.reason`` text beside it. No file is ever deleted.
+
+What was injected (``InjectionRecord``) belongs to the trainer's checkpointed state; the poller
+itself is transient and rebuilt after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playerruns.errors import PlayerRunsError
+from playerruns.runfile import RunFile, load_run
+from playerruns.validation import Compatibility, check_samples
+
+log = logging.getLogger(__name__)
+
+RUN_SUFFIX = ".pkl"
+CONSUMED_SUFFIX = ".imported"
+REJECTED_SUFFIX = ".rejected"
+REASON_SUFFIX = ".reason"
+
+
+@dataclass
+class InjectionRecord:
+    """What a training run has injected: checkpointed with the trainer, so a resumed trainer does not
+    inject the same runs twice while a fresh one starts over."""
+
+    run_ids: set[str] = field(default_factory=set)
+    file_names: set[str] = field(default_factory=set)  # handled files, skipped without re-reading
+    files: int = 0
+    samples: int = 0  # samples appended, repeats included
+
+
+@dataclass
+class _BadFile:
+    size: int
+    mtime_ns: int
+    unchanged_since: float
+    reason: str
+
+
+class SourcePoller:
+    """Scans one folder for run files to inject (see the module docstring)."""
+
+    def __init__(self, source: Path, record: InjectionRecord, compat: Compatibility | None, *,
+                 consume: bool = True, max_files: int = 1, reject_after: float = 60.0) -> None:
+        self.source = Path(source)
+        self.record = record
+        self.compat = compat
+        self.consume = consume
+        self.max_files = max_files
+        self.reject_after = reject_after
+        self._bad: dict[str, _BadFile] = {}
+        self._missing_logged = False
+
+    def poll(self, now: float | None = None) -> list[RunFile]:
+        """Validated runs to inject now, oldest first, at most ``max_files``."""
+        now = time.monotonic() if now is None else now
+        candidates = self._unseen_files()
+        if not candidates:
+            return []
+        runs: list[RunFile] = []
+        reads = 0
+        for _mtime, name, size, mtime_ns in sorted(candidates):
+            bad = self._bad.get(name)
+            if bad is not None and (bad.size, bad.mtime_ns) == (size, mtime_ns):
+                if now - bad.unchanged_since >= self.reject_after:
+                    self._reject(name, bad.reason)
+                continue
+            if reads >= self.max_files:
+                break
+            reads += 1
+            run = self._read(name, size, mtime_ns, now)
+            if run is None:
+                continue
+            if run.run_id in self.record.run_ids:
+                log.info(f"Player runs: {name} holds run {run.run_id}, already injected: skipped")
+                self._handled(name)
+                continue
+            runs.append(run)
+        return runs
+
+    def mark_injected(self, run: RunFile, samples: int) -> None:
+        """Records an injected run and, with CONSUME_ON_READ, renames its file to ``.pkl.imported``."""
+        assert run.source is not None
+        self.record.run_ids.add(run.run_id)
+        self.record.files += 1
+        self.record.samples += samples
+        self._handled(run.source.name)
+
+    def _unseen_files(self) -> list[tuple[int, str, int, int]]:
+        try:
+            entries = os.scandir(self.source)
+        except (FileNotFoundError, NotADirectoryError):
+            if not self._missing_logged:
+                log.warning("Player runs SOURCE_PATH does not exist")
+                self._missing_logged = True
+            return []
+        if self._missing_logged:
+            log.info(f"Player runs SOURCE_PATH now exists: {self.source}")
+            self._missing_logged = False
+        seen = self.record.file_names
+        found = []
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(RUN_SUFFIX) or name.startswith(".") or name in seen:
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                if entry.is_file():
+                    found.append((st.st_mtime_ns, name, st.st_size, st.st_mtime_ns))
+        return found
+
+    def _read(self, name: str, size: int, mtime_ns: int, now: float) -> RunFile | None:
+        path = self.source / name
+        try:
+            run = load_run(path)
+            check_samples(run.samples, self.compat, str(path))
+        except PlayerRunsError as err:
+            if name not in self._bad:
+                log.warning(f"Player runs: cannot inject {name} yet: {err} (retried while the file changes; "
+                            f"renamed {name}{REJECTED_SUFFIX} after {self.reject_after:g}s unchanged)")
+            self._bad[name] = _BadFile(size, mtime_ns, now, str(err))
+            return None
+        self._bad.pop(name, None)
+        return run
+
+    def _handled(self, name: str) -> None:
+        if self.consume:
+            target = _free_name(self.source / (name + CONSUMED_SUFFIX))
+            try:
+                os.replace(self.source / name, target)
+                return
+            except OSError as err:
+                log.warning(f"Player runs: could not rename {name} to {target.name}: {err}")
+        self.record.file_names.add(name)
+
+    def _reject(self, name: str, reason: str) -> None:
+        target = _free_name(self.source / (name + REJECTED_SUFFIX))
+        try:
+            os.replace(self.source / name, target)
+            (target.parent / (target.name + REASON_SUFFIX)).write_text(reason + "\n", encoding="utf-8")
+        except OSError as err:
+            log.warning(f"Player runs: could not reject {name}: {err}")
+            self.record.file_names.add(name)  # never retried in this training run
+        else:
+            log.warning(f"Player runs: rejected {name} (renamed {target.name}): {reason}")
+        self._bad.pop(name, None)
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path.1``, ``path.2``... whichever does not exist yet (nothing is overwritten)."""
+    candidate, k = path, 0
+    while candidate.exists():
+        k += 1
+        candidate = path.with_name(f"{path.name}.{k}")
+    return candidate

@@ -1,0 +1,82 @@
+"""Demo-weighted replay sampling, as plain numpy over per-sample flags.
+
+With weight ``w`` every demo transition is ``w`` times as likely to be drawn as any other, so a
+batch's expected demo fraction is ``w * n_demo / (w * n_demo + n_other)``. A draw picks the number
+of demos in the batch from a binomial, then draws uniformly inside each group: O(batch) work per
+batch whatever the memory size. Transitions whose previous sample ends an episode are never drawn
+(tmrl's memories would re-draw or shift them, silently diluting the weighting).
+
+The index works per transition; an episode-sequence memory can weight per episode by feeding it
+one flag per episode start instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class DemoIndex:
+    """Demo and episode-end flags, one per raw sample, kept in step with a replay memory."""
+
+    def __init__(self) -> None:
+        self.demo = np.zeros(0, dtype=bool)
+        self.done = np.zeros(0, dtype=bool)
+        self._groups: tuple[int, int, np.ndarray, np.ndarray] | None = None
+
+    def reset(self, demo: np.ndarray, done: np.ndarray) -> None:
+        self.demo = np.asarray(demo, dtype=bool)
+        self.done = np.asarray(done, dtype=bool)
+        self._groups = None
+
+    def extend(self, demo: np.ndarray, done: np.ndarray, trimmed: int) -> None:
+        """Appends flags for new samples, then drops the ``trimmed`` oldest (as the memory did)."""
+        self.demo = np.concatenate([self.demo, np.asarray(demo, dtype=bool)])[trimmed:]
+        self.done = np.concatenate([self.done, np.asarray(done, dtype=bool)])[trimmed:]
+        self._groups = None
+
+    def groups(self, n_items: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """(demo items, other items) among valid transition indices ``0..n_items-1``.
+
+        Transition ``i`` ends at raw sample ``i + offset`` and starts at ``i + offset - 1``; it is
+        valid when that start does not end an episode.
+        """
+        if self._groups is None or self._groups[:2] != (n_items, offset):
+            now = np.arange(n_items) + offset
+            valid = ~self.done[now - 1] if n_items else np.zeros(0, dtype=bool)
+            is_demo = self.demo[now] if n_items else np.zeros(0, dtype=bool)
+            demo_items = np.flatnonzero(valid & is_demo)
+            other_items = np.flatnonzero(valid & ~is_demo)
+            self._groups = (n_items, offset, demo_items, other_items)
+        return self._groups[2], self._groups[3]
+
+    def count_demos(self, items: list[int], offset: int) -> int:
+        return int(self.demo[np.asarray(items, dtype=np.int64) + offset].sum()) if items else 0
+
+    @property
+    def n_demo_samples(self) -> int:
+        return int(self.demo.sum())
+
+
+def expected_demo_fraction(weight: float, n_demo: int, n_other: int) -> float:
+    total = weight * n_demo + n_other
+    return weight * n_demo / total if total > 0 else 0.0
+
+
+def draw_weighted(demo_items: np.ndarray, other_items: np.ndarray, weight: float, batch_size: int,
+                  rng: np.random.Generator) -> tuple[list[int], int]:
+    """``batch_size`` transition indices with demos weighted by ``weight``; returns (indices, demo count)."""
+    n_demo, n_other = len(demo_items), len(other_items)
+    p_demo = expected_demo_fraction(weight, n_demo, n_other)
+    if n_demo + n_other == 0:
+        raise ValueError("no valid transition to sample")
+    if weight * n_demo + n_other == 0:  # weight 0 and nothing but demos: nothing else to train on
+        p_demo = 1.0
+    k = int(rng.binomial(batch_size, p_demo)) if 0.0 < p_demo < 1.0 else (batch_size if p_demo >= 1.0 else 0)
+    picks = []
+    if k:
+        picks.append(demo_items[rng.integers(0, n_demo, k)])
+    if batch_size - k:
+        picks.append(other_items[rng.integers(0, n_other, batch_size - k)])
+    indices = np.concatenate(picks) if len(picks) > 1 else picks[0]
+    rng.shuffle(indices)
+    return indices.tolist(), k

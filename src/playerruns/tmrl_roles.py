@@ -1,0 +1,120 @@
+"""tmrl's roles (server, trainer, workers...) started from the current config, as ``python -m tmrl``
+starts them, except that the trainer gets the player-runs behaviour (``tmrl_training``).
+
+TrackMania configurations use tmrl's configured pieces unchanged. ``GYM:<id>`` configurations use
+tmrl's generic path: ``GenericGymEnv``, ``GenericTorchMemory`` and tmrl's MLP SAC models.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from playerruns.config import PlayerRunsConfig, parse_player_runs, wsl_hint
+from playerruns.tmrl_bridge import TmrlSetup, load_setup
+
+log = logging.getLogger(__name__)
+
+ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
+
+
+def _env_cls(setup: TmrlSetup, modifiers: dict[str, Any]) -> Any:
+    import tmrl.config.config_constants as cfg
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.envs import GenericGymEnv
+
+    if setup.env_id is not None:
+        return partial(GenericGymEnv, id=setup.env_id, gym_kwargs=dict(modifiers))
+    config = dict(cfg_obj.CONFIG_DICT)
+    config.update(modifiers)
+    return partial(GenericGymEnv, id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
+
+
+def _policy_cls(setup: TmrlSetup) -> Any:
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.custom.custom_models import SquashedGaussianMLPActor
+
+    return SquashedGaussianMLPActor if setup.env_id is not None else cfg_obj.POLICY
+
+
+def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
+    """tmrl's configured TRAINER partial, with PlayerRunsTraining and a demo-weighted memory."""
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.custom.custom_models import MLPActorCritic, REDQMLPActorCritic
+    from tmrl.envs import GenericGymEnv
+
+    from playerruns.tmrl_training import PlayerRunsTraining, weighted_memory_cls
+
+    keywords = dict(cfg_obj.TRAINER.keywords)
+    if setup.env_id is not None:
+        agent = cfg_obj.AGENT
+        model = MLPActorCritic if cfg_obj.ALG_NAME == "SAC" else REDQMLPActorCritic
+        keywords["env_cls"] = partial(GenericGymEnv, id=setup.env_id)
+        keywords["memory_cls"] = setup.memory_cls
+        keywords["training_agent_cls"] = partial(agent.func, *agent.args, **{**agent.keywords, "model_cls": model})
+    keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.DEMO_SAMPLING_WEIGHT)
+    return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
+
+
+def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
+    if not player_runs.ONLINE_INJECTION:
+        log.info("Player runs online injection: disabled (PLAYER_RUNS.ONLINE_INJECTION is false)")
+        return
+    path = player_runs.source_path
+    log.info(f"Player runs online injection: SOURCE_PATH={path} (exists={str(path.is_dir()).lower()})")
+    meant = wsl_hint(player_runs.SOURCE_PATH)
+    if meant is not None:
+        log.warning(f"Player runs SOURCE_PATH {player_runs.SOURCE_PATH!r} is a Windows path but this trainer runs on "
+                    f"Linux: on WSL it is probably {meant!r}")
+    if not path.is_dir():
+        log.warning("Player runs SOURCE_PATH does not exist")
+
+
+def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
+    """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
+    setup = load_setup()  # validates TmrlData and config.json first
+    import tmrl.config.config_constants as cfg
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.networking import RolloutWorker, Server, Trainer
+
+    modifiers = modifiers or {}
+    if role == "server":
+        server = Server()  # must stay referenced: the relay stops when the object is collected
+        while server is not None:
+            time.sleep(1.0)
+    if role in ("worker", "expert", "test", "benchmark"):
+        worker = RolloutWorker(env_cls=_env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup),
+                               sample_compressor=setup.sample_compressor,
+                               device="cuda" if cfg.CUDA_INFERENCE else "cpu",
+                               server_ip=cfg.SERVER_IP_FOR_WORKER,
+                               max_samples_per_episode=cfg.RW_MAX_SAMPLES_PER_EPISODE,
+                               model_path=cfg.MODEL_PATH_WORKER, obs_preprocessor=setup.obs_preprocessor,
+                               crc_debug=cfg.CRC_DEBUG, standalone=role == "test")
+        if role == "worker":
+            worker.run()
+        elif role == "expert":
+            worker.run(expert=True)
+        elif role == "benchmark":
+            worker.run_env_benchmark(nb_steps=1000, test=False)
+        else:
+            worker.run_episodes(10000)
+        return 0
+    if role == "trainer":
+        from playerruns.tmrl_training import update_training_instance
+
+        player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))
+        log_injection_settings(player_runs)
+        cls = training_cls(setup, player_runs)
+        trainer = Trainer(training_cls=cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
+                          checkpoint_path=cfg.CHECKPOINT_PATH, dump_run_instance_fn=cfg_obj.DUMP_RUN_INSTANCE_FN,
+                          load_run_instance_fn=cfg_obj.LOAD_RUN_INSTANCE_FN,
+                          updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
+        logging.info(f"--- NOW RUNNING {cfg_obj.ALG_NAME} on {setup.interface} (with player runs) ---")
+        if wandb:
+            trainer.run_with_wandb(entity=cfg.WANDB_ENTITY, project=cfg.WANDB_PROJECT, run_id=cfg.WANDB_RUN_ID)
+        else:
+            trainer.run()
+        return 0
+    raise ValueError(f"unknown role {role!r}")
