@@ -24,7 +24,9 @@ def run_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.Complete
                           timeout=timeout)
 
 
-def run_python(home: Path, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_python(home: Path, code: str, *args: str, timeout: float = 120,
+               cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -c CODE ARGS`` with HOME=home."""
     env = {**os.environ, "HOME": str(home)}
     return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)

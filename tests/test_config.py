@@ -1,0 +1,87 @@
+"""The PLAYER_RUNS section: defaults, validation, typo warnings, the WSL path hint."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from playerruns.config import PlayerRunsConfig, parse_player_runs, wsl_hint
+from playerruns.errors import ConfigError
+from tests.helpers import make_home, run_cli
+
+
+def test_defaults_when_absent():
+    cfg = parse_player_runs({})
+    assert cfg == PlayerRunsConfig()
+    assert cfg.ONLINE_INJECTION is False and cfg.MAX_FILES_PER_UPDATE == 1 and cfg.DEMO_INJECTION_REPEAT == 1
+    assert cfg.DEMO_SAMPLING_WEIGHT == 1.0 and str(cfg.source_path).endswith("TmrlData/player_runs")
+    assert "~" not in str(cfg.source_path)
+
+
+def test_spec_example_parses():
+    section = {"ONLINE_INJECTION": True, "SOURCE_PATH": "/data/runs", "CONSUME_ON_READ": True,
+               "MAX_FILES_PER_UPDATE": 1, "DEMO_INJECTION_REPEAT": 1, "DEMO_SAMPLING_WEIGHT": 1.0}
+    cfg = parse_player_runs({"PLAYER_RUNS": section})
+    assert cfg.ONLINE_INJECTION and cfg.SOURCE_PATH == "/data/runs"
+    assert parse_player_runs({"PLAYER_RUNS": {"DEMO_SAMPLING_WEIGHT": 3}}).DEMO_SAMPLING_WEIGHT == 3.0
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("ONLINE_INJECTION", "yes", "true or false"),
+    ("ONLINE_INJECTION", 1, "true or false"),
+    ("CONSUME_ON_READ", None, "true or false"),
+    ("SOURCE_PATH", "", "non-empty"),
+    ("SOURCE_PATH", 5, "non-empty"),
+    ("MAX_FILES_PER_UPDATE", 0, ">= 1"),
+    ("MAX_FILES_PER_UPDATE", 1.5, "whole number"),
+    ("MAX_FILES_PER_UPDATE", True, "whole number"),
+    ("DEMO_INJECTION_REPEAT", -2, ">= 1"),
+    ("DEMO_SAMPLING_WEIGHT", -0.5, ">= 0"),
+    ("DEMO_SAMPLING_WEIGHT", "2", "number"),
+    ("DEMO_SAMPLING_WEIGHT", float("inf"), "finite"),
+])
+def test_bad_values_name_the_key_and_what_is_allowed(key, value, allowed):
+    with pytest.raises(ConfigError) as err:
+        parse_player_runs({"PLAYER_RUNS": {key: value}}, "cfg.json")
+    message = str(err.value)
+    assert f"PLAYER_RUNS.{key}" in message and allowed in message and "cfg.json" in message
+
+
+def test_section_must_be_an_object():
+    with pytest.raises(ConfigError, match="PLAYER_RUNS must be a JSON object"):
+        parse_player_runs({"PLAYER_RUNS": [1, 2]})
+
+
+def test_unknown_key_is_warned_with_a_hint(caplog):
+    with caplog.at_level(logging.WARNING):
+        cfg = parse_player_runs({"PLAYER_RUNS": {"MAXFILESPERUPDATE": 3, "COLOR": "red"}})
+    assert cfg.MAX_FILES_PER_UPDATE == 1
+    text = caplog.text
+    assert "PLAYER_RUNS.MAXFILESPERUPDATE" in text and "did you mean MAX_FILES_PER_UPDATE" in text
+    assert "PLAYER_RUNS.COLOR" in text
+
+
+def test_wsl_hint():
+    assert wsl_hint("C:\\Users\\Me\\TmrlData\\player_runs") == "/mnt/c/Users/Me/TmrlData/player_runs"
+    assert wsl_hint("d:/runs") == "/mnt/d/runs"
+    assert wsl_hint("/home/me/TmrlData/player_runs") is None
+
+
+def test_trainer_stops_on_a_bad_value(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1",
+                     PLAYER_RUNS={"ONLINE_INJECTION": True, "DEMO_SAMPLING_WEIGHT": -1})
+    result = run_cli(home, "--trainer", timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PLAYER_RUNS.DEMO_SAMPLING_WEIGHT" in lines[0] and ">= 0" in lines[0]
+
+
+def test_two_roles_at_once_are_refused(tmp_path):
+    home = make_home(tmp_path)
+    result = run_cli(home, "--server", "--trainer")
+    assert result.returncode == 2 and "choose one role" in result.stderr
+    result = run_cli(home, "--worker", "-d", "[1]")
+    assert result.returncode == 2 and "JSON object" in result.stderr
+    assert json.loads((home / "TmrlData" / "config" / "config.json").read_text())["ENV"]

@@ -1,0 +1,127 @@
+"""A real tmrl Server, Trainer and RolloutWorker on 127.0.0.1 (tmrl's generic path, a paced Pendulum), started
+with ``python -m playerruns``, while run files are dropped into SOURCE_PATH: the good one is injected and
+consumed, the truncated and the malicious ones are rejected, and training never stops."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_home, run_python
+
+REPO = Path(__file__).resolve().parents[1]  # the throttled test environment is imported from here
+
+DROP_FILES = """
+import os, pickle, sys
+from pathlib import Path
+from playerruns.runfile import save_run
+from playerruns.synthetic import gym_run
+from playerruns.tmrl_bridge import load_setup
+source = Path(sys.argv[1]); marker = sys.argv[2]
+run = gym_run(load_setup(), episodes=2, max_steps=60, seed=3)
+data = pickle.dumps(run.to_dict())
+(source / "copying.pkl").write_bytes(data[: len(data) // 2])
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {marker}",))
+(source / "evil.pkl").write_bytes(pickle.dumps({"format": "tmrl_player_run_v1", "samples": [Evil()]}))
+save_run(source / "good.pkl", run)
+print(run.run_id, len(run.samples))
+"""
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _wait_for(predicate, timeout: float, what: str, procs) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for name, proc in procs.items():
+            assert proc.poll() is None, f"{name} exited early"
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_server_trainer_worker_with_online_injection(tmp_path):
+    source = tmp_path / "player_runs"
+    port, p_server, p_trainer, p_worker = _free_ports(4)
+    home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
+                     BATCH_SIZE=64,
+                     MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=2, TRAINING_STEPS_PER_ROUND=50,
+                     ENVIRONMENT_STEPS_BEFORE_TRAINING=200, UPDATE_BUFFER_INTERVAL=10, UPDATE_MODEL_INTERVAL=50,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200,
+                     PORT=port, LOCAL_PORT_SERVER=p_server, LOCAL_PORT_TRAINER=p_trainer, LOCAL_PORT_WORKER=p_worker,
+                     PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(source), "CONSUME_ON_READ": True,
+                                  "DEMO_INJECTION_REPEAT": 2, "DEMO_SAMPLING_WEIGHT": 50.0,
+                                  "REJECT_AFTER_SECONDS": 2.0})
+    env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    logs = {name: tmp_path / f"{name}.log" for name in ("server", "trainer", "worker")}
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for name in ("server", "trainer", "worker"):
+            with open(logs[name], "wb") as out:
+                procs[name] = subprocess.Popen([sys.executable, "-m", "playerruns", f"--{name}"], env=env, cwd=REPO,
+                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            if name == "server":
+                time.sleep(1.0)
+        trainer_log = logs["trainer"]
+
+        def rounds() -> int:
+            return len(re.findall(r"=== epoch \d+/\d+ =+ round", trainer_log.read_text(errors="replace")))
+
+        _wait_for(lambda: rounds() >= 2, 120, "training to start", procs)
+        assert f"Player runs online injection: SOURCE_PATH={source} (exists=false)" in trainer_log.read_text()
+        source.mkdir()
+        marker = tmp_path / "payload-ran"
+        dropped = run_python(home, DROP_FILES, str(source), str(marker), cwd=REPO)
+        assert dropped.returncode == 0, dropped.stderr
+        run_id, n_samples = dropped.stdout.split()
+        n_samples = int(n_samples)
+
+        _wait_for(lambda: (source / "good.pkl.imported").exists()
+                  and (source / "copying.pkl.rejected").exists() and (source / "evil.pkl.rejected").exists(),
+                  90, "the good file injected and the bad ones rejected", procs)
+        after_reject = rounds()
+        _wait_for(lambda: rounds() >= after_reject + 4, 90, "training to go on", procs)
+
+        text = trainer_log.read_text(errors="replace")
+        assert "Player runs SOURCE_PATH does not exist" in text
+        assert f"Player runs injected 1 file(s): {n_samples} samples x2 repeat" in text and run_id in text
+        assert "forbidden object 'posix.system'" in (source / "evil.pkl.rejected.reason").read_text()
+        assert "truncated" in (source / "copying.pkl.rejected.reason").read_text()
+        assert not marker.exists()
+        assert "Traceback" not in text
+        demo_lines = re.findall(r"demo fraction of sampled batches this epoch: ([\d.]+) .*?; (\d+) of (\d+) samples",
+                                text)
+        assert any(int(d) == 2 * n_samples for _, d, _ in demo_lines), demo_lines[-3:]
+        assert any(float(f) > 0.05 for f, d, _ in demo_lines if int(d) > 0)  # weight 50 makes demos show up
+        for name, proc in procs.items():
+            assert proc.poll() is None, f"{name} stopped"
+        # the checkpoint (pickled training instance) holds the demos and the record of the injection
+        checkpoint = Path(home / "TmrlData" / "checkpoints").glob("*_t.tcpt")
+        instance = pickle.loads(next(checkpoint).read_bytes())
+        assert run_id in instance.injection_record.run_ids
+        assert instance.memory.demo_index.n_demo_samples == 2 * n_samples
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
