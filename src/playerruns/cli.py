@@ -31,6 +31,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def _json_object(text: str) -> dict:
     try:
         value = json.loads(text)
@@ -56,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_argument("--wandb", action="store_true", help="with --trainer: log results to Weights and Biases")
     roles.add_argument("-d", "--config", type=_json_object, default={}, metavar="JSON",
                        help="rtgym config modifiers for workers, as a JSON object (as in tmrl)")
+
+    rec = p.add_argument_group("record runs: you drive, playerruns records")
+    rec.add_argument("--record-episode", action="store_true",
+                     help="record episodes driven by a person into run files (Enter starts, Del ends early)")
+    rec.add_argument("--record-episode-count", type=_positive_count, default=1, metavar="N",
+                     help="how many episodes to record (default 1)")
+    rec.add_argument("--record-episode-output-dir", metavar="DIR",
+                     help="where run files go (default ~/TmrlData/player_runs)")
+    rec.add_argument("--record-episode-max-samples", type=_positive_count, metavar="N",
+                     help="steps per episode at most (default: the config's RW_MAX_SAMPLES_PER_EPISODE)")
+    rec.add_argument("--record-input", choices=("auto", "gamepad", "keyboard", "scripted", "openplanet"),
+                     default="auto", help="where actions come from: auto = the game's telemetry for TrackMania, "
+                                          "a gamepad otherwise")
+    rec.add_argument("--record-driver", metavar="MODULE:FUNCTION",
+                     help="with --record-input scripted: a factory returning a policy obs -> action")
+    rec.add_argument("--record-step-seconds", type=float, metavar="S",
+                     help="pace of a gymnasium environment's steps (default 0.05 for people, none for scripts)")
+    rec.add_argument("--record-end-button", type=int, default=6, metavar="N",
+                     help="gamepad button that ends the episode (default 6: Back/Select)")
 
     imp = p.add_argument_group("import run files into the replay dataset (TmrlData/dataset/data.pkl)")
     imp.add_argument("--import-player-runs", action="store_true",
@@ -106,6 +135,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_role(chosen[0], modifiers=args.config, wandb=args.wandb)
     if args.import_player_runs:
         return _import(args)
+    if args.record_episode:
+        from playerruns.tmrl_bridge import load_setup
+
+        load_setup()  # a missing or broken config fails here, before tmrl_recording imports tmrl
+        from playerruns.tmrl_recording import run_recording
+
+        return run_recording(count=args.record_episode_count, output_dir=args.record_episode_output_dir,
+                             max_samples=args.record_episode_max_samples, input_kind=args.record_input,
+                             driver=args.record_driver, step_seconds=args.record_step_seconds,
+                             end_button=args.record_end_button)
     if args.init_tmrl_data:
         from playerruns.tmrl_bridge import init_tmrl_data
 

@@ -10,17 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 DEMO_ENV = "MountainCarContinuous-v0"
-
-
-def momentum_driver(rng: np.random.Generator):
-    """An imperfect human stand-in: pushes along its velocity (pumping momentum), with noise."""
-    def act(obs: np.ndarray) -> np.ndarray:
-        push = 1.0 if obs[1] >= 0 else -1.0
-        return np.clip(np.array([push + rng.normal(0.0, 0.3)], dtype=np.float32), -1.0, 1.0)
-    return act
 
 
 def run_demo(folder: Path, runs: int = 3) -> int:
@@ -29,6 +19,7 @@ def run_demo(folder: Path, runs: int = 3) -> int:
     folder = folder.resolve()
     os.environ["HOME"] = str(folder)
     from playerruns.dataset import import_runs
+    from playerruns.drivers import momentum_driver
     from playerruns.runfile import save_run
     from playerruns.synthetic import gym_run
     from playerruns.tmrl_bridge import init_tmrl_data, load_setup
@@ -39,10 +30,9 @@ def run_demo(folder: Path, runs: int = 3) -> int:
     print(f"[1/3] TmrlData for the demo: {tmrl_data} (environment {DEMO_ENV})")
     setup = load_setup()
     run_dir = tmrl_data / "player_runs"
-    rng = np.random.default_rng(0)
     files = []
     for k in range(runs):
-        run = gym_run(setup, momentum_driver(rng), seed=k)
+        run = gym_run(setup, momentum_driver(seed=k), seed=k)
         path = save_run(run_dir / f"{run.run_id}.pkl", run)
         files.append(str(path))
         meta = run.metadata

@@ -1,0 +1,41 @@
+"""Scripted drivers: honest stand-ins for a person, for demos and tests.
+
+A driver factory takes the TmrlSetup and returns a policy ``obs -> action``. The stand-in is
+imperfect on purpose (noise, hesitation), never sees the learner, and uses only the observation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def momentum_driver(setup: Any = None, *, seed: int | None = None, noise: float = 0.3) -> Any:
+    """MountainCarContinuous: push along the velocity to pump momentum, with noisy, imperfect pushes."""
+    rng = np.random.default_rng(seed)
+
+    def act(obs: Any) -> np.ndarray:
+        push = 1.0 if obs[1] >= 0 else -1.0
+        return np.clip(np.array([push + rng.normal(0.0, noise)], dtype=np.float32), -1.0, 1.0)
+    return act
+
+
+def sine_driver(setup: Any = None, *, period: int = 40) -> Any:
+    """Any Box action space: a slow deterministic sine on every dimension (tests compare actions exactly)."""
+    space = setup.action_space
+    state = {"t": 0}
+
+    def act(obs: Any) -> np.ndarray:
+        state["t"] += 1
+        unit = np.full(space.shape, np.sin(2 * np.pi * state["t"] / period), dtype=np.float32)
+        low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
+        return (low + (unit + 1.0) * 0.5 * (high - low)).astype(np.float32)
+    return act
+
+
+def default_driver(setup: Any) -> Any:
+    """The momentum driver on MountainCar, a sine elsewhere."""
+    if setup.env_id and setup.env_id.startswith("MountainCarContinuous"):
+        return momentum_driver(setup)
+    return sine_driver(setup)

@@ -1,0 +1,134 @@
+"""Recording episodes driven by a person into run files.
+
+The samples are exactly what a tmrl rollout worker would collect for the same driving: a reset
+sample first (default action, first observation, reward 0), then for each step the action the
+person applied (fed to the environment, so the action buffer of a real-time environment holds it)
+and the preprocessed observation it led to, ``truncated`` set on the last allowed step or when the
+person ends the episode early. Samples are stored raw (before the sample compressor).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playerruns.errors import PlayerRunsError
+from playerruns.input_sources import InputSource
+from playerruns.runfile import RunFile, build_metadata, new_run_id, save_run
+
+
+@dataclass
+class EpisodeOutcome:
+    run: RunFile
+    steps: int
+    episode_return: float
+    duration: float
+    ended_by: str  # "environment", "limit", "delete", "gamepad", "interrupt"
+
+
+class Recorder:
+    """Drives one environment with one input source and turns each episode into a RunFile."""
+
+    def __init__(self, env: Any, source: InputSource, *, interface: str, max_samples: int,
+                 obs_preprocessor: Callable[[Any], Any] | None = None, default_action: Any = None,
+                 step_seconds: float = 0.0, stop_requested: Callable[[], bool] | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        if max_samples < 1:
+            raise PlayerRunsError(f"--record-episode-max-samples: must be at least 1, got {max_samples}")
+        self.env = env
+        self.source = source
+        self.interface = interface
+        self.max_samples = max_samples
+        self.obs_preprocessor = obs_preprocessor
+        self.default_action = default_action
+        self.step_seconds = step_seconds
+        self.stop_requested = stop_requested or (lambda: False)
+        self.metadata = metadata or {}
+
+    def _pre(self, obs: Any) -> Any:
+        return self.obs_preprocessor(obs) if self.obs_preprocessor is not None else obs
+
+    def record_episode(self) -> EpisodeOutcome:
+        """Records one episode. Ctrl+C ends it as truncated (ended_by "interrupt"), keeping every sample."""
+        started = time.monotonic()
+        samples: list[tuple] = []
+        ended_by = "limit"
+        ret = 0.0
+        try:
+            obs, info = self.env.reset()
+            obs = self._pre(obs)
+            samples.append((self.default_action, obs, 0.0, False, False, dict(info)))
+            self.stop_requested()  # forget a Del pressed before the episode started
+            next_tick = time.monotonic()
+            for t in range(self.max_samples):
+                act = self.source.action(obs)
+                obs, rew, terminated, truncated, info = self.env.step(act)
+                obs = self._pre(obs)
+                terminated, truncated = bool(terminated), bool(truncated)
+                if self.stop_requested():
+                    ended_by = "delete"
+                elif self.source.end_requested():
+                    ended_by = "gamepad"
+                elif terminated or truncated:
+                    ended_by = "environment"
+                last = t == self.max_samples - 1 or ended_by in ("delete", "gamepad")
+                if last and not terminated:
+                    truncated = True
+                samples.append((act, obs, rew, terminated, truncated, dict(info)))
+                ret += float(rew)
+                if terminated or truncated:
+                    break
+                if self.step_seconds > 0:
+                    next_tick += self.step_seconds
+                    delay = next_tick - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    else:
+                        next_tick = time.monotonic()
+        except KeyboardInterrupt:
+            ended_by = "interrupt"
+            if samples and not (samples[-1][3] or samples[-1][4]):
+                act, obs, rew, terminated, _, info = samples[-1]
+                samples[-1] = (act, obs, rew, terminated, True, info)
+        run = RunFile(samples=samples, run_id=new_run_id())
+        run.metadata = build_metadata(samples, interface=self.interface, input_device=self.source.name,
+                                      ended_by=ended_by, **self.metadata)
+        return EpisodeOutcome(run=run, steps=max(len(samples) - 1, 0), episode_return=ret,
+                              duration=time.monotonic() - started, ended_by=ended_by)
+
+
+def check_output_dir(folder: Path) -> Path:
+    """Creates the output folder if missing and checks that it is writable, before anyone drives."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".playerruns-write-test-{new_run_id()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PlayerRunsError(f"--record-episode-output-dir: {folder}: cannot write there "
+                              f"({err.strerror or err})") from None
+    return folder
+
+
+def save_episode(outcome: EpisodeOutcome, folder: Path, ask: Callable[[str], str],
+                 say: Callable[[str], None]) -> Path | None:
+    """Saves atomically; on failure keeps the samples and asks for another folder until saved or discarded."""
+    while True:
+        try:
+            return save_run(folder / f"{outcome.run.run_id}.pkl", outcome.run)
+        except OSError as err:
+            say(f"Could not save the episode to {folder}: {err.strerror or err}. Its "
+                f"{len(outcome.run.samples)} samples are kept in memory.")
+            answer = ask("Folder to save it to (Enter: retry the same folder, 'discard': drop it): ").strip()
+            if answer.lower() == "discard":
+                say("Episode discarded.")
+                return None
+            if answer:
+                folder = Path(answer).expanduser()
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as mkdir_err:
+                    say(f"Cannot create {folder}: {mkdir_err.strerror or mkdir_err}")

@@ -1,0 +1,224 @@
+"""Recording through tmrl's environments: TrackMania with a person at the wheel, or the generic path.
+
+For TrackMania the recording variants of tmrl's interfaces never actuate anything: no virtual
+gamepad or keyboard input, no automatic race reset (the person restarts and presses Enter). The
+person's steer, gas and brake come from the OpenPlanet telemetry the interface already reads
+(11 little-endian floats: speed, distance, x, y, z, steer, gas, brake, finished, gear, rpm) and are
+mapped to tmrl's action ``[gas, brake, steer]``. Observations, reward and episode ends stay tmrl's.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tmrl.custom.tm.tm_gym_interfaces import TM2020Interface, TM2020InterfaceLidar, TM2020InterfaceLidarProgress
+
+from playerruns.errors import PlayerRunsError
+from playerruns.input_sources import GamepadSource, InputSource, KeyboardWindowSource, ScriptedSource
+from playerruns.keys import GlobalDelHook, TerminalKeys
+from playerruns.recording import Recorder, check_output_dir, save_episode
+from playerruns.tmrl_bridge import TmrlSetup, load_setup
+
+STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
+
+
+class _TelemetryTap:
+    """Wraps tmrl's OpenPlanet client to keep the latest packet for reading the person's inputs."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.latest: tuple | None = None
+
+    def retrieve_data(self, *args: Any, **kwargs: Any) -> tuple:
+        self.latest = self.client.retrieve_data(*args, **kwargs)
+        return self.latest
+
+
+class _RecordingMixin:
+    """Turns a tmrl TrackMania interface into a recorder's: reads, never acts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["gamepad"] = False  # never create a virtual gamepad
+        super().__init__(*args, **kwargs)
+
+    def initialize_common(self) -> None:
+        super().initialize_common()
+        self.client = _TelemetryTap(self.client)
+
+    def send_control(self, control: Any) -> None:
+        """The person drives: nothing is sent to the game."""
+
+    def reset_race(self) -> None:
+        """The person restarts the race; no key is sent."""
+
+    def close_finish_pop_up_tm20(self) -> None:
+        """Left to the person."""
+
+    def wait(self) -> None:
+        """Nothing to do between episodes: the person restarts and presses Enter."""
+
+    def human_action(self) -> np.ndarray:
+        """tmrl's ``[gas, brake, steer]`` from the latest telemetry (blocks for the first packet)."""
+        data = self.client.latest if self.client.latest is not None else self.client.retrieve_data()
+        return np.clip(np.array([data[GAS], data[BRAKE], data[STEER]], dtype=np.float32), -1.0, 1.0)
+
+
+class RecordingTM2020Interface(_RecordingMixin, TM2020Interface):
+    pass
+
+
+class RecordingTM2020InterfaceLidar(_RecordingMixin, TM2020InterfaceLidar):
+    pass
+
+
+class RecordingTM2020InterfaceLidarProgress(_RecordingMixin, TM2020InterfaceLidarProgress):
+    pass
+
+
+RECORDING_INTERFACES = {
+    TM2020Interface: RecordingTM2020Interface,
+    TM2020InterfaceLidar: RecordingTM2020InterfaceLidar,
+    TM2020InterfaceLidarProgress: RecordingTM2020InterfaceLidarProgress,
+}
+
+
+def _rtgym_interface(env: Any) -> Any:
+    inner = env.unwrapped
+    return getattr(inner, "interface", None) or getattr(inner, "_RealTimeEnvTS__interface", None)
+
+
+class OpenPlanetSource:
+    """The person's inputs as the game reports them (physical gamepad or keyboard, whatever they use)."""
+
+    name = "openplanet-telemetry"
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def action(self, obs: Any) -> np.ndarray:
+        interface = _rtgym_interface(self.env)
+        if interface is None:
+            raise PlayerRunsError("the TrackMania recording interface is not running")
+        return interface.human_action()
+
+    def end_requested(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def recording_env(setup: TmrlSetup, *, render: bool = False) -> Any:
+    """The environment a rollout worker would use, with the TrackMania interface in recording mode."""
+    import tmrl.config.config_constants as cfg
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.envs import GenericGymEnv
+
+    if setup.env_id is not None:
+        return GenericGymEnv(id=setup.env_id, gym_kwargs={"render_mode": "rgb_array"} if render else {})
+    config = dict(cfg_obj.CONFIG_DICT)
+    stock = config["interface"]
+    config["interface"] = partial(RECORDING_INTERFACES[stock.func], *stock.args, **stock.keywords)
+    return GenericGymEnv(id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
+
+
+def load_policy(spec: str) -> Any:
+    """``module:callable`` -> the callable, which returns a policy when called with the action space."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise PlayerRunsError(f"--record-driver: expected 'module:function', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise PlayerRunsError(f"--record-driver: cannot load {spec!r} ({err})") from None
+    return factory
+
+
+def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, end_button: int) -> InputSource:
+    if kind == "auto":
+        kind = "openplanet" if setup.env_id is None else "gamepad"
+    if kind == "openplanet":
+        if setup.env_id is not None:
+            raise PlayerRunsError("--record-input openplanet: needs a TrackMania configuration")
+        return OpenPlanetSource(env)
+    if setup.env_id is None:
+        raise PlayerRunsError(f"--record-input {kind}: TrackMania runs are recorded from the game's telemetry "
+                              "(--record-input openplanet)")
+    if kind == "gamepad":
+        return GamepadSource(env.action_space, end_button=end_button)
+    if kind == "keyboard":
+        return KeyboardWindowSource(env.action_space, render=env.render)
+    if kind == "scripted":
+        factory = load_policy(driver or "playerruns.drivers:default_driver")
+        return ScriptedSource(factory(setup), env.action_space, name=f"scripted:{driver or 'default'}")
+    raise PlayerRunsError(f"--record-input: unknown source {kind!r}")
+
+
+def run_recording(*, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
+                  driver: str | None, step_seconds: float | None, end_button: int) -> int:
+    """``--record-episode``: records ``count`` episodes, one run file each."""
+    setup = load_setup()
+    from playerruns.tmrl_bridge import tmrl_data_folder
+
+    folder = check_output_dir(Path(output_dir).expanduser() if output_dir else tmrl_data_folder() / "player_runs")
+    env = recording_env(setup, render=input_kind == "keyboard")
+    source = make_source(input_kind, setup, env, driver=driver, end_button=end_button)
+    if step_seconds is None:  # people need a real-time pace; rtgym paces TrackMania itself
+        step_seconds = 0.0 if (setup.env_id is None or isinstance(source, ScriptedSource)) else 0.05
+    default_action = getattr(env.unwrapped, "default_action", None)
+    keys = TerminalKeys().start()
+    hook = GlobalDelHook().start()
+    recorder = Recorder(env, source, interface=setup.interface,
+                        max_samples=max_samples or setup.max_samples_per_episode,
+                        obs_preprocessor=setup.obs_preprocessor, default_action=default_action,
+                        step_seconds=step_seconds,
+                        stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
+                        metadata={"step_seconds": step_seconds, "env_id": setup.env_id})
+    say = partial(print, flush=True)
+    saved = 0
+    try:
+        say(f"Recording {count} episode(s) into {folder} with input {source.name}. Press Enter to start each "
+            "episode; Del ends it early; Ctrl+C stops (the episode in progress is saved).")
+        if not hook.available:
+            say(f"Note: Del works only in this terminal, not in the game window: no global key hook "
+                f"({hook.unavailable_reason}). Alternatives: press Del here, the gamepad's end button "
+                f"(button {end_button}), or let the episode end at its limit.")
+        for k in range(1, count + 1):
+            say(f"Episode {k} of {count}: press Enter to start.")
+            keys.clear()
+            try:
+                keys.wait_for_enter()
+            except (KeyboardInterrupt, EOFError):
+                say("Stopped before the episode started.")
+                break
+            outcome = recorder.record_episode()
+            if outcome.steps == 0:
+                say("Nothing recorded in this episode.")
+            else:
+                path = save_episode(outcome, folder, ask=_ask, say=say)
+                if path is not None:
+                    saved += 1
+                    say(f"Saved {path}: {outcome.steps} steps, return {outcome.episode_return:.2f}, "
+                        f"{outcome.duration:.1f}s, ended by {outcome.ended_by}")
+            if outcome.ended_by == "interrupt":
+                say("Recording stopped (Ctrl+C).")
+                break
+    finally:
+        keys.stop()
+        hook.stop()
+        source.close()
+        env.close()
+    say(f"Done: {saved} run file(s) in {folder}")
+    return 0
+
+
+def _ask(prompt: str) -> str:
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\n")
