@@ -49,8 +49,8 @@ class RunFile:
 
 
 def new_run_id() -> str:
-    """A run id that sorts by time and never collides: ``20261124T101500Z-1a2b3c4d``."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    """A run id that sorts by time (to the microsecond) and never collides: ``20261124T101500.123456Z-1a2b3c4d``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%f}Z-{uuid.uuid4().hex[:8]}"
 
 
 def utc_now_iso() -> str:

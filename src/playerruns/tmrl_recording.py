@@ -45,9 +45,10 @@ class _RecordingMixin:
         kwargs["gamepad"] = False  # never create a virtual gamepad
         super().__init__(*args, **kwargs)
 
-    def initialize_common(self) -> None:
-        super().initialize_common()
-        self.client = _TelemetryTap(self.client)
+    def initialize(self) -> None:
+        super().initialize()
+        if not isinstance(self.client, _TelemetryTap):
+            self.client = _TelemetryTap(self.client)
 
     def send_control(self, control: Any) -> None:
         """The person drives: nothing is sent to the game."""
@@ -190,8 +191,8 @@ def run_recording(*, count: int, output_dir: Path | None, max_samples: int | Non
                 f"({hook.unavailable_reason}). Alternatives: press Del here, the gamepad's end button "
                 f"(button {end_button}), or let the episode end at its limit.")
         for k in range(1, count + 1):
+            keys.clear()  # forget keys pressed while the last episode was saved, before asking
             say(f"Episode {k} of {count}: press Enter to start.")
-            keys.clear()
             try:
                 keys.wait_for_enter()
             except (KeyboardInterrupt, EOFError):

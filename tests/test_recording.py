@@ -1,0 +1,235 @@
+"""Recording as a person does it: the CLI in a real terminal (pty), Enter, Del, Ctrl+C; and TrackMania
+recording against a fake game that speaks the OpenPlanet protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playerruns.recording import EpisodeOutcome, save_episode
+from playerruns.runfile import RunFile, load_run
+from tests.helpers import make_home, run_cli, run_python
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Terminal:
+    """A child process on a pseudo-terminal, driven by keystrokes like a person at a keyboard."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            os.chdir(REPO)
+            os.execve(argv[0], argv, env)
+        self.pid, self.fd, self.output = pid, fd, ""
+
+    def read_until(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {text!r}; screen so far:\n{self.output}")
+            ready, _, _ = select.select([self.fd], [], [], min(remaining, 0.2))
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 4096).decode(errors="replace")
+                except OSError:
+                    break
+        return self.output
+
+    def _drain(self, seconds: float) -> None:
+        ready, _, _ = select.select([self.fd], [], [], seconds)
+        if ready:
+            try:
+                self.output += os.read(self.fd, 4096).decode(errors="replace")
+            except OSError:
+                time.sleep(seconds)
+
+    def press(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def wait(self, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                try:
+                    self.output += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:
+                    pass
+                return os.waitstatus_to_exitcode(status)
+            self._drain(0.1)
+        raise AssertionError("the recorder did not exit")
+
+
+ENTER, DELETE, CTRL_C = "\r", "\x1b[3~", "\x03"
+
+
+def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    out_dir = tmp_path / "my runs"
+    env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "TERM": "xterm"}
+    term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", "4",
+                     "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "60",
+                     "--record-input", "scripted", "--record-driver", "playerruns.drivers:sine_driver",
+                     "--record-step-seconds", "0.02"], env)
+    term.read_until("Episode 1 of 4: press Enter to start.")
+    assert "no global key hook" in term.output  # said once, with the alternatives
+    term.press(ENTER)
+    time.sleep(0.4)
+    term.press(DELETE)  # ends episode 1 early
+    term.read_until("ended by delete")
+    term.read_until("Episode 2 of 4: press Enter to start.")
+    term.press(ENTER)  # episode 2 runs to the sample limit
+    term.read_until("ended by limit")
+    term.read_until("Episode 3 of 4: press Enter to start.")
+    term.press(ENTER)
+    time.sleep(0.4)
+    term.press(CTRL_C)  # ends the session; the episode in progress is saved as truncated
+    term.read_until("Recording stopped (Ctrl+C).")
+    assert term.wait() == 0
+    assert "Done: 3 run file(s)" in term.output
+
+    files = sorted(out_dir.glob("*.pkl"))
+    assert len(files) == 3 and not list(out_dir.glob("*.partial"))
+    runs = [load_run(f) for f in files]  # names sort by time: the order they were recorded
+    assert [r.metadata["ended_by"] for r in runs] == ["delete", "limit", "interrupt"]
+    steps = [len(r.samples) - 1 for r in runs]
+    assert steps[1] == 60 and 0 < steps[0] < 60 and 0 < steps[2] < 60
+    sine = _sine_actions(lidar_setup, sum(steps))
+    recorded = [s[0] for r in runs for s in r.samples[1:]]
+    np.testing.assert_array_equal(np.array(recorded), sine)  # exactly what the scripted person did
+    for run in runs:
+        first, last = run.samples[0], run.samples[-1]
+        assert first[0] is None and first[2] == 0.0 and not (first[3] or first[4])  # the reset sample
+        assert last[4] is True and not any(s[3] or s[4] for s in run.samples[:-1])
+        meta = run.metadata
+        assert meta["interface"] == "GYM:Pendulum-v1" and meta["raw"] is True
+        assert meta["input_device"] == "scripted:playerruns.drivers:sine_driver" and meta["episode_count"] == 1
+    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out_dir))
+    assert result.returncode == 0, result.stderr
+    assert "imported 3 run(s)" in result.stdout
+
+
+def _sine_actions(lidar_setup, n):
+    """The sine driver's first n actions on Pendulum's action space [-2, 2]."""
+    t = np.arange(1, n + 1)
+    return (-2.0 + (np.sin(2 * np.pi * t / 40).astype(np.float32) + 1.0) * 0.5 * 4.0).astype(np.float32)[:, None]
+
+
+def test_unwritable_output_folder_fails_before_driving(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli(home, "--record-episode", "--record-input", "scripted",
+                     "--record-episode-output-dir", str(blocker / "runs"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--record-episode-output-dir" in lines[0] and "cannot write" in lines[0]
+
+
+def test_missing_gamepad_is_a_clear_message(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    env_note = {"SDL_JOYSTICK_DISABLE": "1"}
+    os.environ.update(env_note)
+    try:
+        result = run_cli(home, "--record-episode", "--record-input", "gamepad")
+    finally:
+        for k in env_note:
+            os.environ.pop(k)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no gamepad found" in lines[0] and "--record-input keyboard" in lines[0]
+
+
+def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_setup, rng):
+    from playerruns.synthetic import synthetic_run
+
+    run = synthetic_run(lidar_setup, steps=5, rng=rng)
+    outcome = EpisodeOutcome(run=RunFile(samples=run.samples, metadata=run.metadata), steps=5, episode_return=0.0,
+                             duration=1.0, ended_by="limit")
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    said: list[str] = []
+    answers = iter(["", str(tmp_path / "elsewhere")])  # first retry the same folder, then another one
+    path = save_episode(outcome, blocked, ask=lambda prompt: next(answers), say=said.append)
+    assert path is not None and path.parent == tmp_path / "elsewhere"
+    assert len(load_run(path).samples) == len(run.samples)  # every sample kept
+    assert sum("kept in memory" in s for s in said) == 2
+    discarded = save_episode(outcome, blocked, ask=lambda prompt: "discard", say=said.append)
+    assert discarded is None
+
+
+TRACKMANIA_SCRIPT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests import fake_trackmania as fake
+import tmrl.custom.tm.tm_gym_interfaces as tm_interfaces
+tm_interfaces.WindowInterface = fake.SyntheticWindow  # no screen here: synthetic frames of the window's size
+from playerruns.tmrl_bridge import load_setup, tmrl_data_folder
+from playerruns.tmrl_recording import OpenPlanetSource, recording_env
+from playerruns.recording import Recorder
+from playerruns.runfile import save_run
+from playerruns.validation import check_samples
+
+fake.write_reward_trajectory(tmrl_data_folder())
+game = fake.FakeOpenPlanet()
+setup = load_setup()
+env = recording_env(setup)
+calls = {"n": 0}
+def stop_after_12_in_second_episode():
+    calls["n"] += 1
+    return calls["n"] == 30 + 2 + 12
+recorder = Recorder(env, OpenPlanetSource(env), interface=setup.interface, max_samples=30,
+                    obs_preprocessor=setup.obs_preprocessor, default_action=env.unwrapped.default_action,
+                    stop_requested=stop_after_12_in_second_episode, metadata={"test": True})
+out = []
+for k in range(2):
+    outcome = recorder.record_episode()
+    check_samples(outcome.run.samples, setup.compat, f"episode {k}")
+    path = save_run(Path(sys.argv[1]) / f"tm{k}.pkl", outcome.run)
+    out.append({"path": str(path), "ended_by": outcome.ended_by, "steps": outcome.steps,
+                "actions": [s[0].tolist() for s in outcome.run.samples],
+                "buffer_tail": [s[1][-1].tolist() for s in outcome.run.samples],
+                "truncated": [bool(s[4]) for s in outcome.run.samples],
+                "input_device": outcome.run.metadata["input_device"]})
+env.close()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("interface", ["TM20LIDAR", "TM20FULL"])
+def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
+    home = make_home(tmp_path, interface=interface)
+    config_file = home / "TmrlData" / "config" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["ENV"]["SLEEP_TIME_AT_RESET"] = 0.1
+    config_file.write_text(json.dumps(config))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    result = run_python(home, TRACKMANIA_SCRIPT, str(runs), str(REPO), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    episodes = json.loads(result.stdout.strip().splitlines()[-1])
+    from tests.fake_trackmania import expected_actions
+
+    assert [e["ended_by"] for e in episodes] == ["limit", "delete"]
+    assert episodes[0]["steps"] == 30 and episodes[1]["steps"] == 12
+    for ep in episodes:
+        assert ep["input_device"] == "openplanet-telemetry"
+        assert ep["actions"][0] == [0.0, 0.0, 0.0]  # the reset sample carries tmrl's default action
+        steps = [tuple(a) for a in ep["actions"][1:]]
+        assert set(steps) <= expected_actions() and len(set(steps)) >= 2  # the person's inputs, as sent
+        assert ep["buffer_tail"][1:] == ep["actions"][1:]  # the action buffer holds the measured action
+        assert ep["truncated"][-1] and not any(ep["truncated"][:-1])
+    check = run_cli(home, "--import-player-runs", "--player-runs-paths", str(runs))
+    assert check.returncode == 0, check.stderr
+    assert "imported 2 run(s)" in check.stdout
