@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --record-input scripted: a factory returning a policy obs -> action")
     rec.add_argument("--record-step-seconds", type=float, metavar="S",
                      help="pace of a gymnasium environment's steps (default 0.05 for people, none for scripts)")
+    rec.add_argument("--record-auto-start", action="store_true",
+                     help="start each episode without waiting for Enter (for scripted drivers)")
     rec.add_argument("--record-end-button", type=int, default=6, metavar="N",
                      help="gamepad button that ends the episode (default 6: Back/Select)")
 
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the workflow on the built-in default environment in its own folder")
     setup.add_argument("--demo-dir", metavar="DIR", default="playerruns-demo",
                        help="with --demo: where the demo writes everything (default: ./playerruns-demo)")
+    setup.add_argument("--quick", action="store_true", help="with --demo: the same path in under 2 minutes")
+    setup.add_argument("--human", action="store_true",
+                       help="with --demo: you drive the player runs (gamepad, or the keyboard in a window)")
     return p
 
 
@@ -144,7 +149,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_recording(count=args.record_episode_count, output_dir=args.record_episode_output_dir,
                              max_samples=args.record_episode_max_samples, input_kind=args.record_input,
                              driver=args.record_driver, step_seconds=args.record_step_seconds,
-                             end_button=args.record_end_button)
+                             end_button=args.record_end_button, auto_start=args.record_auto_start)
     if args.init_tmrl_data:
         from playerruns.tmrl_bridge import init_tmrl_data
 
@@ -154,7 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.demo:
         from playerruns.demo import run_demo
 
-        return run_demo(Path(args.demo_dir))
+        return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human)
     for flag in ("player_runs_paths", "player_runs_max_samples"):
         if getattr(args, flag) is not None:
             raise PlayerRunsError(f"--{flag.replace('_', '-')} goes with --import-player-runs")

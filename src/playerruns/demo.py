@@ -1,48 +1,72 @@
-"""The main job on the built-in default: no game, no existing TmrlData needed.
+"""The main job on the built-in default: the whole workflow, no game and no existing TmrlData needed.
 
-It makes its own TmrlData in a folder of its own (tmrl reads ``~/TmrlData``, so HOME points
-there for this process), drives a few MountainCarContinuous runs with a scripted stand-in for a
-person, imports them into data.pkl and checks that tmrl's own memory loads and samples them.
+1. record a handful of player runs on MountainCarContinuous (a scripted stand-in for a person by
+   default, the person with ``human``);
+2. import them into the replay dataset of a fresh TmrlData;
+3. train tmrl's stock SAC through the real Server, RolloutWorker and Trainer on 127.0.0.1, once
+   from the player runs and once from scratch;
+4. print a side-by-side table, save a plot of both learning curves and a JSON summary.
+Everything goes into one folder the user can inspect. tmrl reads ``~/TmrlData``, so each part runs
+with HOME pointing inside that folder.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-DEMO_ENV = "MountainCarContinuous-v0"
+QUICK = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}
+FULL = {"budget_steps": 25_000, "eval_every": 2500, "runs": 10}
 
 
-def run_demo(folder: Path, runs: int = 3) -> int:
-    if "tmrl" in __import__("sys").modules:
+def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int = 0) -> int:
+    if "tmrl" in sys.modules:
         raise RuntimeError("run_demo must run before tmrl is imported (tmrl reads HOME at import)")
     folder = folder.resolve()
-    os.environ["HOME"] = str(folder)
-    from playerruns.dataset import import_runs
-    from playerruns.drivers import momentum_driver
-    from playerruns.runfile import save_run
-    from playerruns.synthetic import gym_run
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["HOME"] = str(folder / "evaluator")  # this process only evaluates policies
+    from tqdm import tqdm
 
-    tmrl_data = init_tmrl_data(folder, interface=f"GYM:{DEMO_ENV}",
-                               overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "MEMORY_SIZE": 100000,
-                                          "BATCH_SIZE": 256})
-    print(f"[1/3] TmrlData for the demo: {tmrl_data} (environment {DEMO_ENV})")
-    setup = load_setup()
-    run_dir = tmrl_data / "player_runs"
-    files = []
-    for k in range(runs):
-        run = gym_run(setup, momentum_driver(seed=k), seed=k)
-        path = save_run(run_dir / f"{run.run_id}.pkl", run)
-        files.append(str(path))
-        meta = run.metadata
-        print(f"[2/3] run {k + 1}/{runs}: {path.name}: {meta['episode_steps'][0]} steps, "
-              f"return {meta['episode_returns'][0]:.1f}")
-    report = import_runs(files, setup)
-    print(f"[3/3] {report.summary()}")
-    memory = setup.make_memory()  # exactly what the trainer builds at startup: it loads data.pkl
-    batch = memory.sample()
-    shapes = ", ".join(str(tuple(t.shape)) for t in batch)
-    print(f"tmrl {type(memory).__name__} loaded {len(memory)} transitions; a sampled batch has shapes {shapes}")
-    print(f"Everything the demo wrote is in {folder}")
+    from playerruns import warmup
+    from playerruns.tmrl_bridge import init_tmrl_data
+
+    init_tmrl_data(folder / "evaluator", interface=f"GYM:{warmup.TASK}")
+    plan = QUICK if quick else FULL
+    budget = plan["budget_steps"]
+    print(f"playerruns demo ({'quick' if quick else 'full'}): {warmup.TASK}, {budget} environment steps per arm, "
+          f"everything in {folder}", flush=True)
+
+    with_runs = warmup.arm_home(folder / "with-player-runs", player_runs=True)
+    scratch = warmup.arm_home(folder / "from-scratch", player_runs=False)
+    print(f"[1/4] recording {plan['runs']} player runs "
+          f"({'you drive' if human else 'a scripted stand-in for a person drives'}) ...", flush=True)
+    runs_dir = warmup.record_runs(with_runs, plan["runs"], seed, human=human)
+    print(f"      run files: {runs_dir}", flush=True)
+    print(f"[2/4] {warmup.import_runs_cli(with_runs, runs_dir)}", flush=True)
+
+    evaluator = warmup.Evaluator()
+    results = []
+    for step, (arm, home, demos) in enumerate((("player runs", with_runs, runs_dir), ("scratch", scratch, None)), 3):
+        print(f"[{step}/4] training with tmrl's SAC: {arm} (server, trainer and worker on 127.0.0.1) ...", flush=True)
+        with tqdm(total=budget, desc=f"      {arm}", unit="step", file=sys.stdout, dynamic_ncols=True) as bar:
+            def progress(_arm: str, steps: int, ret: float | None, bar: tqdm = bar) -> None:
+                bar.update(min(steps, budget) - bar.n)
+                bar.set_postfix_str(f"eval return {ret:.1f}" if ret is not None else "")
+            result = warmup.run_arm(home, arm=arm, seed=seed, budget_steps=budget, eval_every=plan["eval_every"],
+                                    evaluator=evaluator, demo_runs=demos, on_progress=progress)
+            bar.update(budget - bar.n)
+        results.append(result)
+
+    print()
+    print(warmup.table(results))
+    summary = warmup.summarize(results)
+    plot = warmup.plot(results, folder / "learning_curves.png",
+                       f"{warmup.TASK}: with player runs vs from scratch (seed {seed})")
+    summary_file = warmup.write_json(folder / "summary.json", summary)
+    if "ratio_median" in summary:
+        bound = " (at least: scratch never reached it)" if summary["ratio_is_lower_bound"] else ""
+        print(f"\nsteps to reach {warmup.THRESHOLD:g}: scratch / player runs = {summary['ratio_median']:.1f}x{bound}")
+    print(f"\nplot:     {plot}\nsummary:  {summary_file}\nrun files: {runs_dir}\n"
+          f"dataset:  {with_runs / 'TmrlData' / 'dataset' / 'data.pkl'}\nlogs:     {with_runs}/*.log, {scratch}/*.log")
     return 0

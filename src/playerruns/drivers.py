@@ -6,6 +6,7 @@ imperfect on purpose (noise, hesitation), never sees the learner, and uses only 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,9 @@ def sine_driver(setup: Any = None, *, period: int = 40) -> Any:
 
 
 def default_driver(setup: Any) -> Any:
-    """The momentum driver on MountainCar, a sine elsewhere."""
-    if setup.env_id and setup.env_id.startswith("MountainCarContinuous"):
-        return momentum_driver(setup)
+    """The momentum driver on MountainCar (seeded by PLAYERRUNS_SEED when set), a sine elsewhere."""
+    if setup.env_id and "MountainCarContinuous" in setup.env_id:
+        seed = os.environ.get("PLAYERRUNS_SEED")
+        return momentum_driver(setup, seed=int(seed) if seed else None)
     return sine_driver(setup)
+

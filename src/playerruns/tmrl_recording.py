@@ -162,7 +162,7 @@ def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, en
 
 
 def run_recording(*, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
-                  driver: str | None, step_seconds: float | None, end_button: int) -> int:
+                  driver: str | None, step_seconds: float | None, end_button: int, auto_start: bool = False) -> int:
     """``--record-episode``: records ``count`` episodes, one run file each."""
     setup = load_setup()
     from playerruns.tmrl_bridge import tmrl_data_folder
@@ -192,12 +192,15 @@ def run_recording(*, count: int, output_dir: Path | None, max_samples: int | Non
                 f"(button {end_button}), or let the episode end at its limit.")
         for k in range(1, count + 1):
             keys.clear()  # forget keys pressed while the last episode was saved, before asking
-            say(f"Episode {k} of {count}: press Enter to start.")
-            try:
-                keys.wait_for_enter()
-            except (KeyboardInterrupt, EOFError):
-                say("Stopped before the episode started.")
-                break
+            if auto_start:
+                say(f"Episode {k} of {count}: starting.")
+            else:
+                say(f"Episode {k} of {count}: press Enter to start.")
+                try:
+                    keys.wait_for_enter()
+                except (KeyboardInterrupt, EOFError):
+                    say("Stopped before the episode started.")
+                    break
             outcome = recorder.record_episode()
             if outcome.steps == 0:
                 say("Nothing recorded in this episode.")

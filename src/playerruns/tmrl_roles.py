@@ -72,9 +72,29 @@ def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
         log.warning("Player runs SOURCE_PATH does not exist")
 
 
+SEED_ENV = "PLAYERRUNS_SEED"
+
+
+def _seed_from_environment() -> None:
+    """Seeds Python, numpy and torch when PLAYERRUNS_SEED is set (repeatable experiments)."""
+    import os
+    import random
+
+    seed = os.environ.get(SEED_ENV)
+    if not seed:
+        return
+    import numpy as np
+    import torch
+
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    torch.manual_seed(int(seed))
+
+
 def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
+    _seed_from_environment()
     import tmrl.config.config_constants as cfg
     import tmrl.config.config_objects as cfg_obj
     from tmrl.networking import RolloutWorker, Server, Trainer

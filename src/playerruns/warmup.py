@@ -1,0 +1,305 @@
+"""Does reusing player runs cut training warmup? Training with and without them, side by side.
+
+Each arm runs tmrl's stock SAC through the real tmrl Server, RolloutWorker and Trainer on
+127.0.0.1 (``python -m playerruns --server/--worker/--trainer``), on the built-in default
+environment. The "player runs" arm first records a few runs with a scripted stand-in for a person
+(or the person, with ``human``) and imports them into data.pkl, and samples them with
+DEMO_SAMPLING_WEIGHT; the "scratch" arm starts from an empty replay. Everything else is identical.
+
+An evaluator in this process loads the trainer's latest policy weights every few thousand
+environment steps and runs deterministic episodes on the unpaced task; the environment steps come
+from the paced environment of the worker itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TASK = "MountainCarContinuous-v0"
+WORKER_ENV = "playerruns.envs:PacedMountainCarContinuous-v0"
+THRESHOLD = 90.0  # gymnasium's reward threshold for MountainCarContinuous-v0
+
+# Hyper-parameters: one place, identical for both arms.
+HYPERPARAMETERS: dict[str, Any] = {
+    "RUN_NAME": "playerruns_warmup",
+    "RW_MAX_SAMPLES_PER_EPISODE": 999,  # the task's own time limit
+    "MEMORY_SIZE": 1_000_000,  # nothing is trimmed within the budget
+    "BATCH_SIZE": 256,
+    "ENVIRONMENT_STEPS_BEFORE_TRAINING": 1000,  # about one worker episode, as in tmrl's default
+    "MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP": 1.0,  # one update per environment step at most
+    "UPDATE_MODEL_INTERVAL": 100,  # the worker gets new weights between episodes anyway
+    "UPDATE_BUFFER_INTERVAL": 100,
+    "TRAINING_STEPS_PER_ROUND": 100,
+    "ROUNDS_PER_EPOCH": 10,  # an epoch (and a checkpoint) every 1000 updates
+    "MAX_EPOCHS": 100_000,  # the experiment stops the roles at its step budget
+    "SAVE_MODEL_EVERY": 0,
+    "ALG": {
+        "ALGORITHM": "SAC", "LEARN_ENTROPY_COEF": True, "TARGET_ENTROPY": -1.0,  # -dim(action space)
+        "ALPHA": 0.2, "LR_ACTOR": 3e-4, "LR_CRITIC": 3e-4, "LR_ENTROPY": 3e-4,  # SAC's usual values
+        "GAMMA": 0.99, "POLYAK": 0.995,
+        "OPTIMIZER_ACTOR": "adam", "OPTIMIZER_CRITIC": "adam", "BETAS_ACTOR": [0.9, 0.999],
+        "BETAS_CRITIC": [0.9, 0.999], "L2_ACTOR": 0.0, "L2_CRITIC": 0.0,
+        "REDQ_N": 10, "REDQ_M": 2, "REDQ_Q_UPDATES_PER_POLICY_UPDATE": 20,
+    },
+}
+PLAYER_RUNS_SETTINGS = {"ONLINE_INJECTION": False, "DEMO_SAMPLING_WEIGHT": 5.0}  # demos ~10-30% of batches
+STEP_SECONDS = 0.01  # the worker's pace: 100 steps/s, what 2 CPU cores can train on at one update per step
+
+
+@dataclass
+class ArmResult:
+    arm: str
+    seed: int
+    budget_steps: int
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (environment steps, evaluation return)
+    steps_to_threshold: int | None = None  # None: not reached within the budget
+    final_return: float | None = None
+    demo_samples: int = 0
+    demo_fraction_memory: float | None = None
+    demo_fraction_sampled: float | None = None
+    wall_seconds: float = 0.0
+
+    def steps_or_budget(self) -> int:
+        return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def arm_home(folder: Path, *, player_runs: bool) -> Path:
+    """A HOME holding the TmrlData of one training arm."""
+    from playerruns.tmrl_bridge import init_tmrl_data
+
+    port, local_server, local_trainer, local_worker = _free_ports(4)
+    init_tmrl_data(folder, interface=f"GYM:{WORKER_ENV}", overrides={
+        **HYPERPARAMETERS, "PORT": port, "LOCAL_PORT_SERVER": local_server, "LOCAL_PORT_TRAINER": local_trainer,
+        "LOCAL_PORT_WORKER": local_worker,
+        "PLAYER_RUNS": PLAYER_RUNS_SETTINGS if player_runs else {"DEMO_SAMPLING_WEIGHT": 1.0},
+    })
+    return folder
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **extra}
+
+
+def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Path:
+    """Records ``count`` player runs into ``home``'s TmrlData/player_runs with the real recorder CLI."""
+    out = home / "TmrlData" / "player_runs"
+    if human:
+        args = ["--record-input", "auto"]  # a gamepad if there is one; the CLI says what to do otherwise
+    else:
+        args = ["--record-input", "scripted", "--record-auto-start"]  # playerruns.drivers:default_driver
+    cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
+           "--record-episode-output-dir", str(out), *args]
+    # the recorder drives the unpaced task: same observations and actions as the paced one
+    result = subprocess.run(cmd, env=_env(home, PLAYERRUNS_SEED=str(seed)), stdin=None if human else subprocess.DEVNULL,
+                            capture_output=not human, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"recording failed: {result.stderr or result.stdout}")
+    return out
+
+
+def import_runs_cli(home: Path, folder: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "playerruns", "--import-player-runs", "--player-runs-paths",
+                             str(folder)], env=_env(home), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed: {result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+class Evaluator:
+    """Loads the trainer's latest policy and runs deterministic episodes of the unpaced task."""
+
+    def __init__(self, episodes: int = 3) -> None:
+        import gymnasium
+        from tmrl.custom.custom_models import SquashedGaussianMLPActor
+
+        self.env = gymnasium.make(TASK)
+        self.actor = SquashedGaussianMLPActor(self.env.observation_space, self.env.action_space)
+        self.episodes = episodes
+
+    def evaluate(self, weights: Path) -> float | None:
+        try:
+            self.actor.load(str(weights), device="cpu")
+        except Exception:  # the trainer may be writing the file right now: try at the next point
+            return None
+        returns = []
+        for k in range(self.episodes):
+            obs, _ = self.env.reset(seed=10_000 + k)
+            total, done = 0.0, False
+            while not done:
+                act = self.actor.act_(obs, test=True)
+                obs, rew, terminated, truncated, _ = self.env.step(act)
+                total += float(rew)
+                done = terminated or truncated
+            returns.append(total)
+        return float(np.mean(returns))
+
+
+def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: int, evaluator: Evaluator,
+            demo_runs: Path | None, on_progress: Callable[[str, int, float | None], None] | None = None,
+            time_limit: float | None = None) -> ArmResult:
+    """Trains one arm (its HOME made by arm_home) through tmrl's real roles until ``budget_steps`` steps."""
+    folder = home
+    result = ArmResult(arm=arm, seed=seed, budget_steps=budget_steps)
+    if demo_runs is not None:
+        import_runs_cli(home, demo_runs)
+    count_file = folder / "worker_steps.txt"
+    weights = home / "TmrlData" / "weights" / f"{HYPERPARAMETERS['RUN_NAME']}_t.tmod"
+    logs = {role: folder / f"{role}.log" for role in ("server", "trainer", "worker")}
+    procs: dict[str, subprocess.Popen] = {}
+    started = time.monotonic()
+    time_limit = time_limit or (budget_steps * STEP_SECONDS * 3 + 180)
+    try:
+        for role in ("server", "trainer", "worker"):
+            extra = {"PLAYERRUNS_SEED": str(seed)}
+            if role == "worker":
+                extra["PLAYERRUNS_STEP_COUNT_FILE"] = str(count_file)
+            with open(logs[role], "wb") as log_file:
+                procs[role] = subprocess.Popen([sys.executable, "-m", "playerruns", f"--{role}"],
+                                               env=_env(home, **extra), stdout=log_file, stderr=subprocess.STDOUT,
+                                               start_new_session=True)
+            if role == "server":
+                time.sleep(1.0)
+        next_eval = eval_every
+        steps = 0
+        while steps < budget_steps and time.monotonic() - started < time_limit:
+            for role, proc in procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the {role} stopped; see {logs[role]}")
+            time.sleep(0.5)
+            steps = _read_steps(count_file)
+            if steps >= next_eval and weights.exists():
+                ret = evaluator.evaluate(weights)
+                if ret is not None:
+                    result.curve.append((steps, ret))
+                    next_eval = steps + eval_every
+                    if result.steps_to_threshold is None and ret >= THRESHOLD:
+                        result.steps_to_threshold = steps
+                    if on_progress:
+                        on_progress(arm, steps, ret)
+        final = evaluator.evaluate(weights) if weights.exists() else None
+        result.final_return = final
+        if final is not None:
+            result.curve.append((max(steps, budget_steps if steps >= budget_steps else steps), final))
+            if result.steps_to_threshold is None and final >= THRESHOLD:
+                result.steps_to_threshold = steps
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    result.wall_seconds = time.monotonic() - started
+    _read_demo_stats(logs["trainer"], result)
+    return result
+
+
+def _read_steps(count_file: Path) -> int:
+    try:
+        return int(count_file.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:
+    """The trainer's own per-epoch line: demo fraction of sampled batches and of the memory."""
+    import re
+
+    pattern = re.compile(r"demo fraction of sampled batches this epoch: ([\d.]+) .*?; (\d+) of (\d+) samples")
+    matches = pattern.findall(trainer_log.read_text(errors="replace")) if trainer_log.exists() else []
+    if matches:
+        fraction, demos, total = matches[-1]
+        result.demo_samples = int(demos)
+        result.demo_fraction_sampled = float(fraction)
+        result.demo_fraction_memory = int(demos) / int(total) if int(total) else 0.0
+
+
+def summarize(results: list[ArmResult]) -> dict[str, Any]:
+    """The figures the warmup benchmark reports (see benchmarks/warmup.py)."""
+    arms = sorted({r.arm for r in results})
+    by_arm = {a: [r for r in results if r.arm == a] for a in arms}
+    summary: dict[str, Any] = {
+        "env": TASK, "threshold": THRESHOLD,
+        "budget_steps": max(r.budget_steps for r in results),
+        "seeds": min(len(v) for v in by_arm.values()),
+        "steps_to_threshold": {a: [r.steps_to_threshold for r in v] for a, v in by_arm.items()},
+        "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
+        "demo_fraction_memory": [r.demo_fraction_memory for r in by_arm.get("player runs", [])],
+        "demo_fraction_sampled": [r.demo_fraction_sampled for r in by_arm.get("player runs", [])],
+        "hyperparameters": {**HYPERPARAMETERS, "PLAYER_RUNS": PLAYER_RUNS_SETTINGS, "STEP_SECONDS": STEP_SECONDS},
+    }
+    if "player runs" in by_arm and "scratch" in by_arm:
+        ratios = [s.steps_or_budget() / max(p.steps_or_budget(), 1)
+                  for s, p in zip(by_arm["scratch"], by_arm["player runs"], strict=False)]
+        summary["ratios"] = ratios
+        summary["ratio_median"] = float(np.median(ratios))
+        summary["ratio_min"] = float(np.min(ratios))
+        summary["ratio_max"] = float(np.max(ratios))
+        summary["ratio_is_lower_bound"] = any(r.steps_to_threshold is None for r in by_arm["scratch"])
+    summary["curves"] = {f"{r.arm} seed {r.seed}": r.curve for r in results}
+    summary["runs"] = [asdict(r) for r in results]
+    return summary
+
+
+def table(results: list[ArmResult]) -> str:
+    lines = [f"{'arm':<12} {'seed':>4} {'steps to ' + str(int(THRESHOLD)):>14} {'final return':>13} "
+             f"{'demo % memory':>14} {'demo % batches':>15}"]
+    for r in results:
+        reached = str(r.steps_to_threshold) if r.steps_to_threshold is not None else f">{r.budget_steps}"
+        final = f"{r.final_return:.1f}" if r.final_return is not None else "-"
+        dm = f"{100 * r.demo_fraction_memory:.1f}" if r.demo_fraction_memory is not None else "-"
+        ds = f"{100 * r.demo_fraction_sampled:.1f}" if r.demo_fraction_sampled is not None else "-"
+        lines.append(f"{r.arm:<12} {r.seed:>4} {reached:>14} {final:>13} {dm:>14} {ds:>15}")
+    return "\n".join(lines)
+
+
+def plot(results: list[ArmResult], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = {"player runs": "tab:green", "scratch": "tab:gray"}
+    for r in results:
+        if r.curve:
+            xs, ys = zip(*r.curve, strict=True)
+            ax.plot(xs, ys, color=colors.get(r.arm, None), alpha=0.8, marker=".",
+                    label=f"{r.arm} (seed {r.seed})")
+    ax.axhline(THRESHOLD, color="tab:red", linestyle="--", linewidth=1, label=f"solved ({THRESHOLD:g})")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    from playerruns.atomic_io import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+    return path
