@@ -43,3 +43,9 @@ def clean_dataset(lidar_setup):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
