@@ -14,7 +14,8 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,7 @@ def import_runs(paths: str | Sequence[str], setup: TmrlSetup, *, overwrite: bool
         return report
 
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    with _dataset_lock(dataset_dir):
+    with dataset_lock(dataset_dir):
         _remove_stale_temp_files(dataset_dir)
         existing = [] if overwrite else read_dataset(report.dataset_file)
         data = _merge(existing, runs, setup, report, max_samples)
@@ -211,21 +212,19 @@ def _drop_duplicate_runs(runs: list[RunFile]) -> list[RunFile]:
     return list(seen.values())
 
 
-class _dataset_lock:
+@contextmanager
+def dataset_lock(dataset_dir: Path) -> Iterator[None]:
     """The file lock serializing writers of one dataset folder, with a note when it has to wait."""
-
-    def __init__(self, dataset_dir: Path) -> None:
-        self.lock = FileLock(str(dataset_dir / f"{DATASET_FILE}.lock"))
-
-    def __enter__(self) -> None:
-        try:
-            self.lock.acquire(timeout=1.0)
-        except Timeout:
-            log.info(f"Waiting for another import holding {self.lock.lock_file} ...")
-            self.lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
+    lock = FileLock(str(dataset_dir / f"{DATASET_FILE}.lock"))
+    try:
+        lock.acquire(timeout=1.0)
+    except Timeout:
+        log.info(f"Waiting for another import holding {lock.lock_file} ...")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _remove_stale_temp_files(dataset_dir: Path) -> None:
