@@ -274,8 +274,11 @@ def table(results: list[ArmResult]) -> str:
 
 
 def plot(results: list[ArmResult], path: Path, title: str) -> Path:
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in the demo's output
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
