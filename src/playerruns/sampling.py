@@ -23,6 +23,9 @@ class DemoIndex:
         self.done = np.zeros(0, dtype=bool)
         self._groups: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_groups": None}  # a cache: not worth its megabytes in tmrl's checkpoints
+
     def reset(self, demo: np.ndarray, done: np.ndarray) -> None:
         self.demo = np.asarray(demo, dtype=bool)
         self.done = np.asarray(done, dtype=bool)

@@ -17,11 +17,11 @@ Signature = tuple
 def signature_of(value: Any) -> Signature:
     """The signature of an observation or action (arrays, numbers, nested tuples/lists)."""
     if isinstance(value, np.ndarray):
-        return ("array", value.dtype.name, value.shape)
+        return ("array", value.dtype.str, value.shape)  # dtype.str: numpy computes dtype.name in Python, slowly
     if isinstance(value, (tuple, list)):
         return ("tuple", tuple(signature_of(v) for v in value))
     if isinstance(value, np.generic):
-        return ("scalar", value.dtype.name)
+        return ("scalar", value.dtype.str)
     if value is None:
         return ("none",)
     return ("scalar", type(value).__name__)
@@ -31,11 +31,11 @@ def format_signature(sig: Signature) -> str:
     """Renders a signature for people: ``float32[4, 19]``, ``tuple(float32[1], ...)``."""
     kind = sig[0]
     if kind == "array":
-        return f"{sig[1]}[{', '.join(str(d) for d in sig[2])}]"
+        return f"{np.dtype(sig[1]).name}[{', '.join(str(d) for d in sig[2])}]"
     if kind == "tuple":
         return f"tuple({', '.join(format_signature(s) for s in sig[1])})"
     if kind == "scalar":
-        return sig[1]
+        return np.dtype(sig[1]).name if sig[1][:1] in "<>|=" else sig[1]
     return "None"
 
 

@@ -164,8 +164,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         appended = 0
         for run in runs:
             samples = demo_samples(run, self._tmrl_setup())
-            for _ in range(repeat):
-                append_safely(self.memory, SampleBatch(samples))
+            append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             appended += len(samples) * repeat
             poller.mark_injected(run, len(samples) * repeat)
         if runs:

@@ -242,7 +242,8 @@ def summarize(results: list[ArmResult]) -> dict[str, Any]:
         "env": TASK, "threshold": THRESHOLD,
         "budget_steps": max(r.budget_steps for r in results),
         "seeds": min(len(v) for v in by_arm.values()),
-        "steps_to_threshold": {a: [r.steps_to_threshold for r in v] for a, v in by_arm.items()},
+        "steps_to_threshold": {a: [r.steps_or_budget() for r in v] for a, v in by_arm.items()},  # budget: never
+        "reached_threshold": {a: [r.steps_to_threshold is not None for r in v] for a, v in by_arm.items()},
         "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
         "demo_fraction_memory": [r.demo_fraction_memory for r in by_arm.get("player runs", [])],
         "demo_fraction_sampled": [r.demo_fraction_sampled for r in by_arm.get("player runs", [])],
