@@ -13,17 +13,24 @@ with HOME pointing inside that folder.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 QUICK = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}
 FULL = {"budget_steps": 25_000, "eval_every": 2500, "runs": 10}
+ARM_FOLDERS = ("with-player-runs", "from-scratch")
 
 
 def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int = 0) -> int:
     if "tmrl" in sys.modules:
         raise RuntimeError("run_demo must run before tmrl is imported (tmrl reads HOME at import)")
     folder = folder.resolve()
+    previous = [folder / name for name in ARM_FOLDERS if (folder / name).exists()]
+    if previous:  # a trainer would resume from the last demo's checkpoint: start clean
+        print(f"Replacing the previous demo's training folders in {folder}", flush=True)
+        for path in previous:
+            shutil.rmtree(path)
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["HOME"] = str(folder / "evaluator")  # this process only evaluates policies
     from tqdm import tqdm
@@ -37,8 +44,8 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     print(f"playerruns demo ({'quick' if quick else 'full'}): {warmup.TASK}, {budget} environment steps per arm, "
           f"everything in {folder}", flush=True)
 
-    with_runs = warmup.arm_home(folder / "with-player-runs", player_runs=True)
-    scratch = warmup.arm_home(folder / "from-scratch", player_runs=False)
+    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], player_runs=True)
+    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], player_runs=False)
     print(f"[1/4] recording {plan['runs']} player runs "
           f"({'you drive' if human else 'a scripted stand-in for a person drives'}) ...", flush=True)
     runs_dir = warmup.record_runs(with_runs, plan["runs"], seed, human=human)
@@ -64,7 +71,11 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     plot = warmup.plot(results, folder / "learning_curves.png",
                        f"{warmup.TASK}: with player runs vs from scratch (seed {seed})")
     summary_file = warmup.write_json(folder / "summary.json", summary)
-    if "ratio_median" in summary:
+    reached = summary["reached_threshold"]
+    if not any(reached["player runs"]) and not any(reached["scratch"]):
+        print(f"\nNeither arm reached {warmup.THRESHOLD:g} within {budget} steps"
+              + (": the quick run only shows the path; run without --quick for the comparison." if quick else "."))
+    else:
         bound = " (at least: scratch never reached it)" if summary["ratio_is_lower_bound"] else ""
         print(f"\nsteps to reach {warmup.THRESHOLD:g}: scratch / player runs = {summary['ratio_median']:.1f}x{bound}")
     print(f"\nplot:     {plot}\nsummary:  {summary_file}\nrun files: {runs_dir}\n"
