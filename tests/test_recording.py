@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -150,6 +151,18 @@ def test_missing_gamepad_is_a_clear_message(tmp_path):
     assert len(lines) == 1 and "no gamepad found" in lines[0] and "--record-input keyboard" in lines[0]
 
 
+def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update({"HOME": str(home), "SDL_JOYSTICK_DISABLE": "1", "SDL_VIDEODRIVER": "x11"})
+    result = subprocess.run([sys.executable, "-m", "playerruns", "--record-episode"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "no gamepad found" in result.stdout and "keyboard in a window" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no gamepad and no window" in lines[0] and "--record-input scripted" in lines[0]
+
+
 def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_setup, rng):
     from playerruns.synthetic import synthetic_run
 
@@ -207,7 +220,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("interface", ["TM20LIDAR", "TM20FULL"])
+@pytest.mark.parametrize("interface", ["TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL"])
 def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
     home = make_home(tmp_path, interface=interface)
     config_file = home / "TmrlData" / "config" / "config.json"

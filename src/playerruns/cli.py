@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="steps per episode at most (default: the config's RW_MAX_SAMPLES_PER_EPISODE)")
     rec.add_argument("--record-input", choices=("auto", "gamepad", "keyboard", "scripted", "openplanet"),
                      default="auto", help="where actions come from: auto = the game's telemetry for TrackMania, "
-                                          "a gamepad otherwise")
+                                          "else a gamepad, else the keyboard in a window")
     rec.add_argument("--record-driver", metavar="MODULE:FUNCTION",
                      help="with --record-input scripted: a factory returning a policy obs -> action")
     rec.add_argument("--record-step-seconds", type=float, metavar="S",

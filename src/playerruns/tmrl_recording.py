@@ -142,8 +142,8 @@ def load_policy(spec: str) -> Any:
 
 
 def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, end_button: int) -> InputSource:
-    if kind == "auto":
-        kind = "openplanet" if setup.env_id is None else "gamepad"
+    if kind == "auto" and setup.env_id is None:
+        kind = "openplanet"
     if kind == "openplanet":
         if setup.env_id is not None:
             raise PlayerRunsError("--record-input openplanet: needs a TrackMania configuration")
@@ -151,6 +151,16 @@ def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, en
     if setup.env_id is None:
         raise PlayerRunsError(f"--record-input {kind}: TrackMania runs are recorded from the game's telemetry "
                               "(--record-input openplanet)")
+    if kind == "auto":  # a person: their gamepad, else the keyboard in a window
+        try:
+            return GamepadSource(env.action_space, end_button=end_button)
+        except PlayerRunsError as no_pad:
+            print(f"{no_pad}; using the keyboard in a window instead", flush=True)
+            try:
+                return KeyboardWindowSource(env.action_space, render=env.render)
+            except PlayerRunsError as no_window:
+                raise PlayerRunsError(f"--record-input auto: no gamepad and no window for the keyboard "
+                                      f"({no_window}); use --record-input scripted for a scripted driver") from None
     if kind == "gamepad":
         return GamepadSource(env.action_space, end_button=end_button)
     if kind == "keyboard":
@@ -168,7 +178,7 @@ def run_recording(*, count: int, output_dir: Path | None, max_samples: int | Non
     from playerruns.tmrl_bridge import tmrl_data_folder
 
     folder = check_output_dir(Path(output_dir).expanduser() if output_dir else tmrl_data_folder() / "player_runs")
-    env = recording_env(setup, render=input_kind == "keyboard")
+    env = recording_env(setup, render=input_kind in ("keyboard", "auto"))
     source = make_source(input_kind, setup, env, driver=driver, end_button=end_button)
     if step_seconds is None:  # people need a real-time pace; rtgym paces TrackMania itself
         step_seconds = 0.0 if (setup.env_id is None or isinstance(source, ScriptedSource)) else 0.05
