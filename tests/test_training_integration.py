@@ -8,7 +8,6 @@ import os
 import pickle
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from playerruns.warmup import free_local_ports
 from tests.helpers import make_home, run_python
 
 REPO = Path(__file__).resolve().parents[1]  # the throttled test environment is imported from here
@@ -39,16 +39,6 @@ print(run.run_id, len(run.samples))
 """
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _wait_for(predicate, timeout: float, what: str, procs) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,7 +52,7 @@ def _wait_for(predicate, timeout: float, what: str, procs) -> None:
 
 def test_server_trainer_worker_with_online_injection(tmp_path):
     source = tmp_path / "player_runs"
-    port, p_server, p_trainer, p_worker = _free_ports(4)
+    port, p_server, p_trainer, p_worker = free_local_ports(4)
     home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
                      BATCH_SIZE=64,
                      MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=2, TRAINING_STEPS_PER_ROUND=50,

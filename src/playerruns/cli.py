@@ -25,16 +25,6 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}")
-    return value
-
-
-def _positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
@@ -70,11 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec = p.add_argument_group("record runs: you drive, playerruns records")
     rec.add_argument("--record-episode", action="store_true",
                      help="record episodes driven by a person into run files (Enter starts, Del ends early)")
-    rec.add_argument("--record-episode-count", type=_positive_count, default=1, metavar="N",
+    rec.add_argument("--record-episode-count", type=_positive_int, default=1, metavar="N",
                      help="how many episodes to record (default 1)")
     rec.add_argument("--record-episode-output-dir", metavar="DIR",
                      help="where run files go (default ~/TmrlData/player_runs)")
-    rec.add_argument("--record-episode-max-samples", type=_positive_count, metavar="N",
+    rec.add_argument("--record-episode-max-samples", type=_positive_int, metavar="N",
                      help="steps per episode at most (default: the config's RW_MAX_SAMPLES_PER_EPISODE)")
     rec.add_argument("--record-input", choices=("auto", "gamepad", "keyboard", "scripted", "openplanet"),
                      default="auto", help="where actions come from: auto = the game's telemetry for TrackMania, "

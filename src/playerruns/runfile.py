@@ -23,7 +23,7 @@ from typing import Any
 from playerruns import __version__
 from playerruns.atomic_io import atomic_write_pickle
 from playerruns.errors import RunFileError
-from playerruns.safe_pickle import safe_loads
+from playerruns.safe_pickle import read_file, safe_loads
 from playerruns.signature import describe
 
 FORMAT_V1 = "tmrl_player_run_v1"
@@ -106,16 +106,7 @@ def save_run(path: str | Path, run: RunFile) -> Path:
 def load_run(path: str | Path) -> RunFile:
     """Loads a run file without running any code from it. Raises RunFileError."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RunFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RunFileError(f"{path}: is a directory, expected a .pkl run file") from None
-    except OSError as err:
-        raise RunFileError(f"{path}: cannot read: {err.strerror or err}") from None
-    if not data:
-        raise RunFileError(f"{path}: cannot read: file is empty")
+    data = read_file(path)
     content = safe_loads(data, source=str(path))
     return parse_run(content, path, data)
 

@@ -71,9 +71,8 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
         raise RunFileError(f"{source}: cannot read: file is {kind} ({type(err).__name__}: {err})") from None
 
 
-def safe_load(path: str | Path) -> Any:
-    """Reads and safely unpickles the file at ``path`` (see safe_loads)."""
-    path = Path(path)
+def read_file(path: Path) -> bytes:
+    """The bytes of a file to unpickle, or a RunFileError saying why there are none."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -84,4 +83,10 @@ def safe_load(path: str | Path) -> Any:
         raise RunFileError(f"{path}: cannot read: {err.strerror or err}") from None
     if not data:
         raise RunFileError(f"{path}: cannot read: file is empty")
-    return safe_loads(data, source=str(path))
+    return data
+
+
+def safe_load(path: str | Path) -> Any:
+    """Reads and safely unpickles the file at ``path`` (see safe_loads)."""
+    path = Path(path)
+    return safe_loads(read_file(path), source=str(path))

@@ -75,7 +75,8 @@ class ArmResult:
         return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
 
 
-def _free_ports(n: int) -> list[int]:
+def free_local_ports(n: int) -> list[int]:
+    """n TCP ports free on 127.0.0.1 right now (tmrl's server, trainer and worker each need one)."""
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:
         s.bind(("127.0.0.1", 0))
@@ -89,7 +90,7 @@ def arm_home(folder: Path, *, player_runs: bool) -> Path:
     """A HOME holding the TmrlData of one training arm."""
     from playerruns.tmrl_bridge import init_tmrl_data
 
-    port, local_server, local_trainer, local_worker = _free_ports(4)
+    port, local_server, local_trainer, local_worker = free_local_ports(4)
     init_tmrl_data(folder, interface=f"GYM:{WORKER_ENV}", overrides={
         **HYPERPARAMETERS, "PORT": port, "LOCAL_PORT_SERVER": local_server, "LOCAL_PORT_TRAINER": local_trainer,
         "LOCAL_PORT_WORKER": local_worker,
