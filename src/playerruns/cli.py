@@ -133,10 +133,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.record_episode:
         from playerruns.tmrl_bridge import load_setup
 
-        load_setup()  # a missing or broken config fails here, before tmrl_recording imports tmrl
+        setup = load_setup()  # a missing or broken config fails here, before tmrl_recording imports tmrl
         from playerruns.tmrl_recording import run_recording
 
-        return run_recording(count=args.record_episode_count, output_dir=args.record_episode_output_dir,
+        return run_recording(setup, count=args.record_episode_count, output_dir=args.record_episode_output_dir,
                              max_samples=args.record_episode_max_samples, input_kind=args.record_input,
                              driver=args.record_driver, step_seconds=args.record_step_seconds,
                              end_button=args.record_end_button, auto_start=args.record_auto_start)

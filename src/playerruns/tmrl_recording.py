@@ -21,7 +21,7 @@ from playerruns.errors import PlayerRunsError
 from playerruns.input_sources import GamepadSource, InputSource, KeyboardWindowSource, ScriptedSource
 from playerruns.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording import Recorder, check_output_dir, save_episode
-from playerruns.tmrl_bridge import TmrlSetup, load_setup
+from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 
 STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
 
@@ -171,12 +171,9 @@ def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, en
     raise PlayerRunsError(f"--record-input: unknown source {kind!r}")
 
 
-def run_recording(*, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
+def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
                   driver: str | None, step_seconds: float | None, end_button: int, auto_start: bool = False) -> int:
-    """``--record-episode``: records ``count`` episodes, one run file each."""
-    setup = load_setup()
-    from playerruns.tmrl_bridge import tmrl_data_folder
-
+    """``--record-episode``: records ``count`` episodes, one run file each, in the ``setup`` configuration."""
     folder = check_output_dir(Path(output_dir).expanduser() if output_dir else tmrl_data_folder() / "player_runs")
     env = recording_env(setup, render=input_kind in ("keyboard", "auto"))
     source = make_source(input_kind, setup, env, driver=driver, end_button=end_button)
