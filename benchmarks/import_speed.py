@@ -129,8 +129,8 @@ def deep_size(obj: Any) -> tuple[int, int]:
 
 def make_run_files(setup: Any, folder: Path, samples: int, file_samples: int) -> list[str]:
     """Writes ceil(samples / file_samples) run files of TM20LIDAR samples (one synthetic run, many run ids)."""
-    from playerruns.runfile import save_run
-    from playerruns.synthetic import synthetic_run
+    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.runs.runfile import save_run
 
     if file_samples < 4 or file_samples % 2:
         raise SystemExit("--file-samples must be an even number >= 4 (2 episodes of a reset sample + steps)")

@@ -45,10 +45,10 @@ def main() -> None:
 
 
 def run(home: Path, args: argparse.Namespace) -> None:
-    from playerruns.injection import InjectionRecord, SourcePoller
-    from playerruns.runfile import save_run
-    from playerruns.synthetic import synthetic_run
+    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.runs.runfile import save_run
     from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    from playerruns.trainer.injection import InjectionRecord, SourcePoller
 
     init_tmrl_data(home, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 1_000_000, "BATCH_SIZE": 256})
     setup = load_setup()

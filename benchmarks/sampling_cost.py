@@ -65,9 +65,9 @@ def run(home: Path, args: argparse.Namespace) -> None:
     import tmrl.config.config_constants as cfg
     from tmrl.memory import Memory
 
-    from playerruns.sampling import DemoIndex, expected_demo_fraction
-    from playerruns.synthetic import synthetic_run
-    from playerruns.tmrl_training import weighted_memory_cls
+    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.trainer.memories import weighted_memory_cls
+    from playerruns.trainer.sampling import DemoIndex, expected_demo_fraction
 
     # --- data: compress raw episodes once, repeat them, tag every n-th episode as a demo
     t0 = time.perf_counter()

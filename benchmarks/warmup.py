@@ -1,7 +1,7 @@
 """Warmup benchmark: training with player runs vs from scratch, same hyper-parameters, several seeds.
 
 For each seed, each arm trains tmrl's stock SAC through the real Server, RolloutWorker and Trainer
-(``playerruns.warmup``) on the built-in default task up to a fixed budget of environment steps.
+(``playerruns.builtin.warmup``) on the built-in default task up to a fixed budget of environment steps.
 Reported per arm: environment steps until the evaluation return first reaches the task's solved
 threshold (the budget when never), the return after the budget, and the ratio of steps-to-threshold
 scratch / player runs with its spread; plus the demo fraction of the replay and of sampled batches.
@@ -35,7 +35,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="playerruns-warmup-"))
     os.environ["HOME"] = str(work / "evaluator")  # tmrl reads HOME at import: the evaluator's own TmrlData
-    from playerruns import warmup
+    from playerruns.builtin import warmup
     from playerruns.tmrl_bridge import init_tmrl_data
 
     init_tmrl_data(work / "evaluator", interface=f"GYM:{warmup.TASK}")

@@ -15,8 +15,11 @@ echo "playerruns: setting up .venv (tmrl 0.7.1, $TORCH_SPEC) ..." >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "$TORCH_SPEC"
-"${pip[@]}" --no-deps "tmrl==0.7.1"
 "${pip[@]}" -r requirements/linux.txt -r requirements/dev.txt
+# tmrl 0.7.1's wheel requires the Windows-only pywin32 and vgamepad, so it goes in last, without its
+# declared dependencies (its real Linux needs are requirements/linux.txt, installed above).
+echo "playerruns: installing tmrl 0.7.1 without its Windows-only dependencies (pywin32, vgamepad)" >&2
+"${pip[@]}" --no-deps "tmrl==0.7.1"
 "${pip[@]}" --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "playerruns: .venv ready" >&2

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from playerruns.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 from playerruns.errors import ConfigError
+from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 from tests.helpers import make_home, run_cli
 
 
@@ -76,12 +76,3 @@ def test_trainer_stops_on_a_bad_value(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "PLAYER_RUNS.DEMO_SAMPLING_WEIGHT" in lines[0] and ">= 0" in lines[0]
-
-
-def test_two_roles_at_once_are_refused(tmp_path):
-    home = make_home(tmp_path)
-    result = run_cli(home, "--server", "--trainer")
-    assert result.returncode == 2 and "choose one role" in result.stderr
-    result = run_cli(home, "--worker", "-d", "[1]")
-    assert result.returncode == 2 and "JSON object" in result.stderr
-    assert json.loads((home / "TmrlData" / "config" / "config.json").read_text())["ENV"]

@@ -13,8 +13,8 @@ MAKE_RUNS = """
 import sys
 import numpy as np
 from pathlib import Path
-from playerruns.runfile import save_run
-from playerruns.synthetic import gym_run, synthetic_run
+from playerruns.runs.runfile import save_run
+from playerruns.builtin.synthetic import gym_run, synthetic_run
 from playerruns.tmrl_bridge import load_setup
 setup = load_setup()
 out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ SAMPLE_AS_TRAINER = """
 import json
 import numpy as np
 from playerruns.tmrl_bridge import load_setup
-from playerruns.runfile import load_run
+from playerruns.runs.runfile import load_run
 from pathlib import Path
 import sys
 setup = load_setup()

@@ -7,10 +7,11 @@ import pickle
 import numpy as np
 import pytest
 
-from playerruns.dataset import DEMO_FLAG, dataset_run_ids, import_runs, read_dataset
+from playerruns.builtin.synthetic import synthetic_run
+from playerruns.dataset import dataset_run_ids, import_runs, read_dataset
 from playerruns.errors import PlayerRunsError, ValidationError
-from playerruns.runfile import FORMAT_V1, load_run, save_run
-from playerruns.synthetic import synthetic_run
+from playerruns.runs.demos import DEMO_FLAG
+from playerruns.runs.runfile import FORMAT_V1, load_run, save_run
 
 
 def _save_runs(setup, folder, rng, count=2, episodes=1, steps=30):

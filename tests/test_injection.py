@@ -8,9 +8,9 @@ import pickle
 
 import pytest
 
-from playerruns.injection import InjectionRecord, SourcePoller
-from playerruns.runfile import save_run
-from playerruns.synthetic import synthetic_run
+from playerruns.builtin.synthetic import synthetic_run
+from playerruns.runs.runfile import save_run
+from playerruns.trainer.injection import InjectionRecord, SourcePoller
 
 
 @pytest.fixture

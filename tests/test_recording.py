@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playerruns.recording import EpisodeOutcome, save_episode
-from playerruns.runfile import RunFile, load_run
+from playerruns.recording.recorder import EpisodeOutcome, save_episode
+from playerruns.runs.runfile import RunFile, load_run
 from tests.helpers import make_home, run_cli, run_python
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "TERM": "xterm"}
     term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", "4",
                      "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "60",
-                     "--record-input", "scripted", "--record-driver", "playerruns.drivers:sine_driver",
+                     "--record-input", "scripted", "--record-driver", "playerruns.builtin.drivers:sine_driver",
                      "--record-step-seconds", "0.02"], env)
     term.read_until("Episode 1 of 4: press Enter to start.")
     assert "no global key hook" in term.output  # said once, with the alternatives
@@ -114,7 +114,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
         assert last[4] is True and not any(s[3] or s[4] for s in run.samples[:-1])
         meta = run.metadata
         assert meta["interface"] == "GYM:Pendulum-v1" and meta["raw"] is True
-        assert meta["input_device"] == "scripted:playerruns.drivers:sine_driver" and meta["episode_count"] == 1
+        assert meta["input_device"] == "scripted:playerruns.builtin.drivers:sine_driver" and meta["episode_count"] == 1
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out_dir))
     assert result.returncode == 0, result.stderr
     assert "imported 3 run(s)" in result.stdout
@@ -164,7 +164,7 @@ def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path):
 
 
 def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_setup, rng):
-    from playerruns.synthetic import synthetic_run
+    from playerruns.builtin.synthetic import synthetic_run
 
     run = synthetic_run(lidar_setup, steps=5, rng=rng)
     outcome = EpisodeOutcome(run=RunFile(samples=run.samples, metadata=run.metadata), steps=5, episode_return=0.0,
@@ -189,10 +189,10 @@ from tests import fake_trackmania as fake
 import tmrl.custom.tm.tm_gym_interfaces as tm_interfaces
 tm_interfaces.WindowInterface = fake.SyntheticWindow  # no screen here: synthetic frames of the window's size
 from playerruns.tmrl_bridge import load_setup, tmrl_data_folder
-from playerruns.tmrl_recording import OpenPlanetSource, recording_env
-from playerruns.recording import Recorder
-from playerruns.runfile import save_run
-from playerruns.validation import check_samples
+from playerruns.recording.trackmania import OpenPlanetSource, recording_env
+from playerruns.recording.recorder import Recorder
+from playerruns.runs.runfile import save_run
+from playerruns.runs.validation import check_samples
 
 fake.write_reward_trajectory(tmrl_data_folder())
 game = fake.FakeOpenPlanet()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from playerruns.errors import RunFileError
-from playerruns.runfile import load_run
-from playerruns.safe_pickle import safe_load, safe_loads
+from playerruns.runs.runfile import load_run
+from playerruns.runs.safe_pickle import safe_load, safe_loads
 
 
 class _CreatesFile:

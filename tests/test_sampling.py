@@ -13,11 +13,12 @@ import math
 import numpy as np
 import pytest
 
-from playerruns.dataset import DEMO_FLAG, RUN_ID_KEY, import_runs
-from playerruns.runfile import save_run
-from playerruns.sampling import expected_demo_fraction
-from playerruns.synthetic import synthetic_run
+from playerruns.builtin.synthetic import synthetic_run
+from playerruns.dataset import import_runs
+from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
+from playerruns.runs.runfile import save_run
 from playerruns.tmrl_bridge import append_samples
+from playerruns.trainer.sampling import expected_demo_fraction
 
 BATCHES = 150
 
@@ -33,7 +34,7 @@ def _episodes(setup, rng, n_episodes, steps, demo):
 def _valid_counts(memory):
     """(demo, other) valid transitions, counted from the memory's data by reward."""
     offset = memory.transition_offset
-    done = memory.data[memory._done_column]
+    done = memory.data[memory.columns.done]
     rewards = memory.data[5]
     demo = other = 0
     for item in range(len(memory)):
@@ -54,7 +55,7 @@ def _measured_fraction(memory, batches=BATCHES):
 
 
 def _lidar_memory(setup, tmp_path, weight, **kwargs):
-    from playerruns.tmrl_training import weighted_memory_cls
+    from playerruns.trainer.memories import weighted_memory_cls
 
     kwargs.setdefault("dataset_path", tmp_path / "none")
     return weighted_memory_cls(setup.memory_cls, weight)(nb_steps=1, device="cpu", **kwargs)
@@ -130,7 +131,7 @@ def test_flags_come_back_from_data_pkl(lidar_setup, clean_dataset, tmp_path, rng
 
 @pytest.mark.parametrize("weight", [0.0, 1.0, 5.0])
 def test_generic_memory_fraction_despite_its_redraw_trap(tmp_path, weight):
-    from playerruns.tmrl_training import DemoWeightedGenericTorchMemory
+    from playerruns.trainer.memories import DemoWeightedGenericTorchMemory
 
     memory = DemoWeightedGenericTorchMemory(memory_size=10_000, batch_size=64, dataset_path=str(tmp_path / "none"),
                                             demo_weight=weight)

@@ -11,12 +11,12 @@ SCRIPT = """
 import json, pickle, sys
 from pathlib import Path
 from tmrl.networking import Buffer
-from playerruns.config import parse_player_runs
-from playerruns.runfile import save_run
-from playerruns.synthetic import gym_run
+from playerruns.trainer.config import parse_player_runs
+from playerruns.runs.runfile import save_run
+from playerruns.builtin.synthetic import gym_run
 from playerruns.tmrl_bridge import load_setup
-from playerruns.tmrl_roles import training_cls
-from playerruns.tmrl_training import PlayerRunsTraining, update_training_instance
+from playerruns.trainer.roles import training_cls
+from playerruns.trainer.training import PlayerRunsTraining, update_training_instance
 import tmrl.config.config_constants as cfg
 
 setup = load_setup()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from playerruns.warmup import free_local_ports
+from playerruns.builtin.warmup import free_local_ports
 from tests.helpers import make_home, run_python
 
 REPO = Path(__file__).resolve().parents[1]  # the throttled test environment is imported from here
@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]  # the throttled test environment is 
 DROP_FILES = """
 import os, pickle, sys
 from pathlib import Path
-from playerruns.runfile import save_run
-from playerruns.synthetic import gym_run
+from playerruns.runs.runfile import save_run
+from playerruns.builtin.synthetic import gym_run
 from playerruns.tmrl_bridge import load_setup
 source = Path(sys.argv[1]); marker = sys.argv[2]
 run = gym_run(load_setup(), episodes=2, max_steps=60, seed=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import sys
@@ -12,6 +13,7 @@ from typing import NoReturn
 
 from playerruns import __version__
 from playerruns.errors import PlayerRunsError
+from playerruns.seeding import seed_from_environment
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,11 +107,60 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
+COMMANDS = (*ROLES, "import_player_runs", "record_episode", "init_tmrl_data", "demo")
+WORKER_ROLES = ("worker", "expert", "test", "benchmark")
+
+# option -> the commands it belongs to; given without one of them, it is refused rather than ignored
+OPTION_OWNERS: dict[str, tuple[str, ...]] = {
+    "wandb": ("trainer",),
+    "config": WORKER_ROLES,
+    **{opt: ("record_episode",) for opt in (
+        "record_episode_count", "record_episode_output_dir", "record_episode_max_samples", "record_input",
+        "record_driver", "record_step_seconds", "record_auto_start", "record_end_button")},
+    **{opt: ("import_player_runs",) for opt in (
+        "player_runs_paths", "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
+    "interface": ("init_tmrl_data",),
+    **{opt: ("demo",) for opt in ("demo_dir", "quick", "human")},
+}
+
+
+def _flag(dest: str) -> str:
+    return "-d/--config" if dest == "config" else "--" + dest.replace("_", "-")
+
+
+def _given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:
+    """The destinations the user actually typed (defaults left out), to refuse what cannot go together."""
+    quiet = copy.deepcopy(parser)
+    for action in quiet._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(quiet.parse_args(argv)))
+
+
+def check_combination(given: set[str]) -> str | None:
+    """The one command given. Raises PlayerRunsError for two commands, or an option of another command."""
+    commands = [c for c in COMMANDS if c in given]
+    if len(commands) > 1:
+        raise PlayerRunsError(f"choose one command, not {' and '.join(_flag(c) for c in commands)}")
+    command = commands[0] if commands else None
+    for option, owners in OPTION_OWNERS.items():
+        if option in given and command not in owners:
+            raise PlayerRunsError(f"{_flag(option)} goes with {' or '.join(_flag(o) for o in owners)}"
+                                  + (f", not {_flag(command)}" if command else ""))
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO)  # the same logging set-up as tmrl
     try:
-        return _dispatch(args)
+        command = check_combination(_given_options(parser, argv))
+        seed_from_environment()
+        if command is None:
+            parser.print_help()
+            return 2
+        return _dispatch(command, args)
     except PlayerRunsError as err:
         print(f"playerruns: error: {err}", file=sys.stderr)
         return 2
@@ -118,43 +169,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from playerruns.tmrl_roles import ROLES
+def _dispatch(command: str, args: argparse.Namespace) -> int:
+    if command in ROLES:
+        from playerruns.trainer.roles import run_role
 
-    chosen = [role for role in ROLES if getattr(args, role)]
-    if len(chosen) > 1:
-        raise PlayerRunsError(f"choose one role, not {' and '.join('--' + r for r in chosen)}")
-    if chosen:
-        from playerruns.tmrl_roles import run_role
-
-        return run_role(chosen[0], modifiers=args.config, wandb=args.wandb)
-    if args.import_player_runs:
+        return run_role(command, modifiers=args.config, wandb=args.wandb)
+    if command == "import_player_runs":
         return _import(args)
-    if args.record_episode:
+    if command == "record_episode":
         from playerruns.tmrl_bridge import load_setup
 
-        setup = load_setup()  # a missing or broken config fails here, before tmrl_recording imports tmrl
-        from playerruns.tmrl_recording import run_recording
+        setup = load_setup()  # a missing or broken config fails here, before the recorder imports tmrl
+        from playerruns.recording.session import run_recording
 
         return run_recording(setup, count=args.record_episode_count, output_dir=args.record_episode_output_dir,
                              max_samples=args.record_episode_max_samples, input_kind=args.record_input,
                              driver=args.record_driver, step_seconds=args.record_step_seconds,
                              end_button=args.record_end_button, auto_start=args.record_auto_start)
-    if args.init_tmrl_data:
+    if command == "init_tmrl_data":
         from playerruns.tmrl_bridge import init_tmrl_data
 
         folder = init_tmrl_data(interface=args.interface)
         print(f"TmrlData ready at {folder} (config: {folder / 'config' / 'config.json'})")
         return 0
-    if args.demo:
-        from playerruns.demo import run_demo
+    from playerruns.builtin.demo import run_demo
 
-        return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human)
-    for flag in ("player_runs_paths", "player_runs_max_samples"):
-        if getattr(args, flag) is not None:
-            raise PlayerRunsError(f"--{flag.replace('_', '-')} goes with --import-player-runs")
-    build_parser().print_help()
-    return 2
+    return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human)
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -23,19 +23,17 @@ from typing import Any
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from playerruns.atomic_io import TEMP_SUFFIX, atomic_write_pickle
-from playerruns.errors import PlayerRunsError, ValidationError
-from playerruns.runfile import RunFile, load_run
-from playerruns.safe_pickle import safe_load
+from playerruns.errors import PlayerRunsError
+from playerruns.runs.atomic_io import TEMP_SUFFIX, atomic_write_pickle
+from playerruns.runs.demos import demo_samples, load_demo_run, run_id_of
+from playerruns.runs.runfile import RunFile
+from playerruns.runs.safe_pickle import safe_load
 from playerruns.tmrl_bridge import TmrlSetup, append_samples, empty_memory, raw_sample_count
-from playerruns.validation import check_samples
 
 log = logging.getLogger(__name__)
 
 DATASET_FILE = "data.pkl"
 RUN_FILE_SUFFIX = ".pkl"
-DEMO_FLAG = "is_demo"
-RUN_ID_KEY = "player_run_id"
 
 
 @dataclass
@@ -98,21 +96,8 @@ def load_runs(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool = False
     paths = list(paths)
     runs = []
     for path in tqdm(paths, desc="reading run files", unit="file", disable=not progress, leave=False):
-        run = load_run(path)
-        if run.metadata.get("raw") is False:
-            raise ValidationError(f"{path}: its metadata says the samples are compressed; run files must hold "
-                                  "raw samples (before the sample compressor)")
-        check_samples(run.samples, setup.compat, str(path))
-        runs.append(run)
+        runs.append(load_demo_run(path, setup.compat))
     return runs
-
-
-def demo_samples(run: RunFile, setup: TmrlSetup) -> list[tuple]:
-    """The run's samples as a rollout worker would send them, tagged as demos of this run."""
-    tag = {DEMO_FLAG: True, RUN_ID_KEY: run.run_id}
-    compress = setup.compress
-    return [compress((act, obs, rew, bool(terminated), bool(truncated), {**info, **tag}))
-            for act, obs, rew, terminated, truncated, info in run.samples]
 
 
 def import_runs(paths: str | Sequence[str], setup: TmrlSetup, *, overwrite: bool = False,
@@ -159,7 +144,7 @@ def dataset_run_ids(data: list[list[Any]]) -> set[str]:
     info_col = next((c for c in data if c and isinstance(c[0], dict)), None)
     if info_col is None:
         return set()
-    return {info[RUN_ID_KEY] for info in info_col if isinstance(info, dict) and RUN_ID_KEY in info}
+    return {run_id for run_id in map(run_id_of, info_col) if run_id is not None}
 
 
 def _merge(existing: list[list[Any]], runs: list[RunFile], setup: TmrlSetup, report: ImportReport,
@@ -172,7 +157,7 @@ def _merge(existing: list[list[Any]], runs: list[RunFile], setup: TmrlSetup, rep
                      "(use --player-runs-overwrite to replace the dataset)")
             report.skipped.append((run.source or Path("?"), run.run_id))
             continue
-        new_samples.extend(demo_samples(run, setup))
+        new_samples.extend(demo_samples(run, setup.compress))
         report.imported_runs.append(run.run_id)
     report.samples = len(new_samples)
 

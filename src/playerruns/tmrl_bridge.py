@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from playerruns.errors import ConfigError
-from playerruns.signature import signature_of
-from playerruns.validation import Compatibility
+from playerruns.runs.signature import signature_of
+from playerruns.runs.validation import Compatibility
 
 TRACKMANIA_INTERFACES = ("TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL")
 GYM_PREFIX = "GYM:"

@@ -1,9 +1,7 @@
-"""The trainer side inside tmrl: a training class and replay memories that extend tmrl's own.
+"""The trainer inside tmrl: ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus online
+injection on every buffer update and a per-epoch log of the demo fraction of sampled batches, with
+the demo-weighted memories of ``playerruns.trainer.memories``.
 
-- ``DemoWeighted*`` memories are the four stock tmrl memories plus demo-weighted sampling
-  (``playerruns.sampling``); with weight 1 they sample exactly as tmrl does.
-- ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus online injection on every buffer
-  update and a per-epoch log of the demo fraction of sampled batches.
 Everything here is defined at module level and holds no open resource: tmrl checkpoints the whole
 training instance with pickle and resumes from it.
 """
@@ -14,113 +12,15 @@ import logging
 from functools import partial
 from typing import Any
 
-import numpy as np
-from tmrl.custom.custom_memories import GenericTorchMemory, MemoryTMFull, MemoryTMLidar, MemoryTMLidarProgress
 from tmrl.training_offline import TorchTrainingOffline
 
-from playerruns.config import PlayerRunsConfig
-from playerruns.dataset import DEMO_FLAG, demo_samples
-from playerruns.injection import InjectionRecord, SourcePoller
-from playerruns.sampling import DemoIndex, draw_weighted
+from playerruns.runs.demos import demo_samples
 from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
+from playerruns.trainer.config import PlayerRunsConfig
+from playerruns.trainer.injection import InjectionRecord, SourcePoller
+from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 
 log = logging.getLogger(__name__)
-
-
-def _is_demo(info: Any) -> bool:
-    return isinstance(info, dict) and info.get(DEMO_FLAG) is True
-
-
-class DemoWeightedSampling:
-    """Mixin for a tmrl memory: demo transitions are drawn ``demo_weight`` times as often."""
-
-    _done_column: int  # the memory's column of episode-end flags (terminated or truncated)
-    _info_column: int
-
-    def __init__(self, *args: Any, demo_weight: float = 1.0, **kwargs: Any) -> None:
-        self.demo_weight = float(demo_weight)
-        self.demo_index = DemoIndex()
-        self.sampled_demos = 0
-        self.sampled_total = 0
-        self._rng = np.random.default_rng()
-        super().__init__(*args, **kwargs)
-        self.rebuild_demo_index()
-
-    @property
-    def transition_offset(self) -> int:
-        """Transition ``i`` ends at raw sample ``i + transition_offset``."""
-        return 1
-
-    def rebuild_demo_index(self) -> None:
-        data = self.data
-        if not data:
-            self.demo_index.reset(np.zeros(0, bool), np.zeros(0, bool))
-            return
-        demo = np.fromiter((_is_demo(i) for i in data[self._info_column]), dtype=bool, count=len(data[0]))
-        done = np.fromiter((bool(d) for d in data[self._done_column]), dtype=bool, count=len(data[0]))
-        self.demo_index.reset(demo, done)
-
-    def append_buffer(self, buffer: Any) -> None:
-        before = raw_sample_count(self.data)
-        append_safely(self, buffer, super().append_buffer)
-        trimmed = before + len(buffer.memory) - raw_sample_count(self.data)
-        self.demo_index.extend(np.fromiter((_is_demo(s[5]) for s in buffer.memory), bool, len(buffer.memory)),
-                               np.fromiter((bool(s[3] or s[4]) for s in buffer.memory), bool, len(buffer.memory)),
-                               trimmed)
-
-    def sample_indices(self) -> Any:
-        offset = self.transition_offset
-        if self.demo_weight == 1.0:
-            indices = list(super().sample_indices())  # exactly tmrl's uniform sampler
-            demos = self.demo_index.count_demos(indices, offset)
-        else:
-            demo_items, other_items = self.demo_index.groups(len(self), offset)
-            indices, demos = draw_weighted(demo_items, other_items, self.demo_weight, self.batch_size, self._rng)
-        self.sampled_demos += demos
-        self.sampled_total += len(indices)
-        return indices
-
-
-class DemoWeightedGenericTorchMemory(DemoWeightedSampling, GenericTorchMemory):
-    _done_column = 6
-    _info_column = 5
-
-
-class _DemoWeightedTM(DemoWeightedSampling):
-    _done_column = 4
-    _info_column = 6
-
-    @property
-    def transition_offset(self) -> int:
-        return self.min_samples
-
-
-class DemoWeightedMemoryTMLidar(_DemoWeightedTM, MemoryTMLidar):
-    pass
-
-
-class DemoWeightedMemoryTMLidarProgress(_DemoWeightedTM, MemoryTMLidarProgress):
-    pass
-
-
-class DemoWeightedMemoryTMFull(_DemoWeightedTM, MemoryTMFull):
-    pass
-
-
-WEIGHTED_MEMORIES: dict[type, type] = {
-    GenericTorchMemory: DemoWeightedGenericTorchMemory,
-    MemoryTMLidar: DemoWeightedMemoryTMLidar,
-    MemoryTMLidarProgress: DemoWeightedMemoryTMLidarProgress,
-    MemoryTMFull: DemoWeightedMemoryTMFull,
-}
-
-
-def weighted_memory_cls(memory_partial: partial, weight: float) -> partial:
-    """The configured memory partial, with its class swapped for the demo-weighted one."""
-    base = memory_partial.func
-    if base not in WEIGHTED_MEMORIES:
-        raise TypeError(f"demo-weighted sampling supports tmrl's stock memories, not {base.__name__}")
-    return partial(WEIGHTED_MEMORIES[base], *memory_partial.args, **memory_partial.keywords, demo_weight=weight)
 
 
 class PlayerRunsTraining(TorchTrainingOffline):
@@ -163,7 +63,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         repeat = self.player_runs.DEMO_INJECTION_REPEAT
         appended = 0
         for run in runs:
-            samples = demo_samples(run, self._tmrl_setup())
+            samples = demo_samples(run, self._tmrl_setup().compress)
             append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             appended += len(samples) * repeat
             poller.mark_injected(run, len(samples) * repeat)
@@ -209,8 +109,7 @@ def update_training_instance(run_instance: Any, training_cls: partial, tmrl_upda
     memory = run_instance.memory
     if not isinstance(memory, DemoWeightedSampling) and type(memory) in WEIGHTED_MEMORIES:
         memory.__class__ = WEIGHTED_MEMORIES[type(memory)]
-        memory.demo_index, memory.sampled_demos, memory.sampled_total = DemoIndex(), 0, 0
-        memory._rng = np.random.default_rng()
+        memory.init_demo_state(config.DEMO_SAMPLING_WEIGHT)
         memory.rebuild_demo_index()
     if isinstance(memory, DemoWeightedSampling):
         memory.demo_weight = config.DEMO_SAMPLING_WEIGHT

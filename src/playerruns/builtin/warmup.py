@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 TASK = "MountainCarContinuous-v0"
-WORKER_ENV = "playerruns.envs:PacedMountainCarContinuous-v0"
+WORKER_ENV = "playerruns.builtin.envs:PacedMountainCarContinuous-v0"
 THRESHOLD = 90.0  # gymnasium's reward threshold for MountainCarContinuous-v0
 
 # Hyper-parameters: one place, identical for both arms.
@@ -109,7 +109,7 @@ def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Pa
     if human:
         args = ["--record-input", "auto"]  # a gamepad if there is one; the CLI says what to do otherwise
     else:
-        args = ["--record-input", "scripted", "--record-auto-start"]  # playerruns.drivers:default_driver
+        args = ["--record-input", "scripted", "--record-auto-start"]  # playerruns.builtin.drivers:default_driver
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
            "--record-episode-output-dir", str(out), *args]
     # the recorder drives the unpaced task: same observations and actions as the paced one
@@ -304,7 +304,7 @@ def plot(results: list[ArmResult], path: Path, title: str) -> Path:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    from playerruns.atomic_io import atomic_write_bytes
+    from playerruns.runs.atomic_io import atomic_write_bytes
 
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
     return path

@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from playerruns import __version__
-from playerruns.atomic_io import atomic_write_pickle
 from playerruns.errors import RunFileError
-from playerruns.safe_pickle import read_file, safe_loads
-from playerruns.signature import describe
+from playerruns.runs.atomic_io import atomic_write_pickle
+from playerruns.runs.safe_pickle import read_file, safe_loads
+from playerruns.runs.sample import ACT, OBS, REW, Sample, split_episodes
+from playerruns.runs.signature import describe
 
 FORMAT_V1 = "tmrl_player_run_v1"
 _V1_KEYS = ("format", "run_id", "recorded_at", "metadata", "samples")
-
-Sample = tuple  # (act, obs, rew, terminated, truncated, info)
-
 
 @dataclass
 class RunFile:
@@ -44,7 +42,8 @@ class RunFile:
     source: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "run_id": self.run_id, "recorded_at": self.recorded_at,
+        """The pickled form, always in the current format (a run loaded from a bare list is upgraded)."""
+        return {"format": FORMAT_V1, "run_id": self.run_id, "recorded_at": self.recorded_at,
                 "metadata": self.metadata, "samples": self.samples}
 
 
@@ -57,20 +56,6 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def split_episodes(samples: list[Sample]) -> list[list[Sample]]:
-    """Cuts samples into episodes after each terminated or truncated flag."""
-    episodes: list[list[Sample]] = []
-    current: list[Sample] = []
-    for s in samples:
-        current.append(s)
-        if s[3] or s[4]:
-            episodes.append(current)
-            current = []
-    if current:
-        episodes.append(current)
-    return episodes
-
-
 def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
                    reset_samples: bool = True, **extra: Any) -> dict[str, Any]:
     """The metadata a run file carries: interface, signatures, raw flag, episode stats, versions.
@@ -79,14 +64,14 @@ def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
     not a step: an episode of n samples then has n - 1 steps.
     """
     episodes = split_episodes(samples)
-    first_act = next((s[0] for s in samples if s[0] is not None), None)
+    first_act = next((s[ACT] for s in samples if s[ACT] is not None), None)
     meta: dict[str, Any] = {
         "interface": interface,
-        "obs_signature": describe(samples[0][1]) if samples else None,
+        "obs_signature": describe(samples[0][OBS]) if samples else None,
         "act_signature": describe(first_act),
         "raw": raw,
         "episode_count": len(episodes),
-        "episode_returns": [float(sum(float(s[2]) for s in ep)) for ep in episodes],
+        "episode_returns": [float(sum(float(s[REW]) for s in ep)) for ep in episodes],
         "episode_steps": [len(ep) - 1 if reset_samples else len(ep) for ep in episodes],
         "reset_samples": reset_samples,
         "playerruns_version": __version__,
@@ -96,10 +81,11 @@ def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
 
 
 def save_run(path: str | Path, run: RunFile) -> Path:
-    """Writes ``run`` atomically to ``path`` (a reader never sees a half-written file)."""
+    """Writes ``run`` atomically to ``path`` in the current format (a reader never sees a half-written file)."""
     path = Path(path)
     atomic_write_pickle(path, run.to_dict())
     run.source = path
+    run.format = FORMAT_V1
     return path
 
 

@@ -5,7 +5,7 @@ asynchronously on what the worker sends. A plain gymnasium task steps as fast as
 which would flood the replay memory and measure the CPU instead of learning. ``Paced`` steps the
 wrapped task at a fixed rate, so a rollout worker behaves as it does against the game.
 
-Made through gymnasium ids, e.g. ``GYM:playerruns.envs:PacedMountainCarContinuous-v0`` in
+Made through gymnasium ids, e.g. ``GYM:playerruns.builtin.envs:PacedMountainCarContinuous-v0`` in
 config.json (gymnasium imports this module to register them).
 """
 

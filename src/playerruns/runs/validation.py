@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from playerruns.errors import ValidationError
-from playerruns.signature import Signature, describe, format_signature, signature_of
+from playerruns.runs.signature import Signature, describe, format_signature, signature_of
 
 _BOOL_TYPES = (bool, np.bool_)
 

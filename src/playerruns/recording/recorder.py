@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.errors import PlayerRunsError
-from playerruns.input_sources import InputSource
-from playerruns.runfile import RunFile, build_metadata, new_run_id, save_run
+from playerruns.recording.input_sources import InputSource
+from playerruns.runs.runfile import RunFile, build_metadata, new_run_id, save_run
 
 
 @dataclass

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playerruns.errors import PlayerRunsError
-from playerruns.runfile import RunFile, load_run
-from playerruns.validation import Compatibility, check_samples
+from playerruns.runs.demos import load_demo_run
+from playerruns.runs.runfile import RunFile
+from playerruns.runs.validation import Compatibility
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,7 @@ class SourcePoller:
     def _read(self, name: str, size: int, mtime_ns: int, now: float) -> RunFile | None:
         path = self.source / name
         try:
-            run = load_run(path)
-            check_samples(run.samples, self.compat, str(path))
+            run = load_demo_run(path, self.compat)
         except PlayerRunsError as err:
             if name not in self._bad:
                 log.warning(f"Player runs: cannot inject {name} yet: {err} (retried while the file changes; "

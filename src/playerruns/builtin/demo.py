@@ -35,7 +35,7 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     os.environ["HOME"] = str(folder / "evaluator")  # this process only evaluates policies
     from tqdm import tqdm
 
-    from playerruns import warmup
+    from playerruns.builtin import warmup
     from playerruns.tmrl_bridge import init_tmrl_data
 
     init_tmrl_data(folder / "evaluator", interface=f"GYM:{warmup.TASK}")

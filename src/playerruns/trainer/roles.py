@@ -1,5 +1,5 @@
 """tmrl's roles (server, trainer, workers...) started from the current config, as ``python -m tmrl``
-starts them, except that the trainer gets the player-runs behaviour (``tmrl_training``).
+starts them, except that the trainer gets the player-runs behaviour (``playerruns.trainer.training``).
 
 TrackMania configurations use tmrl's configured pieces unchanged. ``GYM:<id>`` configurations use
 tmrl's generic path: ``GenericGymEnv``, ``GenericTorchMemory`` and tmrl's MLP SAC models.
@@ -12,13 +12,10 @@ import time
 from functools import partial
 from typing import Any
 
-from playerruns.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 from playerruns.tmrl_bridge import TmrlSetup, load_setup
+from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 
 log = logging.getLogger(__name__)
-
-ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
-
 
 def _env_cls(setup: TmrlSetup, modifiers: dict[str, Any]) -> Any:
     import tmrl.config.config_constants as cfg
@@ -45,7 +42,8 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
     from tmrl.custom.custom_models import MLPActorCritic, REDQMLPActorCritic
     from tmrl.envs import GenericGymEnv
 
-    from playerruns.tmrl_training import PlayerRunsTraining, weighted_memory_cls
+    from playerruns.trainer.memories import weighted_memory_cls
+    from playerruns.trainer.training import PlayerRunsTraining
 
     keywords = dict(cfg_obj.TRAINER.keywords)
     if setup.env_id is not None:
@@ -68,33 +66,11 @@ def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
     if meant is not None:
         log.warning(f"Player runs SOURCE_PATH {player_runs.SOURCE_PATH!r} is a Windows path but this trainer runs on "
                     f"Linux: on WSL it is probably {meant!r}")
-    if not path.is_dir():
-        log.warning("Player runs SOURCE_PATH does not exist")
-
-
-SEED_ENV = "PLAYERRUNS_SEED"
-
-
-def _seed_from_environment() -> None:
-    """Seeds Python, numpy and torch when PLAYERRUNS_SEED is set (repeatable experiments)."""
-    import os
-    import random
-
-    seed = os.environ.get(SEED_ENV)
-    if not seed:
-        return
-    import numpy as np
-    import torch
-
-    random.seed(int(seed))
-    np.random.seed(int(seed))
-    torch.manual_seed(int(seed))
 
 
 def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
-    _seed_from_environment()
     import tmrl.config.config_constants as cfg
     import tmrl.config.config_objects as cfg_obj
     from tmrl.networking import RolloutWorker, Server, Trainer
@@ -122,7 +98,7 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
             worker.run_episodes(10000)
         return 0
     if role == "trainer":
-        from playerruns.tmrl_training import update_training_instance
+        from playerruns.trainer.training import update_training_instance
 
         player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))
         log_injection_settings(player_runs)

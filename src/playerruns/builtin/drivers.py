@@ -6,15 +6,16 @@ imperfect on purpose (noise, hesitation), never sees the learner, and uses only 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
+from playerruns.seeding import generator
 
-def momentum_driver(setup: Any = None, *, seed: int | None = None, noise: float = 0.3) -> Any:
+
+def momentum_driver(setup: Any = None, *, rng: np.random.Generator | None = None, noise: float = 0.3) -> Any:
     """MountainCarContinuous: push along the velocity to pump momentum, with noisy, imperfect pushes."""
-    rng = np.random.default_rng(seed)
+    rng = rng if rng is not None else np.random.default_rng()
 
     def act(obs: Any) -> np.ndarray:
         push = 1.0 if obs[1] >= 0 else -1.0
@@ -36,9 +37,8 @@ def sine_driver(setup: Any = None, *, period: int = 40) -> Any:
 
 
 def default_driver(setup: Any) -> Any:
-    """The momentum driver on MountainCar (seeded by PLAYERRUNS_SEED when set), a sine elsewhere."""
+    """The momentum driver on MountainCar (seeded through playerruns.seeding), a sine elsewhere."""
     if setup.env_id and "MountainCarContinuous" in setup.env_id:
-        seed = os.environ.get("PLAYERRUNS_SEED")
-        return momentum_driver(setup, seed=int(seed) if seed else None)
+        return momentum_driver(setup, rng=generator("scripted driver"))
     return sine_driver(setup)
 

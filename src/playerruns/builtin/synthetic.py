@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from playerruns.runfile import RunFile, build_metadata
+from playerruns.runs.runfile import RunFile, build_metadata
 from playerruns.tmrl_bridge import TmrlSetup
 
 Policy = Callable[[Any], np.ndarray]

@@ -1,0 +1,49 @@
+"""Commands and options that cannot go together are refused with one line, before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from playerruns.cli import main
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--server", "--trainer"], "choose one command, not --server and --trainer"),
+    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode"],
+     "choose one command, not --import-player-runs and --record-episode"),
+    (["--demo", "--init-tmrl-data"], "choose one command, not --init-tmrl-data and --demo"),
+    (["--record-episode", "--player-runs-dry-run"], "--player-runs-dry-run goes with --import-player-runs, "
+                                                    "not --record-episode"),
+    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode-count", "3"],
+     "--record-episode-count goes with --record-episode, not --import-player-runs"),
+    (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs"),
+    (["--worker", "--wandb"], "--wandb goes with --trainer, not --worker"),
+    (["--trainer", "-d", "{}"], "-d/--config goes with --worker or --expert or --test or --benchmark, not --trainer"),
+    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"], "--quick goes with --demo, not --import-player-runs"),
+    (["--demo", "--interface", "TM20LIDAR"], "--interface goes with --init-tmrl-data, not --demo"),
+])
+def test_refused_combinations(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # nothing may be created there
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0] == f"playerruns: error: {message}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_default_value_typed_explicitly_still_counts(capsys):
+    # --record-episode-count 1 is the default: typing it beside --import-player-runs is still refused
+    assert main(["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode-count", "1"]) == 2
+    assert "--record-episode-count goes with --record-episode" in capsys.readouterr().err
+
+
+def test_bad_json_modifier_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--worker", "-d", "[1]"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expected a JSON object" in err[0]
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "--import-player-runs" in capsys.readouterr().out
