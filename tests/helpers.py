@@ -19,14 +19,23 @@ def make_home(tmp_path: Path, interface: str = "TM20LIDAR", **overrides) -> Path
 
 def run_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m playerruns ARGS`` with HOME=home, as a user would run it."""
-    env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "playerruns", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "playerruns", *args], env=subprocess_env(home),
+                          capture_output=True, text=True, timeout=timeout)
 
 
-def run_python(home: Path, code: str, *args: str, timeout: float = 120,
-               cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -c CODE ARGS`` with HOME=home."""
-    env = {**os.environ, "HOME": str(home)}
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+REPO = Path(__file__).resolve().parents[1]
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child process: HOME=home, the repository importable (``tests.*`` modules),
+    and no display, so that nothing depends on whether the machine running the tests has one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    path = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return {**env, "HOME": str(home), "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def run_program(home: Path, name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python tests/programs/NAME ARGS`` with HOME=home."""
+    return subprocess.run([sys.executable, str(PROGRAMS / name), *args], env=subprocess_env(home),
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)

@@ -19,7 +19,8 @@ from playerruns.cli import main
     (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs"),
     (["--worker", "--wandb"], "--wandb goes with --trainer, not --worker"),
     (["--trainer", "-d", "{}"], "-d/--config goes with --worker or --expert or --test or --benchmark, not --trainer"),
-    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"], "--quick goes with --demo, not --import-player-runs"),
+    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"],
+     "--quick goes with --demo, not --import-player-runs"),
     (["--demo", "--interface", "TM20LIDAR"], "--interface goes with --init-tmrl-data, not --demo"),
 ])
 def test_refused_combinations(argv, message, capsys, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import pytest
 from playerruns.builtin.synthetic import synthetic_run
 from playerruns.dataset import dataset_run_ids, read_dataset
 from playerruns.runs.runfile import load_run, save_run
-from tests.helpers import make_home, run_cli
+from tests.helpers import make_home, run_cli, run_program, subprocess_env
 
 
 @pytest.fixture
@@ -191,20 +191,10 @@ def test_kill_during_write_keeps_the_old_dataset(home_with_dataset, tmp_path, li
     before = dataset.read_bytes()
     folder = tmp_path / "big"
     folder.mkdir()
-    _big_run_files(folder, lidar_setup, rng, 6)  # 24,000 samples: the write takes a while
-    env = {**os.environ, "HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "playerruns", "--import-player-runs", "--player-runs-paths",
-                             str(folder)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    killed_mid_write = False
-    while proc.poll() is None and time.monotonic() < deadline:
-        if list(dataset.parent.glob(".data.pkl.*.partial")):
-            proc.send_signal(signal.SIGKILL)
-            killed_mid_write = True
-            break
-        time.sleep(0.0005)
-    proc.wait(timeout=60)
-    assert killed_mid_write, "the import finished before its write could be interrupted"
+    _big_run_files(folder, lidar_setup, rng, 2)
+    result = run_program(home, "import_killed_mid_write.py", str(folder))
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert list(dataset.parent.glob(".data.pkl.*.partial")), "the import died before its write started"
     assert dataset.read_bytes() == before
     assert len(read_dataset(dataset)[0]) == 21
     # the next import cleans the leftover temporary file and succeeds
@@ -215,7 +205,7 @@ def test_kill_during_write_keeps_the_old_dataset(home_with_dataset, tmp_path, li
 
 def test_two_concurrent_imports_keep_both(home_with_dataset, tmp_path, lidar_setup, rng):
     home, dataset, good = home_with_dataset
-    env = {**os.environ, "HOME": str(home)}
+    env = subprocess_env(home)
     folders = []
     for name in ("alice", "bob"):
         folder = tmp_path / name

@@ -1,40 +1,78 @@
-"""The main job's quick path, end to end as a user runs it: record, import, train both arms, report."""
+"""The main job's quick path, end to end as a user runs it: record, import, train both arms, report.
+
+It asserts what the quick path guarantees by design, whatever the machine's speed: every stage runs,
+the trainer of the player-runs arm starts from the imported demos and the scratch one from nothing,
+and the table, plot and summary agree with each other. How far training gets in 3,000 steps depends
+on the machine, so the learning itself is checked by the benchmark, not here.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import math
+import re
 import subprocess
 import sys
+
+import pytest
+
+from tests.helpers import subprocess_env
+
+pytestmark = pytest.mark.slow
 
 
 def test_quick_demo(tmp_path):
     folder = tmp_path / "demo"
-    env = {**os.environ, "HOME": str(tmp_path / "untouched-home")}
+    env = subprocess_env(tmp_path / "untouched-home")
     result = subprocess.run([sys.executable, "-m", "playerruns", "--demo", "--quick", "--demo-dir", str(folder)],
-                            env=env, capture_output=True, text=True, timeout=600)
+                            env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for stage in ("[1/4] recording", "[2/4] player runs import: 3 file(s), imported 3 run(s)",
-                  "[3/4] training with tmrl's SAC: player runs", "[4/4] training with tmrl's SAC: scratch"):
+    for stage in ("[1/4] recording 3 player runs", "[3/4] training with tmrl's SAC: player runs",
+                  "[4/4] training with tmrl's SAC: scratch"):
         assert stage in out
-    assert "arm" in out and "steps to 90" in out and "final return" in out
-    assert "Neither arm reached 90" in out or "steps to reach 90: scratch / player runs" in out
+    imported = re.search(r"\[2/4\] player runs import: 3 file\(s\), imported 3 run\(s\) / (\d+) samples", out)
+    assert imported, out
+    n_demo = int(imported.group(1))
     runs = list((folder / "with-player-runs" / "TmrlData" / "player_runs").glob("*.pkl"))
     assert len(runs) == 3
     assert (folder / "with-player-runs" / "TmrlData" / "dataset" / "data.pkl").is_file()
     assert not (folder / "from-scratch" / "TmrlData" / "dataset" / "data.pkl").exists()
-    png = (folder / "learning_curves.png").read_bytes()
-    assert png.startswith(b"\x89PNG")
+
+    # each trainer was built before its worker stepped: one from the imported demos, one from nothing
+    with_log = (folder / "with-player-runs" / "trainer.log").read_text()
+    scratch_log = (folder / "from-scratch" / "trainer.log").read_text()
+    assert f"Player runs: replay memory starts with {n_demo} demo samples of {n_demo} (DEMO_SAMPLING_WEIGHT=5)" \
+        in with_log
+    assert "Player runs: replay memory starts with 0 demo samples of 0 (DEMO_SAMPLING_WEIGHT=1)" in scratch_log
+    for log in (with_log, scratch_log):
+        assert "Traceback" not in log
+
     summary = json.loads((folder / "summary.json").read_text())
-    for key in ("env", "threshold", "budget_steps", "seeds", "steps_to_threshold", "ratio_median", "curves"):
-        assert key in summary
     assert summary["env"] == "MountainCarContinuous-v0" and summary["budget_steps"] == 3000
     assert set(summary["steps_to_threshold"]) == {"player runs", "scratch"}
-    curves = summary["curves"]
-    assert all(len(points) >= 2 for points in curves.values())  # evaluated during training, not only at the end
-    assert summary["demo_fraction_sampled"][0] > 0  # the trainer sampled the imported demos
-    for arm in ("with-player-runs", "from-scratch"):
-        log = (folder / arm / "trainer.log").read_text()
-        assert "Traceback" not in log and "starting training" in log
+    threshold = summary["threshold"]
+    for run in summary["runs"]:
+        points = run["curve"]
+        assert all(0 < steps and math.isfinite(ret) for steps, ret in points)
+        reached = [steps for steps, ret in points if ret >= threshold]
+        # the summary's steps to the threshold are the first evaluation that reached it, or never
+        assert run["steps_to_threshold"] == (reached[0] if reached else None)
+        fraction = run["demo_fraction_sampled"]
+        if run["arm"] == "player runs" and fraction is not None:  # a trainer epoch ended within the budget
+            assert fraction > 0
+        if run["arm"] == "scratch":
+            assert fraction in (None, 0.0)
+
+    # what the demo prints is what its summary says
+    reached_any = any(summary["reached_threshold"]["player runs"] + summary["reached_threshold"]["scratch"])
+    if reached_any:
+        assert f"scratch / player runs = {summary['ratio_median']:.1f}x" in out
+        assert "Neither arm reached" not in out
+    else:
+        assert "Neither arm reached 90 within 3000 steps: the quick run only shows the path" in out
+        assert "scratch / player runs" not in out
+    for arm in ("player runs", "scratch"):
+        assert re.search(rf"^{arm}\s+0\s", out, re.M), out  # one table row per arm
+    assert (folder / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "untouched-home" / "TmrlData").exists()

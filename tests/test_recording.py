@@ -10,16 +10,13 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from playerruns.recording.recorder import EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
-from tests.helpers import make_home, run_cli, run_python
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, make_home, run_cli, run_program, subprocess_env
 
 
 class Terminal:
@@ -77,7 +74,7 @@ ENTER, DELETE, CTRL_C = "\r", "\x1b[3~", "\x03"
 def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
     out_dir = tmp_path / "my runs"
-    env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "TERM": "xterm"}
+    env = subprocess_env(home, TERM="xterm")  # no display: Del can only be read from the terminal
     term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", "4",
                      "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "60",
                      "--record-input", "scripted", "--record-driver", "playerruns.builtin.drivers:sine_driver",
@@ -137,15 +134,10 @@ def test_unwritable_output_folder_fails_before_driving(tmp_path):
     assert len(lines) == 1 and "--record-episode-output-dir" in lines[0] and "cannot write" in lines[0]
 
 
-def test_missing_gamepad_is_a_clear_message(tmp_path):
+def test_missing_gamepad_is_a_clear_message(tmp_path, monkeypatch):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
-    env_note = {"SDL_JOYSTICK_DISABLE": "1"}
-    os.environ.update(env_note)
-    try:
-        result = run_cli(home, "--record-episode", "--record-input", "gamepad")
-    finally:
-        for k in env_note:
-            os.environ.pop(k)
+    monkeypatch.setenv("SDL_JOYSTICK_DISABLE", "1")
+    result = run_cli(home, "--record-episode", "--record-input", "gamepad")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no gamepad found" in lines[0] and "--record-input keyboard" in lines[0]
@@ -153,8 +145,7 @@ def test_missing_gamepad_is_a_clear_message(tmp_path):
 
 def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    env.update({"HOME": str(home), "SDL_JOYSTICK_DISABLE": "1", "SDL_VIDEODRIVER": "x11"})
+    env = subprocess_env(home, SDL_JOYSTICK_DISABLE="1", SDL_VIDEODRIVER="x11")
     result = subprocess.run([sys.executable, "-m", "playerruns", "--record-episode"], env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2
@@ -181,43 +172,6 @@ def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_set
     assert discarded is None
 
 
-TRACKMANIA_SCRIPT = """
-import json, sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[2])
-from tests import fake_trackmania as fake
-import tmrl.custom.tm.tm_gym_interfaces as tm_interfaces
-tm_interfaces.WindowInterface = fake.SyntheticWindow  # no screen here: synthetic frames of the window's size
-from playerruns.tmrl_bridge import load_setup, tmrl_data_folder
-from playerruns.recording.trackmania import OpenPlanetSource, recording_env
-from playerruns.recording.recorder import Recorder
-from playerruns.runs.runfile import save_run
-from playerruns.runs.validation import check_samples
-
-fake.write_reward_trajectory(tmrl_data_folder())
-game = fake.FakeOpenPlanet()
-setup = load_setup()
-env = recording_env(setup)
-calls = {"n": 0}
-def stop_after_12_in_second_episode():
-    calls["n"] += 1
-    return calls["n"] == 30 + 2 + 12
-recorder = Recorder(env, OpenPlanetSource(env), interface=setup.interface, max_samples=30,
-                    obs_preprocessor=setup.obs_preprocessor, default_action=env.unwrapped.default_action,
-                    stop_requested=stop_after_12_in_second_episode, metadata={"test": True})
-out = []
-for k in range(2):
-    outcome = recorder.record_episode()
-    check_samples(outcome.run.samples, setup.compat, f"episode {k}")
-    path = save_run(Path(sys.argv[1]) / f"tm{k}.pkl", outcome.run)
-    out.append({"path": str(path), "ended_by": outcome.ended_by, "steps": outcome.steps,
-                "actions": [s[0].tolist() for s in outcome.run.samples],
-                "buffer_tail": [s[1][-1].tolist() for s in outcome.run.samples],
-                "truncated": [bool(s[4]) for s in outcome.run.samples],
-                "input_device": outcome.run.metadata["input_device"]})
-env.close()
-print(json.dumps(out))
-"""
 
 
 @pytest.mark.parametrize("interface", ["TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL"])
@@ -229,7 +183,7 @@ def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
     config_file.write_text(json.dumps(config))
     runs = tmp_path / "runs"
     runs.mkdir()
-    result = run_python(home, TRACKMANIA_SCRIPT, str(runs), str(REPO), timeout=180)
+    result = run_program(home, "record_trackmania.py", str(runs), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     episodes = json.loads(result.stdout.strip().splitlines()[-1])
     from tests.fake_trackmania import expected_actions

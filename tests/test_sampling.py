@@ -83,7 +83,7 @@ def test_lidar_memory_fraction_follows_the_formula(lidar_setup, tmp_path, rng, w
         assert expected > 0.6 and abs(expected - 10 / 11) > 0.2
 
 
-def test_weight_one_is_tmrls_own_sampler(lidar_setup, tmp_path, rng):
+def test_weight_one_is_tmrls_own_sampler(lidar_setup, tmp_path, rng, monkeypatch):
     from tmrl.custom.custom_memories import MemoryTMLidar
 
     memory = _lidar_memory(lidar_setup, tmp_path, 1.0)
@@ -95,11 +95,8 @@ def test_weight_one_is_tmrls_own_sampler(lidar_setup, tmp_path, rng):
         calls.append(1)
         return original(self)
 
-    MemoryTMLidar.sample_indices = spy
-    try:
-        memory.sample()
-    finally:
-        MemoryTMLidar.sample_indices = original
+    monkeypatch.setattr(MemoryTMLidar, "sample_indices", spy)
+    memory.sample()
     assert calls == [1]
 
 

@@ -16,27 +16,7 @@ from pathlib import Path
 import pytest
 
 from playerruns.builtin.warmup import free_local_ports
-from tests.helpers import make_home, run_python
-
-REPO = Path(__file__).resolve().parents[1]  # the throttled test environment is imported from here
-
-DROP_FILES = """
-import os, pickle, sys
-from pathlib import Path
-from playerruns.runs.runfile import save_run
-from playerruns.builtin.synthetic import gym_run
-from playerruns.tmrl_bridge import load_setup
-source = Path(sys.argv[1]); marker = sys.argv[2]
-run = gym_run(load_setup(), episodes=2, max_steps=60, seed=3)
-data = pickle.dumps(run.to_dict())
-(source / "copying.pkl").write_bytes(data[: len(data) // 2])
-class Evil:
-    def __reduce__(self):
-        return (os.system, (f"touch {marker}",))
-(source / "evil.pkl").write_bytes(pickle.dumps({"format": "tmrl_player_run_v1", "samples": [Evil()]}))
-save_run(source / "good.pkl", run)
-print(run.run_id, len(run.samples))
-"""
+from tests.helpers import REPO, make_home, run_program, subprocess_env
 
 
 def _wait_for(predicate, timeout: float, what: str, procs) -> None:
@@ -62,7 +42,7 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
                      PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(source), "CONSUME_ON_READ": True,
                                   "DEMO_INJECTION_REPEAT": 2, "DEMO_SAMPLING_WEIGHT": 50.0,
                                   "REJECT_AFTER_SECONDS": 2.0})
-    env = {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = subprocess_env(home)  # the throttled test environment is imported from the repository
     logs = {name: tmp_path / f"{name}.log" for name in ("server", "trainer", "worker")}
     procs: dict[str, subprocess.Popen] = {}
     try:
@@ -81,7 +61,7 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         assert f"Player runs online injection: SOURCE_PATH={source} (exists=false)" in trainer_log.read_text()
         source.mkdir()
         marker = tmp_path / "payload-ran"
-        dropped = run_python(home, DROP_FILES, str(source), str(marker), cwd=REPO)
+        dropped = run_program(home, "drop_files.py", str(source), str(marker))
         assert dropped.returncode == 0, dropped.stderr
         run_id, n_samples = dropped.stdout.split()
         n_samples = int(n_samples)
@@ -93,7 +73,7 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         _wait_for(lambda: rounds() >= after_reject + 4, 90, "training to go on", procs)
 
         text = trainer_log.read_text(errors="replace")
-        assert "Player runs SOURCE_PATH does not exist" in text
+        assert text.count("Player runs SOURCE_PATH does not exist") == 1  # said once, while missing
         assert f"Player runs injected 1 file(s): {n_samples} samples x2 repeat" in text and run_id in text
         assert "forbidden object 'posix.system'" in (source / "evil.pkl.rejected.reason").read_text()
         assert "truncated" in (source / "copying.pkl.rejected.reason").read_text()

@@ -1,8 +1,12 @@
-"""Everything that touches tmrl lives here, so the rest of playerruns works on plain data.
+"""Where the core meets tmrl: the current tmrl configuration turned into plain pieces.
 
 ``load_setup()`` reads the CURRENT tmrl configuration (``~/TmrlData/config/config.json``) and
-returns the pieces a rollout worker and the trainer would use: the expected raw sample signature,
-the sample compressor, the replay memory class and the dataset folder.
+returns the pieces a rollout worker and the trainer would use (``TmrlSetup``): the expected raw sample
+signature, the sample compressor, the replay memory class and the dataset folder. The run-file core
+(``playerruns.runs``) and the importer work on those pieces and never import tmrl themselves; tmrl
+is imported here only inside functions, after ``check_tmrl_data`` made sure tmrl will not try to
+download its resources. (The trainer, the TrackMania recorder and the built-in experiment subclass
+or drive tmrl's classes directly: see ``playerruns/__init__.py``.)
 
 Two kinds of configuration are served:
 - tmrl's stock TrackMania interfaces ``TM20LIDAR``, ``TM20LIDARPROGRESS`` and ``TM20FULL``, built by
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from playerruns.errors import ConfigError
+from playerruns.runs.sample import Sample
 from playerruns.runs.signature import signature_of
 from playerruns.runs.validation import Compatibility
 
@@ -161,7 +166,7 @@ def _trackmania_setup(cfg: Any, cfg_obj: Any) -> TmrlSetup:
     # rtgym appends the action buffer to the interface's observation; the preprocessor reshapes it
     env_obs = (*(np.zeros(s.shape, s.dtype) for s in obs_space.spaces), *([default_action] * act_buf_len))
     raw_obs = cfg_obj.OBS_PREPROCESSOR(env_obs)
-    example = (default_action, raw_obs, 0.0, False, False, {})
+    example: Sample = (default_action, raw_obs, 0.0, False, False, {})
     compressed_obs = cfg_obj.SAMPLE_COMPRESSOR(*example)[1]
     compat = Compatibility(interface=cfg.RTGYM_INTERFACE, obs_signature=signature_of(raw_obs),
                            action_shape=tuple(act_space.shape),

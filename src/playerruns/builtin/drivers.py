@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.recording.input_sources import Policy
 from playerruns.seeding import generator
+from playerruns.tmrl_bridge import TmrlSetup
 
 
-def momentum_driver(setup: Any = None, *, rng: np.random.Generator | None = None, noise: float = 0.3) -> Any:
+def momentum_driver(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,
+                    noise: float = 0.3) -> Policy:
     """MountainCarContinuous: push along the velocity to pump momentum, with noisy, imperfect pushes."""
     rng = rng if rng is not None else np.random.default_rng()
 
@@ -23,7 +26,7 @@ def momentum_driver(setup: Any = None, *, rng: np.random.Generator | None = None
     return act
 
 
-def sine_driver(setup: Any = None, *, period: int = 40) -> Any:
+def sine_driver(setup: TmrlSetup, *, period: int = 40) -> Policy:
     """Any Box action space: a slow deterministic sine on every dimension (tests compare actions exactly)."""
     space = setup.action_space
     state = {"t": 0}
@@ -36,7 +39,7 @@ def sine_driver(setup: Any = None, *, period: int = 40) -> Any:
     return act
 
 
-def default_driver(setup: Any) -> Any:
+def default_driver(setup: TmrlSetup) -> Policy:
     """The momentum driver on MountainCar (seeded through playerruns.seeding), a sine elsewhere."""
     if setup.env_id and "MountainCarContinuous" in setup.env_id:
         return momentum_driver(setup, rng=generator("scripted driver"))

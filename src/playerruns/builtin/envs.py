@@ -59,4 +59,5 @@ def make_paced(env_id: str, step_seconds: float = 0.01, **kwargs: Any) -> gymnas
 for _task in ("MountainCarContinuous-v0", "Pendulum-v1"):
     _paced_id = f"Paced{_task}"
     if _paced_id not in gymnasium.registry:
-        gymnasium.register(id=_paced_id, entry_point=make_paced, kwargs={"env_id": _task})
+        gymnasium.register(id=_paced_id, entry_point=make_paced,  # type: ignore[arg-type]  # any callable works
+                           kwargs={"env_id": _task})

@@ -31,6 +31,9 @@ def synthetic_run(setup: TmrlSetup, *, episodes: int = 1, steps: int = 50,
                   rng: np.random.Generator | None = None) -> RunFile:
     """A run through the configured TrackMania interface's observation path (no game needed)."""
     rng = rng or np.random.default_rng()
+    preprocess = setup.obs_preprocessor
+    if preprocess is None:
+        raise ValueError("synthetic_run needs a TrackMania configuration (one with an observation preprocessor)")
     spaces = setup.observation_space.spaces
     samples: list[tuple] = []
     for _ in range(episodes):
@@ -38,7 +41,7 @@ def synthetic_run(setup: TmrlSetup, *, episodes: int = 1, steps: int = 50,
 
         def observe(act_buf: deque = act_buf) -> tuple:
             env_obs = (*(_random_leaf(s, rng) for s in spaces), *act_buf)
-            return setup.obs_preprocessor(env_obs)
+            return preprocess(env_obs)
 
         samples.append((setup.default_action, observe(), 0.0, False, False, {}))
         for t in range(steps):

@@ -182,6 +182,8 @@ def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: i
                                                start_new_session=True)
             if role == "server":
                 time.sleep(1.0)
+            if role == "trainer":  # the worker's steps count from the moment a trainer can learn from them
+                _wait_for_log(logs["trainer"], TRAINER_READY, procs, started + time_limit)
         next_eval = eval_every
         steps = 0
         while steps < budget_steps and time.monotonic() - started < time_limit:
@@ -213,6 +215,20 @@ def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: i
     result.wall_seconds = time.monotonic() - started
     _read_demo_stats(logs["trainer"], result)
     return result
+
+
+TRAINER_READY = "Player runs: replay memory starts with"
+
+
+def _wait_for_log(log_file: Path, text: str, procs: dict[str, subprocess.Popen], deadline: float) -> None:
+    """Waits until ``text`` appears in ``log_file``; raises if a role stops or the deadline passes."""
+    while text not in log_file.read_text(errors="replace"):
+        for role, proc in procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"the {role} stopped; see {log_file.parent / (role + '.log')}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the trainer did not start in time; see {log_file}")
+        time.sleep(0.2)
 
 
 def _read_steps(count_file: Path) -> int:

@@ -15,6 +15,8 @@ import numpy as np
 
 from playerruns.errors import PlayerRunsError
 
+Policy = Callable[[Any], Any]  # observation -> action (a scripted stand-in for a person)
+
 DEFAULT_END_BUTTON = 6  # Back/Select on XInput-style pads under SDL
 DEADZONE = 0.08
 
@@ -38,7 +40,7 @@ def _scale(unit: np.ndarray, space: Any) -> np.ndarray:
 class ScriptedSource:
     """Any callable policy ``obs -> action`` standing in for the person (tests, demos)."""
 
-    def __init__(self, policy: Callable[[Any], Any], action_space: Any, name: str | None = None) -> None:
+    def __init__(self, policy: Policy, action_space: Any, name: str | None = None) -> None:
         self.policy = policy
         self.action_space = action_space
         self.name = name or f"scripted:{getattr(policy, '__qualname__', type(policy).__name__)}"

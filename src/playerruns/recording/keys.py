@@ -31,12 +31,13 @@ class TerminalKeys:
         self._thread = threading.Thread(target=self._read, daemon=True, name="playerruns-terminal-keys")
 
     def start(self) -> TerminalKeys:
+        fd: int | None
         try:
-            fd = self.stream.fileno()
+            fd = int(self.stream.fileno())
             is_tty = os.isatty(fd)
         except (AttributeError, OSError, ValueError):
             fd, is_tty = None, False
-        if is_tty and os.name == "posix":
+        if fd is not None and is_tty and os.name == "posix":
             import termios
             import tty
 
@@ -80,10 +81,10 @@ class TerminalKeys:
         import msvcrt
 
         while True:
-            ch = msvcrt.getwch()
+            ch = msvcrt.getwch()  # type: ignore[attr-defined]
             if ch in "\r\n":
                 self.events.put(ENTER)
-            elif ch in ("\x00", "\xe0") and msvcrt.getwch() == "S":  # the Del key's scan code
+            elif ch in ("\x00", "\xe0") and msvcrt.getwch() == "S":  # type: ignore[attr-defined]  # the Del key's scan code
                 self.events.put(DELETE)
 
     def clear(self) -> None:

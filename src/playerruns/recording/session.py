@@ -9,12 +9,19 @@ hook) or the gamepad's end button ends it early, Ctrl+C stops the session and ke
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from playerruns.errors import PlayerRunsError
-from playerruns.recording.input_sources import GamepadSource, InputSource, KeyboardWindowSource, ScriptedSource
+from playerruns.recording.input_sources import (
+    GamepadSource,
+    InputSource,
+    KeyboardWindowSource,
+    Policy,
+    ScriptedSource,
+)
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
@@ -23,7 +30,7 @@ from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 DEFAULT_DRIVER = "playerruns.builtin.drivers:default_driver"
 
 
-def load_policy(spec: str) -> Any:
+def load_policy(spec: str) -> Callable[[TmrlSetup], Policy]:
     """``module:callable`` -> the callable, which returns a policy when called with the action space."""
     import importlib
 

@@ -36,12 +36,14 @@ class _TelemetryTap:
 class _RecordingMixin:
     """Turns a tmrl TrackMania interface into a recorder's: reads, never acts."""
 
+    client: Any  # tmrl's OpenPlanet client, set by the interface's initialize()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["gamepad"] = False  # never create a virtual gamepad
         super().__init__(*args, **kwargs)
 
     def initialize(self) -> None:
-        super().initialize()
+        super().initialize()  # type: ignore[misc]  # the tmrl interface this is mixed into
         if not isinstance(self.client, _TelemetryTap):
             self.client = _TelemetryTap(self.client)
 

@@ -82,7 +82,7 @@ class DemoWeightedSampling:
             indices = list(super().sample_indices())  # type: ignore[misc]  # exactly tmrl's uniform sampler
             demos = self.demo_index.count_demos(indices, offset)
         else:
-            demo_items, other_items = self.demo_index.groups(len(self), offset)
+            demo_items, other_items = self.demo_index.groups(len(self), offset)  # type: ignore[arg-type]
             indices, demos = draw_weighted(demo_items, other_items, self.demo_weight, self.batch_size, self._rng)
         self.sampled_demos += demos
         self.sampled_total += len(indices)

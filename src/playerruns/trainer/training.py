@@ -30,6 +30,14 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self.player_runs = player_runs or PlayerRunsConfig()
         self.injection_record = InjectionRecord()
         super().__init__(*args, **kwargs)
+        self.log_memory("starts")
+
+    def log_memory(self, how: str) -> None:
+        """One line saying what the replay memory holds when training starts or resumes."""
+        memory = self.memory
+        if isinstance(memory, DemoWeightedSampling):
+            log.info(f"Player runs: replay memory {how} with {memory.demo_index.n_demo_samples} demo samples of "
+                     f"{raw_sample_count(memory.data)} (DEMO_SAMPLING_WEIGHT={memory.demo_weight:g})")
 
     # transient helpers are rebuilt after a checkpoint is loaded
     def __getstate__(self) -> dict[str, Any]:
@@ -113,4 +121,5 @@ def update_training_instance(run_instance: Any, training_cls: partial, tmrl_upda
         memory.rebuild_demo_index()
     if isinstance(memory, DemoWeightedSampling):
         memory.demo_weight = config.DEMO_SAMPLING_WEIGHT
+    run_instance.log_memory("resumes")
     return run_instance

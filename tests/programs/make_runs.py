@@ -1,0 +1,22 @@
+"""Writes 3 run files of the configured interface into the folder argv[1] (synthetic for TrackMania, a
+random gymnasium driver otherwise)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from playerruns.builtin.synthetic import gym_run, synthetic_run
+from playerruns.runs.runfile import save_run
+from playerruns.tmrl_bridge import load_setup
+
+setup = load_setup()
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(7)
+for k in range(3):
+    if setup.env_id:
+        run = gym_run(setup, episodes=2, max_steps=40, seed=k)
+    else:
+        run = synthetic_run(setup, episodes=2, steps=40, rng=rng)
+    save_run(out / f"run{k}.pkl", run)
