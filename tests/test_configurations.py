@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import make_home, run_cli, run_program
 
+pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
+
 CONFIGS = {
     "TM20LIDAR": ("MemoryTMLidar", 3),
     "TM20LIDARPROGRESS": ("MemoryTMLidarProgress", 3),

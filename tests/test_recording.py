@@ -71,18 +71,20 @@ class Terminal:
 ENTER, DELETE, CTRL_C = "\r", "\x1b[3~", "\x03"
 
 
+@pytest.mark.slow
 def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
     out_dir = tmp_path / "my runs"
     env = subprocess_env(home, TERM="xterm")  # no display: Del can only be read from the terminal
+    # Pendulum ends its episodes at 200 steps: the limit of 150 is what ends episode 2
     term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", "4",
-                     "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "60",
+                     "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "150",
                      "--record-input", "scripted", "--record-driver", "playerruns.builtin.drivers:sine_driver",
-                     "--record-step-seconds", "0.02"], env)
+                     "--record-step-seconds", "0.03"], env)
     term.read_until("Episode 1 of 4: press Enter to start.")
     assert "no global key hook" in term.output  # said once, with the alternatives
     term.press(ENTER)
-    time.sleep(0.4)
+    term.read_until("Recording: drive; Del ends the episode early.")
     term.press(DELETE)  # ends episode 1 early
     term.read_until("ended by delete")
     term.read_until("Episode 2 of 4: press Enter to start.")
@@ -90,7 +92,8 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     term.read_until("ended by limit")
     term.read_until("Episode 3 of 4: press Enter to start.")
     term.press(ENTER)
-    time.sleep(0.4)
+    _wait_for_screen(term, "Recording: drive; Del ends the episode early.", count=3)
+    time.sleep(1.0)  # some steps in (one takes 0.03 s), far from the limit (4.5 s)
     term.press(CTRL_C)  # ends the session; the episode in progress is saved as truncated
     term.read_until("Recording stopped (Ctrl+C).")
     assert term.wait() == 0
@@ -101,7 +104,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     runs = [load_run(f) for f in files]  # names sort by time: the order they were recorded
     assert [r.metadata["ended_by"] for r in runs] == ["delete", "limit", "interrupt"]
     steps = [len(r.samples) - 1 for r in runs]
-    assert steps[1] == 60 and 0 < steps[0] < 60 and 0 < steps[2] < 60
+    assert steps[1] == 150 and 0 < steps[0] < 150 and 0 < steps[2] < 150
     sine = _sine_actions(lidar_setup, sum(steps))
     recorded = [s[0] for r in runs for s in r.samples[1:]]
     np.testing.assert_array_equal(np.array(recorded), sine)  # exactly what the scripted person did
@@ -115,6 +118,14 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out_dir))
     assert result.returncode == 0, result.stderr
     assert "imported 3 run(s)" in result.stdout
+
+
+def _wait_for_screen(term: Terminal, text: str, count: int, timeout: float = 60.0) -> None:
+    """Waits until ``text`` has appeared ``count`` times on the terminal."""
+    deadline = time.monotonic() + timeout
+    while term.output.count(text) < count:
+        assert time.monotonic() < deadline, f"timed out waiting for {text!r} x{count}:\n{term.output}"
+        term._drain(0.2)
 
 
 def _sine_actions(lidar_setup, n):
@@ -174,6 +185,7 @@ def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_set
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interface", ["TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL"])
 def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
     home = make_home(tmp_path, interface=interface)

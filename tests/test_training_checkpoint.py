@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.helpers import make_home, run_program
+
+pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -18,6 +18,8 @@ import pytest
 from playerruns.builtin.warmup import free_local_ports
 from tests.helpers import REPO, make_home, run_program, subprocess_env
 
+pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
+
 
 def _wait_for(predicate, timeout: float, what: str, procs) -> None:
     deadline = time.monotonic() + timeout

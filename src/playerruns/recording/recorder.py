@@ -35,7 +35,7 @@ class Recorder:
     def __init__(self, env: Any, source: InputSource, *, interface: str, max_samples: int,
                  obs_preprocessor: Callable[[Any], Any] | None = None, default_action: Any = None,
                  step_seconds: float = 0.0, stop_requested: Callable[[], bool] | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 on_start: Callable[[], None] | None = None, metadata: dict[str, Any] | None = None) -> None:
         if max_samples < 1:
             raise PlayerRunsError(f"--record-episode-max-samples: must be at least 1, got {max_samples}")
         self.env = env
@@ -46,6 +46,7 @@ class Recorder:
         self.default_action = default_action
         self.step_seconds = step_seconds
         self.stop_requested = stop_requested or (lambda: False)
+        self.on_start = on_start or (lambda: None)  # called once the episode listens for Del
         self.metadata = metadata or {}
 
     def _pre(self, obs: Any) -> Any:
@@ -62,6 +63,7 @@ class Recorder:
             obs = self._pre(obs)
             samples.append((self.default_action, obs, 0.0, False, False, dict(info)))
             self.stop_requested()  # forget a Del pressed before the episode started
+            self.on_start()
             next_tick = time.monotonic()
             for t in range(self.max_samples):
                 act = self.source.action(obs)

@@ -83,6 +83,7 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
     if step_seconds is None:  # people need a real-time pace; rtgym paces TrackMania itself
         step_seconds = 0.0 if (setup.env_id is None or isinstance(source, ScriptedSource)) else 0.05
     default_action = getattr(env.unwrapped, "default_action", None)
+    say = partial(print, flush=True)
     keys = TerminalKeys().start()
     hook = GlobalDelHook().start()
     recorder = Recorder(env, source, interface=setup.interface,
@@ -90,8 +91,8 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         obs_preprocessor=setup.obs_preprocessor, default_action=default_action,
                         step_seconds=step_seconds,
                         stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
+                        on_start=lambda: say("Recording: drive; Del ends the episode early."),
                         metadata={"step_seconds": step_seconds, "env_id": setup.env_id})
-    say = partial(print, flush=True)
     saved = 0
     try:
         say(f"Recording {count} episode(s) into {folder} with input {source.name}. Press Enter to start each "
