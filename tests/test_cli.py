@@ -22,6 +22,7 @@ from playerruns.cli import main
     (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"],
      "--quick goes with --demo, not --import-player-runs"),
     (["--demo", "--interface", "TM20LIDAR"], "--interface goes with --init-tmrl-data, not --demo"),
+    (["--record-episode", "--record-driver", "m:f"], "--record-driver goes with --record-input scripted"),
 ])
 def test_refused_combinations(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # nothing may be created there
@@ -43,6 +44,13 @@ def test_bad_json_modifier_is_one_line(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "expected a JSON object" in err[0]
+
+
+def test_negative_step_seconds_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--record-episode", "--record-step-seconds", "-1"])
+    assert exit_info.value.code == 2
+    assert "expected a number of seconds >= 0, got '-1'" in capsys.readouterr().err
 
 
 def test_no_command_prints_help(capsys):

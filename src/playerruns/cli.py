@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from playerruns import __version__
 from playerruns.errors import PlayerRunsError
@@ -21,6 +21,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"playerruns: error: {message} (see --help)\n")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -73,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "else a gamepad, else the keyboard in a window")
     rec.add_argument("--record-driver", metavar="MODULE:FUNCTION",
                      help="with --record-input scripted: a factory returning a policy obs -> action")
-    rec.add_argument("--record-step-seconds", type=float, metavar="S",
+    rec.add_argument("--record-step-seconds", type=_seconds, metavar="S",
                      help="pace of a gymnasium environment's steps (default 0.05 for people, none for scripts)")
     rec.add_argument("--record-auto-start", action="store_true",
                      help="start each episode without waiting for Enter (for scripted drivers)")
@@ -129,20 +139,22 @@ def _flag(dest: str) -> str:
     return "-d/--config" if dest == "config" else "--" + dest.replace("_", "-")
 
 
-def _given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:
-    """The destinations the user actually typed (defaults left out), to refuse what cannot go together."""
+def _given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[str, Any]:
+    """The options the user actually typed (defaults left out), to refuse what cannot go together."""
     quiet = copy.deepcopy(parser)
     for action in quiet._actions:
         action.default = argparse.SUPPRESS
-    return set(vars(quiet.parse_args(argv)))
+    return vars(quiet.parse_args(argv))
 
 
-def check_combination(given: set[str]) -> str | None:
+def check_combination(given: dict[str, Any]) -> str | None:
     """The one command given. Raises PlayerRunsError for two commands, or an option of another command."""
     commands = [c for c in COMMANDS if c in given]
     if len(commands) > 1:
         raise PlayerRunsError(f"choose one command, not {' and '.join(_flag(c) for c in commands)}")
     command = commands[0] if commands else None
+    if "record_driver" in given and given.get("record_input") != "scripted":
+        raise PlayerRunsError("--record-driver goes with --record-input scripted")
     for option, owners in OPTION_OWNERS.items():
         if option in given and command not in owners:
             raise PlayerRunsError(f"{_flag(option)} goes with {' or '.join(_flag(o) for o in owners)}"

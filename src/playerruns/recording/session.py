@@ -95,12 +95,13 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         metadata={"step_seconds": step_seconds, "env_id": setup.env_id})
     saved = 0
     try:
-        say(f"Recording {count} episode(s) into {folder} with input {source.name}. Press Enter to start each "
-            "episode; Del ends it early; Ctrl+C stops (the episode in progress is saved).")
+        start = "Each episode starts at once" if auto_start else "Press Enter to start each episode"
+        say(f"Recording {count} episode(s) into {folder} with input {source.name}. {start}; "
+            "Del ends it early; Ctrl+C stops (the episode in progress is saved).")
         if not hook.available:
+            pad = f"the gamepad's end button (button {end_button}), " if isinstance(source, GamepadSource) else ""
             say(f"Note: Del works only in this terminal, not in the game window: no global key hook "
-                f"({hook.unavailable_reason}). Alternatives: press Del here, the gamepad's end button "
-                f"(button {end_button}), or let the episode end at its limit.")
+                f"({hook.unavailable_reason}). Alternatives: press Del here, {pad}or let the episode end at its limit.")
         for k in range(1, count + 1):
             keys.clear()  # forget keys pressed while the last episode was saved, before asking
             if auto_start:
