@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import pytest
@@ -75,3 +76,14 @@ def test_trainer_stops_on_a_bad_value(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "PLAYER_RUNS.DEMO_SAMPLING_WEIGHT" in lines[0] and ">= 0" in lines[0]
+
+
+def test_wandb_without_the_package_is_one_line(tmp_path):
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here: the trainer would start a wandb run")
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    result = run_cli(home, "--trainer", "--wandb", timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "playerruns: error: --wandb: the wandb package is not installed here (pip install wandb), "
+        "or train without --wandb"]

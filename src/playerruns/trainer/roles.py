@@ -12,6 +12,7 @@ import time
 from functools import partial
 from typing import Any
 
+from playerruns.errors import PlayerRunsError
 from playerruns.tmrl_bridge import TmrlSetup, load_setup
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 
@@ -68,6 +69,14 @@ def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
                     f"Linux: on WSL it is probably {meant!r}")
 
 
+def _require_wandb() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is None:
+        raise PlayerRunsError("--wandb: the wandb package is not installed here (pip install wandb), "
+                              "or train without --wandb")
+
+
 def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
@@ -98,6 +107,8 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
             worker.run_episodes(10000)
         return 0
     if role == "trainer":
+        if wandb:
+            _require_wandb()  # before anything starts
         from playerruns.trainer.training import update_training_instance
 
         player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))
