@@ -6,6 +6,7 @@ imperfect on purpose (noise, hesitation), never sees the learner, and uses only 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,50 @@ def sine_driver(setup: TmrlSetup, *, period: int = 40) -> Policy:
     return act
 
 
+def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,
+                  noise: float = 0.15, hesitation: float = 0.01) -> Policy:
+    """MiniTrack: follows the free space its lidar sees, slowing for what is ahead; noisy and hesitant.
+
+    Uses only the observation (speed, 19 beams from left to right, the action buffer), as a person
+    looking at the road would. Steers toward where the beams see furthest, keeps off the closer
+    side, and picks a speed from which it could brake before the nearest thing ahead. Its steering
+    is noisy and now and then it lifts off the gas for a moment: it finishes laps, not fast ones.
+    """
+    from playerruns.builtin import driving
+
+    rng = rng if rng is not None else np.random.default_rng()
+    angles = np.linspace(-90.0, 90.0, driving.LIDAR_BEAMS)  # degrees, > 0: right
+    hesitating = {"steps": 0}
+
+    def act(obs: Any) -> np.ndarray:
+        speed = float(obs[0]) * driving.SPEED_SCALE
+        beams = np.asarray(obs[1:1 + driving.LIDAR_BEAMS], dtype=np.float64) * driving.LIDAR_RANGE
+        weights = beams ** 4
+        target = float((angles * weights).sum() / weights.sum())
+        room = float(beams[-5:].min() - beams[:5].min())  # > 0: more room on the right
+        steer = float(np.clip(target / 35.0 + 0.04 * room + rng.normal(0.0, noise), -1.0, 1.0))
+        ahead = float(beams[7:12].min())
+        safe_speed = math.sqrt(max(2 * 14.0 * (ahead - 6.0), 0.0)) + 5.0
+        if speed < safe_speed:
+            gas, brake = 1.0, -1.0
+        else:
+            gas, brake = -1.0, float(np.clip((speed - safe_speed) / 4.0, 0.0, 1.0))
+        if hesitating["steps"] > 0:
+            hesitating["steps"] -= 1
+            gas = -1.0
+        elif rng.random() < hesitation:
+            hesitating["steps"] = int(rng.integers(3, 12))
+        return np.array([gas, brake, steer], dtype=np.float32)
+    return act
+
+
 def default_driver(setup: TmrlSetup) -> Policy:
-    """The momentum driver on MountainCar (seeded through playerruns.seeding), a sine elsewhere."""
-    if setup.env_id and "MountainCarContinuous" in setup.env_id:
+    """The scripted stand-in for a person on the configured task (seeded through playerruns.seeding):
+    the line follower on MiniTrack, the momentum driver on MountainCar, a sine elsewhere."""
+    env_id = setup.env_id or ""
+    if "MiniTrack" in env_id:
+        return line_follower(setup, rng=generator("scripted driver"))
+    if "MountainCarContinuous" in env_id:
         return momentum_driver(setup, rng=generator("scripted driver"))
     return sine_driver(setup)
 
