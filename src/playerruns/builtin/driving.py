@@ -332,5 +332,5 @@ def make(track: str = DEFAULT_TRACK, render_mode: str | None = None) -> gymnasiu
 
 for _track, _id in TRACK_IDS.items():
     if _id not in gymnasium.registry:
-        gymnasium.register(id=_id, entry_point=MiniTrackEnv, kwargs={"track": _track},
+        gymnasium.register(id=_id, entry_point="playerruns.builtin.driving:MiniTrackEnv", kwargs={"track": _track},
                            max_episode_steps=MAX_EPISODE_STEPS)

@@ -18,6 +18,8 @@ from typing import Any
 
 import gymnasium
 
+from playerruns.builtin import driving  # registers the MiniTrack ids
+
 STEP_COUNT_FILE_ENV = "PLAYERRUNS_STEP_COUNT_FILE"  # where a paced env publishes its step count (opt-in)
 
 
@@ -56,7 +58,7 @@ def make_paced(env_id: str, step_seconds: float = 0.01, **kwargs: Any) -> gymnas
     return Paced(gymnasium.make(env_id, disable_env_checker=True, **kwargs), step_seconds=step_seconds)
 
 
-for _task in ("MountainCarContinuous-v0", "Pendulum-v1"):
+for _task in ("MountainCarContinuous-v0", "Pendulum-v1", *driving.TRACK_IDS.values()):
     _paced_id = f"Paced{_task}"
     if _paced_id not in gymnasium.registry:
         gymnasium.register(id=_paced_id, entry_point=make_paced,  # type: ignore[arg-type]  # any callable works
