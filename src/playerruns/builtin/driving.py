@@ -289,7 +289,7 @@ class _Renderer:
         pts = np.concatenate([track.left, track.right])
         lo, hi = pts.min(axis=0) - 10, pts.max(axis=0) + 10
         self.scale = (self.SIZE - 20) / float((hi - lo).max())
-        self.origin = lo
+        self.origin = lo - ((hi - lo).max() - (hi - lo)) / 2  # the track centred in the square
         self.track = track
         self.background = pygame.Surface((self.SIZE, self.SIZE))
         self.background.fill((34, 110, 44))  # grass

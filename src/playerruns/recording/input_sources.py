@@ -23,6 +23,7 @@ DEADZONE = 0.08
 
 class InputSource(Protocol):
     name: str
+    end_label: str  # how the recorder names an episode ended by end_requested() ("gamepad", "delete")
 
     def action(self, obs: Any) -> np.ndarray: ...
 
@@ -44,6 +45,7 @@ class ScriptedSource:
         self.policy = policy
         self.action_space = action_space
         self.name = name or f"scripted:{getattr(policy, '__qualname__', type(policy).__name__)}"
+        self.end_label = "script"
 
     def action(self, obs: Any) -> np.ndarray:
         act = np.asarray(self.policy(obs), dtype=np.float32).reshape(self.action_space.shape)
@@ -65,10 +67,34 @@ def _pygame() -> Any:
     return pygame
 
 
-class GamepadSource:
-    """A physical gamepad through SDL (pygame): stick axes map onto the action dimensions in order."""
+def car_action(steer: float, gas: float, brake: float) -> np.ndarray:
+    """tmrl's TrackMania action ``[gas, brake, steer]`` from a person's controls.
 
-    def __init__(self, action_space: Any, *, index: int = 0, end_button: int = DEFAULT_END_BUTTON) -> None:
+    ``steer`` in [-1, 1] (left < 0), ``gas`` and ``brake`` in [0, 1] (a trigger's travel, or a key held).
+    Gas and brake become tmrl's [-1, 1] values (released: -1, fully pressed: 1), as tmrl's virtual
+    gamepad reads them; steer within DEADZONE of the centre is 0.
+    """
+    steer = 0.0 if abs(steer) < DEADZONE else float(np.clip(steer, -1.0, 1.0))
+    gas, brake = float(np.clip(gas, 0.0, 1.0)), float(np.clip(brake, 0.0, 1.0))
+    return np.array([2.0 * gas - 1.0, 2.0 * brake - 1.0, steer], dtype=np.float32)
+
+
+def controls_of(env: Any) -> str:
+    """"car" for a task whose action is tmrl's ``[gas, brake, steer]`` (MiniTrack), else "axes"."""
+    return str(getattr(getattr(env, "unwrapped", env), "controls", "axes"))
+
+
+class GamepadSource:
+    """A physical gamepad through SDL (pygame).
+
+    For a car (``controls="car"``): the left stick steers, the right trigger is gas, the left trigger
+    brake, as in TrackMania; SDL's game-controller database names them on any known pad. Otherwise
+    the stick axes map onto the action dimensions in order. A window shows the task when it can draw
+    itself (``view``).
+    """
+
+    def __init__(self, action_space: Any, *, index: int = 0, end_button: int = DEFAULT_END_BUTTON,
+                 controls: str = "axes", view: TaskView | None = None) -> None:
         pygame = self._pygame = _pygame()
         pygame.joystick.init()
         count = pygame.joystick.get_count()
@@ -77,69 +103,134 @@ class GamepadSource:
                                   "--record-input keyboard")
         self.pad = pygame.joystick.Joystick(index)
         self.pad.init()
+        self.controller = _game_controller(index)
         self.action_space = action_space
         self.end_button = end_button
+        self.controls = controls
+        self.view = view
         self.name = f"gamepad:{self.pad.get_name()}"
+        self.end_label = "gamepad"
 
     def action(self, obs: Any) -> np.ndarray:
         self._pygame.event.pump()
+        if self.view is not None:
+            self.view.show()
+        if self.controls == "car":
+            steer, gas, brake = self._car_axes()
+            return car_action(steer, gas, brake)
         n = int(np.prod(self.action_space.shape))
         axes = [self.pad.get_axis(i) if i < self.pad.get_numaxes() else 0.0 for i in range(n)]
         unit = np.array([0.0 if abs(a) < DEADZONE else a for a in axes], np.float32).reshape(self.action_space.shape)
         return _scale(unit, self.action_space)
 
+    def _car_axes(self) -> tuple[float, float, float]:
+        """(steer, gas, brake) from the pad: SDL's named controls where it knows the pad, else the
+        XInput layout of SDL's joystick API (axis 0: left stick x, 5: right trigger, 2: left trigger)."""
+        pygame = self._pygame
+        if self.controller is not None:
+            full = 32767.0
+            return (self.controller.get_axis(pygame.CONTROLLER_AXIS_LEFTX) / full,
+                    self.controller.get_axis(pygame.CONTROLLER_AXIS_TRIGGERRIGHT) / full,
+                    self.controller.get_axis(pygame.CONTROLLER_AXIS_TRIGGERLEFT) / full)
+        axis = [self.pad.get_axis(i) if i < self.pad.get_numaxes() else -1.0 for i in range(6)]
+        return axis[0], (axis[5] + 1.0) / 2.0, (axis[2] + 1.0) / 2.0
+
     def end_requested(self) -> bool:
         self._pygame.event.pump()
-        return self.end_button < self.pad.get_numbuttons() and bool(self.pad.get_button(self.end_button))
+        pressed = self.end_button < self.pad.get_numbuttons() and bool(self.pad.get_button(self.end_button))
+        return pressed or (self.view is not None and self.view.delete_pressed())
 
     def close(self) -> None:
         self.pad.quit()
+        if self.view is not None:
+            self.view.close()
 
 
-class KeyboardWindowSource:
-    """The keyboard in a small window (arrows drive, Del ends the episode), showing the environment."""
+def _game_controller(index: int) -> Any:
+    """SDL's game-controller view of pad ``index`` (named sticks and triggers), or None if SDL does not know it."""
+    try:
+        from pygame._sdl2 import controller
+    except ImportError:
+        return None
+    controller.init()
+    if index < controller.get_count() and controller.is_controller(index):
+        return controller.Controller(index)
+    return None
 
-    def __init__(self, action_space: Any, render: Callable[[], Any] | None = None) -> None:
+
+class TaskView:
+    """A window showing the task as it renders itself, and where Del ends the episode.
+
+    Opening it needs a display (an X server, Wayland or Windows); ``TaskView.open`` says why not.
+    """
+
+    TITLE = "playerruns: Del ends the episode"
+
+    def __init__(self, render: Callable[[], Any] | None, size: tuple[int, int] = (600, 600)) -> None:
         pygame = self._pygame = _pygame()
         try:
             pygame.display.init()
-            self.screen = pygame.display.set_mode((600, 400))
+            self.screen = pygame.display.set_mode(size)
         except pygame.error as err:
-            raise PlayerRunsError(f"--record-input keyboard: cannot open a window ({err}); on a machine without a "
-                                  "display use a gamepad or a scripted driver") from None
-        pygame.display.set_caption("playerruns: arrows drive, Del ends the episode")
-        self.action_space = action_space
+            raise PlayerRunsError(f"cannot open a window ({err})") from None
+        pygame.display.set_caption(self.TITLE)
         self.render = render
-        self._end = False
-        self.name = "keyboard"
+        self._delete = False
 
-    def action(self, obs: Any) -> np.ndarray:
+    def show(self) -> None:
+        """Draws the task's latest frame and reads the window's key events."""
         pygame = self._pygame
         for event in pygame.event.get():
             if event.type == pygame.KEYDOWN and event.key == pygame.K_DELETE:
-                self._end = True
-        pressed = pygame.key.get_pressed()
-        unit = np.zeros(int(np.prod(self.action_space.shape)), np.float32)
-        unit[0] = float(pressed[pygame.K_RIGHT]) - float(pressed[pygame.K_LEFT])
-        if unit.size > 1:
-            unit[1] = float(pressed[pygame.K_UP]) - float(pressed[pygame.K_DOWN])
-        self._draw()
-        return _scale(unit.reshape(self.action_space.shape), self.action_space)
-
-    def _draw(self) -> None:
-        if self.render is None:
-            return
-        frame = self.render()
-        if frame is None:
-            return
-        pygame = self._pygame
-        surface = pygame.surfarray.make_surface(np.transpose(np.asarray(frame), (1, 0, 2)))
-        self.screen.blit(pygame.transform.scale(surface, self.screen.get_size()), (0, 0))
+                self._delete = True
+        frame = self.render() if self.render is not None else None
+        if frame is not None:
+            surface = pygame.surfarray.make_surface(np.transpose(np.asarray(frame), (1, 0, 2)))
+            self.screen.blit(pygame.transform.scale(surface, self.screen.get_size()), (0, 0))
         pygame.display.flip()
 
-    def end_requested(self) -> bool:
-        ended, self._end = self._end, False
-        return ended
+    def delete_pressed(self) -> bool:
+        pressed, self._delete = self._delete, False
+        return pressed
 
     def close(self) -> None:
         self._pygame.display.quit()
+
+
+class KeyboardWindowSource:
+    """The keyboard in the task's window: arrows drive, Del ends the episode.
+
+    For a car (``controls="car"``): Up is gas, Down is brake, Left/Right steer. Otherwise Right/Left
+    drive the first action dimension and Up/Down the second.
+    """
+
+    def __init__(self, action_space: Any, render: Callable[[], Any] | None = None, controls: str = "axes") -> None:
+        try:
+            self.view = TaskView(render)
+        except PlayerRunsError as err:
+            raise PlayerRunsError(f"--record-input keyboard: {err}; on a machine without a display use a gamepad "
+                                  "or a scripted driver") from None
+        self._pygame = self.view._pygame
+        self.action_space = action_space
+        self.controls = controls
+        self.name = "keyboard"
+        self.end_label = "delete"
+
+    def action(self, obs: Any) -> np.ndarray:
+        pygame = self._pygame
+        self.view.show()
+        pressed = pygame.key.get_pressed()
+        right_left = float(pressed[pygame.K_RIGHT]) - float(pressed[pygame.K_LEFT])
+        if self.controls == "car":
+            return car_action(right_left, float(pressed[pygame.K_UP]), float(pressed[pygame.K_DOWN]))
+        unit = np.zeros(int(np.prod(self.action_space.shape)), np.float32)
+        unit[0] = right_left
+        if unit.size > 1:
+            unit[1] = float(pressed[pygame.K_UP]) - float(pressed[pygame.K_DOWN])
+        return _scale(unit.reshape(self.action_space.shape), self.action_space)
+
+    def end_requested(self) -> bool:
+        return self.view.delete_pressed()
+
+    def close(self) -> None:
+        self.view.close()

@@ -73,7 +73,7 @@ class Recorder:
                 if self.stop_requested():
                     ended_by = "delete"
                 elif self.source.end_requested():
-                    ended_by = "gamepad"
+                    ended_by = self.source.end_label
                 elif terminated or truncated:
                     ended_by = "environment"
                 last = t == self.max_samples - 1 or ended_by in ("delete", "gamepad")

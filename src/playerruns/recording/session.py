@@ -21,6 +21,8 @@ from playerruns.recording.input_sources import (
     KeyboardWindowSource,
     Policy,
     ScriptedSource,
+    TaskView,
+    controls_of,
 )
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
@@ -54,31 +56,43 @@ def make_source(kind: str, setup: TmrlSetup, env: Any, *, driver: str | None, en
     if setup.env_id is None:
         raise PlayerRunsError(f"--record-input {kind}: TrackMania runs are recorded from the game's telemetry "
                               "(--record-input openplanet)")
+    controls = controls_of(env)
     if kind == "auto":  # a person: their gamepad, else the keyboard in a window
         try:
-            return GamepadSource(env.action_space, end_button=end_button)
+            return _gamepad(env, end_button, controls)
         except PlayerRunsError as no_pad:
             print(f"{no_pad}; using the keyboard in a window instead", flush=True)
             try:
-                return KeyboardWindowSource(env.action_space, render=env.render)
+                return KeyboardWindowSource(env.action_space, render=env.render, controls=controls)
             except PlayerRunsError as no_window:
                 raise PlayerRunsError(f"--record-input auto: no gamepad and no window for the keyboard "
                                       f"({no_window}); use --record-input scripted for a scripted driver") from None
     if kind == "gamepad":
-        return GamepadSource(env.action_space, end_button=end_button)
+        return _gamepad(env, end_button, controls)
     if kind == "keyboard":
-        return KeyboardWindowSource(env.action_space, render=env.render)
+        return KeyboardWindowSource(env.action_space, render=env.render, controls=controls)
     if kind == "scripted":
         factory = load_policy(driver or DEFAULT_DRIVER)
         return ScriptedSource(factory(setup), env.action_space, name=f"scripted:{driver or 'default'}")
     raise PlayerRunsError(f"--record-input: unknown source {kind!r}")
 
 
+def _gamepad(env: Any, end_button: int, controls: str) -> GamepadSource:
+    """The gamepad, with a window showing the task when the task draws itself and a display exists."""
+    pad = GamepadSource(env.action_space, end_button=end_button, controls=controls)
+    if getattr(env, "render_mode", None) == "rgb_array":
+        try:
+            pad.view = TaskView(env.render)
+        except PlayerRunsError as err:
+            print(f"Note: no window to show the task ({err}); drive by the terminal's messages", flush=True)
+    return pad
+
+
 def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
                   driver: str | None, step_seconds: float | None, end_button: int, auto_start: bool = False) -> int:
     """``--record-episode``: records ``count`` episodes, one run file each, in the ``setup`` configuration."""
     folder = check_output_dir(Path(output_dir).expanduser() if output_dir else tmrl_data_folder() / "player_runs")
-    env = recording_env(setup, render=input_kind in ("keyboard", "auto"))
+    env = recording_env(setup, render=input_kind in ("keyboard", "auto", "gamepad"))
     source = make_source(input_kind, setup, env, driver=driver, end_button=end_button)
     if step_seconds is None:  # people need a real-time pace; rtgym paces TrackMania itself
         step_seconds = 0.0 if (setup.env_id is None or isinstance(source, ScriptedSource)) else 0.05

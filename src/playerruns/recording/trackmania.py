@@ -93,6 +93,7 @@ class OpenPlanetSource:
     """The person's inputs as the game reports them (physical gamepad or keyboard, whatever they use)."""
 
     name = "openplanet-telemetry"
+    end_label = "gamepad"
 
     def __init__(self, env: Any) -> None:
         self.env = env

@@ -1,0 +1,165 @@
+"""A person at the keyboard, for real, on a virtual X display: the MiniTrack window, its arrows and Del,
+the global Del key while another window has the focus, and a screenshot of what the person sees.
+
+Needs Xvfb and xdotool (``scripts/test.sh`` installs them where it can: CI runs as root); elsewhere
+these tests say why they are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playerruns.runs.runfile import load_run
+from tests.helpers import make_home, subprocess_env
+from tests.test_recording import ENTER, Terminal
+
+pytestmark = pytest.mark.slow
+
+MINITRACK = "GYM:playerruns.builtin.driving:MiniTrack-v0"
+WINDOW_TITLE = "playerruns: Del ends the episode"
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display (``:N``) for this module's tests."""
+    for tool in ("Xvfb", "xdotool", "xwininfo"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/test.sh installs xvfb, xdotool and x11-utils when "
+                        "run as root)")
+    number = 90 + os.getpid() % 100
+    while Path(f"/tmp/.X11-unix/X{number}").exists():
+        number += 1
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x700x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+        time.sleep(0.1)
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _xdotool(display: str, *args: str) -> str:
+    result = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
+                            text=True, timeout=30)
+    return result.stdout.strip()
+
+
+def _window(display: str, timeout: float = 60.0) -> tuple[str, tuple[int, int, int, int]]:
+    """The MiniTrack window's id and geometry (left, top, width, height), from the X server's window tree.
+
+    (``xdotool search`` does not see windows on a display without a window manager.)"""
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(r"(0x[0-9a-f]+) \"" + re.escape(WINDOW_TITLE) + r"\".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)")
+    while time.monotonic() < deadline:
+        tree = subprocess.run(["xwininfo", "-root", "-tree"], env={**os.environ, "DISPLAY": display},
+                              capture_output=True, text=True, timeout=30).stdout
+        match = pattern.search(tree)
+        if match:
+            wid, width, height, left, top = match.groups()
+            return wid, (int(left), int(top), int(width), int(height))
+        time.sleep(0.1)
+    raise AssertionError("the MiniTrack window did not open")
+
+
+def _recorder(tmp_path: Path, display: str, *args: str) -> tuple[Terminal, Path]:
+    home = make_home(tmp_path, interface=MINITRACK)
+    out = tmp_path / "runs"
+    env = subprocess_env(home, TERM="xterm", DISPLAY=display)
+    term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-output-dir", str(out),
+                     *args], env)
+    return term, out
+
+
+def test_keyboard_window_drives_the_car_and_del_ends_the_episode(tmp_path, display):
+    term, out = _recorder(tmp_path, display, "--record-input", "keyboard", "--record-episode-max-samples", "600")
+    term.read_until("Episode 1 of 1: press Enter to start.")
+    assert "no global key hook" not in term.output  # a display: Del works in every window
+    term.press(ENTER)
+    term.read_until("Recording: drive; Del ends the episode early.")
+    window, geometry = _window(display)
+    left, top, width, height = geometry
+    _xdotool(display, "mousemove", str(left + width // 2), str(top + height // 2))  # focus follows the pointer
+    _xdotool(display, "windowfocus", window)
+    _xdotool(display, "keydown", "Up")  # full gas, as a person holding the key
+    time.sleep(2.0)
+    screenshot = _screenshot(display, geometry)
+    _xdotool(display, "keyup", "Up")
+    _xdotool(display, "keydown", "Down")
+    time.sleep(0.5)
+    _xdotool(display, "keyup", "Down")
+    _xdotool(display, "key", "Delete")
+    term.read_until("ended by delete", timeout=60)
+    assert term.wait() == 0
+
+    run = load_run(next(out.glob("*.pkl")))
+    acts = np.array([s[0] for s in run.samples[1:]])
+    gas, brake, steer = acts[:, 0], acts[:, 1], acts[:, 2]
+    assert (gas == 1.0).sum() >= 10 and (brake == 1.0).sum() >= 3  # Up is gas, Down is brake
+    assert set(np.unique(gas)) <= {-1.0, 1.0} and np.all(steer == 0.0)  # nothing else was pressed
+    first_brake = int(np.argmax(brake == 1.0))
+    assert np.all(gas[first_brake:] == -1.0)  # gas released before braking
+    assert run.samples[-1][5]["lap_fraction"] > 0.01 and run.metadata["ended_by"] == "delete"
+    assert run.metadata["input_device"] == "keyboard"
+
+    # what the person saw: the track (grey road, white borders) on grass, the red car
+    pixels = screenshot.reshape(-1, 3).astype(int)
+    grass = np.all(np.abs(pixels - [34, 110, 44]) < 12, axis=1).mean()
+    road = np.all(np.abs(pixels - [90, 90, 96]) < 12, axis=1).mean()
+    car = np.all(np.abs(pixels - [220, 30, 30]) < 30, axis=1).sum()
+    assert grass > 0.3 and road > 0.08 and car > 20, (grass, road, car)
+    from PIL import Image
+
+    Image.fromarray(screenshot).save(tmp_path / "minitrack-window.png")
+
+
+def _screenshot(display: str, geometry: tuple[int, int, int, int]) -> np.ndarray:
+    """The window's pixels as a person sees them, grabbed from the X display."""
+    import mss
+
+    left, top, width, height = geometry
+    os.environ["DISPLAY"] = display
+    try:
+        grab = getattr(mss, "MSS", None) or mss.mss  # MSS in newer releases
+        with grab() as grabber:
+            shot = grabber.grab({"left": left, "top": top, "width": width, "height": height})
+    finally:
+        os.environ.pop("DISPLAY", None)
+    return np.asarray(shot)[:, :, [2, 1, 0]].copy()  # BGRA -> RGB
+
+
+def test_global_del_ends_the_episode_while_another_window_has_the_focus(tmp_path, display):
+    # the scripted line follower drives; Del is pressed on the display (the X server's focus, not the
+    # recorder's terminal), as a person presses it in the game's window
+    term, out = _recorder(tmp_path, display, "--record-input", "scripted", "--record-step-seconds", "0.05",
+                          "--record-episode-max-samples", "900")
+    term.read_until("Episode 1 of 1: press Enter to start.")
+    assert "no global key hook" not in term.output
+    term.press(ENTER)
+    term.read_until("Recording: drive; Del ends the episode early.")
+    time.sleep(1.0)
+    _xdotool(display, "key", "Delete")  # to whatever has the focus on the display, not the terminal
+    term.read_until("ended by delete", timeout=60)
+    assert term.wait() == 0
+    run = load_run(next(out.glob("*.pkl")))
+    assert run.metadata["ended_by"] == "delete" and 5 < len(run.samples) - 1 < 900
+
+
+def test_car_controls_map_to_tmrls_gas_brake_steer():
+    from playerruns.recording.input_sources import DEADZONE, car_action
+
+    np.testing.assert_array_equal(car_action(0.0, 0.0, 0.0), [-1.0, -1.0, 0.0])  # nothing pressed
+    np.testing.assert_array_equal(car_action(-1.0, 1.0, 0.0), [1.0, -1.0, -1.0])  # full gas, full left
+    np.testing.assert_array_equal(car_action(0.5, 0.25, 1.0), [-0.5, 1.0, 0.5])  # a trigger's travel
+    assert car_action(DEADZONE / 2, 0.0, 0.0)[2] == 0.0  # a resting stick does not steer
+    np.testing.assert_array_equal(car_action(3.0, 2.0, -1.0), [1.0, -1.0, 1.0])  # out of range: clipped
