@@ -49,7 +49,7 @@ def test_quick_demo(tmp_path):
         assert "Traceback" not in log
 
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["env"] == "MountainCarContinuous-v0" and summary["budget_steps"] == 3000
+    assert summary["env"] == "playerruns.builtin.driving:MiniTrack-v0" and summary["budget_steps"] == 3000
     assert set(summary["steps_to_threshold"]) == {"player runs", "scratch"}
     threshold = summary["threshold"]
     for run in summary["runs"]:
@@ -70,7 +70,8 @@ def test_quick_demo(tmp_path):
         assert f"scratch / player runs = {summary['ratio_median']:.1f}x" in out
         assert "Neither arm reached" not in out
     else:
-        assert "Neither arm reached 90 within 3000 steps: the quick run only shows the path" in out
+        assert "Neither arm reached 99 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
+               "only shows the path" in out
         assert "scratch / player runs" not in out
     for arm in ("player runs", "scratch"):
         assert re.search(rf"^{arm}\s+0\s", out, re.M), out  # one table row per arm

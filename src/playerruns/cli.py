@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the workflow on the built-in default environment in its own folder")
     setup.add_argument("--demo-dir", metavar="DIR", default="playerruns-demo",
                        help="with --demo: where the demo writes everything (default: ./playerruns-demo)")
-    setup.add_argument("--quick", action="store_true", help="with --demo: the same path in under 2 minutes")
+    setup.add_argument("--demo-task", choices=("minitrack", "mountaincar"), default="minitrack",
+                       help="with --demo: the built-in task (default minitrack, the small TrackMania; mountaincar: "
+                            "gymnasium's MountainCarContinuous)")
+    setup.add_argument("--quick", action="store_true", help="with --demo: the same path in a few minutes")
     setup.add_argument("--human", action="store_true",
                        help="with --demo: you drive the player runs (gamepad, or the keyboard in a window)")
     return p
@@ -131,7 +134,7 @@ OPTION_OWNERS: dict[str, tuple[str, ...]] = {
     **{opt: ("import_player_runs",) for opt in (
         "player_runs_paths", "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
     "interface": ("init_tmrl_data",),
-    **{opt: ("demo",) for opt in ("demo_dir", "quick", "human")},
+    **{opt: ("demo",) for opt in ("demo_dir", "demo_task", "quick", "human")},
 }
 
 
@@ -206,7 +209,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         return 0
     from playerruns.builtin.demo import run_demo
 
-    return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human)
+    return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human, task_name=args.demo_task)
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """The main job on the built-in default: the whole workflow, no game and no existing TmrlData needed.
 
-1. record a handful of player runs on MountainCarContinuous (a scripted stand-in for a person by
-   default, the person with ``human``);
+1. record a handful of player runs on the chosen task (MiniTrack by default; a scripted stand-in
+   for a person drives, or the person with ``human``);
 2. import them into the replay dataset of a fresh TmrlData;
 3. train tmrl's stock SAC through the real Server, RolloutWorker and Trainer on 127.0.0.1, once
    from the player runs and once from scratch;
@@ -17,12 +17,11 @@ import shutil
 import sys
 from pathlib import Path
 
-QUICK = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}
-FULL = {"budget_steps": 25_000, "eval_every": 2500, "runs": 10}
 ARM_FOLDERS = ("with-player-runs", "from-scratch")
 
 
-def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int = 0) -> int:
+def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int = 0,
+             task_name: str | None = None) -> int:
     if "tmrl" in sys.modules:
         raise RuntimeError("run_demo must run before tmrl is imported (tmrl reads HOME at import)")
     folder = folder.resolve()
@@ -38,21 +37,22 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     from playerruns.builtin import warmup
     from playerruns.tmrl_bridge import init_tmrl_data
 
-    init_tmrl_data(folder / "evaluator", interface=f"GYM:{warmup.TASK}")
-    plan = QUICK if quick else FULL
+    task = warmup.TASKS[task_name or warmup.DEFAULT_TASK]
+    init_tmrl_data(folder / "evaluator", interface=f"GYM:{task.env_id}")
+    plan = task.quick if quick else task.full
     budget = plan["budget_steps"]
-    print(f"playerruns demo ({'quick' if quick else 'full'}): {warmup.TASK}, {budget} environment steps per arm, "
-          f"everything in {folder}", flush=True)
+    print(f"playerruns demo ({'quick' if quick else 'full'}): {task.env_id}, {budget} environment steps per arm, "
+          f"goal: {task.goal}; everything in {folder}", flush=True)
 
-    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], player_runs=True)
-    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], player_runs=False)
+    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], task, player_runs=True)
+    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], task, player_runs=False)
     print(f"[1/4] recording {plan['runs']} player runs "
           f"({'you drive' if human else 'a scripted stand-in for a person drives'}) ...", flush=True)
     runs_dir = warmup.record_runs(with_runs, plan["runs"], seed, human=human)
     print(f"      run files: {runs_dir}", flush=True)
     print(f"[2/4] {warmup.import_runs_cli(with_runs, runs_dir)}", flush=True)
 
-    evaluator = warmup.Evaluator()
+    evaluator = warmup.Evaluator(task)
     results = []
     for step, (arm, home, demos) in enumerate((("player runs", with_runs, runs_dir), ("scratch", scratch, None)), 3):
         print(f"[{step}/4] training with tmrl's SAC: {arm} (server, trainer and worker on 127.0.0.1) ...", flush=True)
@@ -60,24 +60,25 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
             def progress(_arm: str, steps: int, ret: float | None, bar: tqdm = bar) -> None:
                 bar.update(min(steps, budget) - bar.n)
                 bar.set_postfix_str(f"eval return {ret:.1f}" if ret is not None else "")
-            result = warmup.run_arm(home, arm=arm, seed=seed, budget_steps=budget, eval_every=plan["eval_every"],
-                                    evaluator=evaluator, demo_runs=demos, on_progress=progress)
+            result = warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget,
+                                    eval_every=plan["eval_every"], evaluator=evaluator, demo_runs=demos,
+                                    on_progress=progress)
             bar.update(budget - bar.n)
         results.append(result)
 
     print()
-    print(warmup.table(results))
-    summary = warmup.summarize(results)
-    plot = warmup.plot(results, folder / "learning_curves.png",
-                       f"{warmup.TASK}: with player runs vs from scratch (seed {seed})")
+    print(warmup.table(results, task))
+    summary = warmup.summarize(results, task)
+    plot = warmup.plot(results, task, folder / "learning_curves.png",
+                       f"{task.env_id}: with player runs vs from scratch (seed {seed})")
     summary_file = warmup.write_json(folder / "summary.json", summary)
     reached = summary["reached_threshold"]
     if not any(reached["player runs"]) and not any(reached["scratch"]):
-        print(f"\nNeither arm reached {warmup.THRESHOLD:g} within {budget} steps"
+        print(f"\nNeither arm reached {task.threshold:g} ({task.goal}) within {budget} steps"
               + (": the quick run only shows the path; run without --quick for the comparison." if quick else "."))
     else:
         bound = " (at least: scratch never reached it)" if summary["ratio_is_lower_bound"] else ""
-        print(f"\nsteps to reach {warmup.THRESHOLD:g}: scratch / player runs = {summary['ratio_median']:.1f}x{bound}")
+        print(f"\nsteps to reach {task.threshold:g}: scratch / player runs = {summary['ratio_median']:.1f}x{bound}")
     print(f"\nplot:     {plot}\nsummary:  {summary_file}\nrun files: {runs_dir}\n"
           f"dataset:  {with_runs / 'TmrlData' / 'dataset' / 'data.pkl'}\nlogs:     {with_runs}/*.log, {scratch}/*.log")
     return 0

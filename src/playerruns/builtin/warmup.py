@@ -27,14 +27,43 @@ from typing import Any
 
 import numpy as np
 
-TASK = "MountainCarContinuous-v0"
-WORKER_ENV = "playerruns.builtin.envs:PacedMountainCarContinuous-v0"
-THRESHOLD = 90.0  # gymnasium's reward threshold for MountainCarContinuous-v0
+
+@dataclass(frozen=True)
+class Task:
+    """A built-in task of the experiment: what is evaluated, what the worker steps, when it counts as solved."""
+
+    name: str  # what --demo-task and the benchmark call it
+    env_id: str  # gymnasium id evaluated (unpaced)
+    worker_env: str  # the same task paced for the rollout worker
+    threshold: float  # evaluation return that counts as solved
+    goal: str  # the threshold in words
+    max_episode_steps: int
+    overrides: dict[str, Any]  # hyper-parameters of this task on top of HYPERPARAMETERS (both arms)
+    quick: dict[str, int]  # --quick: budget_steps, eval_every, runs
+    full: dict[str, int]
+
+
+TASKS: dict[str, Task] = {
+    "minitrack": Task(
+        name="minitrack", env_id="playerruns.builtin.driving:MiniTrack-v0",
+        worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=99.0,
+        goal="finish a lap in every evaluation episode", max_episode_steps=1000,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0}},
+        quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
+        full={"budget_steps": 30_000, "eval_every": 2500, "runs": 10}),
+    "mountaincar": Task(
+        name="mountaincar", env_id="MountainCarContinuous-v0",
+        worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
+        goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
+        quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
+        full={"budget_steps": 25_000, "eval_every": 2500, "runs": 10}),
+}
+DEFAULT_TASK = "minitrack"
 
 # Hyper-parameters: one place, identical for both arms.
 HYPERPARAMETERS: dict[str, Any] = {
     "RUN_NAME": "playerruns_warmup",
-    "RW_MAX_SAMPLES_PER_EPISODE": 999,  # the task's own time limit
     "MEMORY_SIZE": 1_000_000,  # nothing is trimmed within the budget
     "BATCH_SIZE": 256,
     "ENVIRONMENT_STEPS_BEFORE_TRAINING": 1000,  # about one worker episode, as in tmrl's default
@@ -46,7 +75,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "MAX_EPOCHS": 100_000,  # the experiment stops the roles at its step budget
     "SAVE_MODEL_EVERY": 0,
     "ALG": {
-        "ALGORITHM": "SAC", "LEARN_ENTROPY_COEF": True, "TARGET_ENTROPY": -1.0,  # -dim(action space)
+        "ALGORITHM": "SAC", "LEARN_ENTROPY_COEF": True,  # TARGET_ENTROPY: -dim(action space), per task
         "ALPHA": 0.2, "LR_ACTOR": 3e-4, "LR_CRITIC": 3e-4, "LR_ENTROPY": 3e-4,  # SAC's usual values
         "GAMMA": 0.99, "POLYAK": 0.995,
         "OPTIMIZER_ACTOR": "adam", "OPTIMIZER_CRITIC": "adam", "BETAS_ACTOR": [0.9, 0.999],
@@ -86,13 +115,19 @@ def free_local_ports(n: int) -> list[int]:
     return ports
 
 
-def arm_home(folder: Path, *, player_runs: bool) -> Path:
+def hyperparameters(task: Task) -> dict[str, Any]:
+    """The tmrl config values of both arms on ``task``."""
+    alg = {**HYPERPARAMETERS["ALG"], **task.overrides.get("ALG", {})}
+    return {**HYPERPARAMETERS, **task.overrides, "ALG": alg}
+
+
+def arm_home(folder: Path, task: Task, *, player_runs: bool) -> Path:
     """A HOME holding the TmrlData of one training arm."""
     from playerruns.tmrl_bridge import init_tmrl_data
 
     port, local_server, local_trainer, local_worker = free_local_ports(4)
-    init_tmrl_data(folder, interface=f"GYM:{WORKER_ENV}", overrides={
-        **HYPERPARAMETERS, "PORT": port, "LOCAL_PORT_SERVER": local_server, "LOCAL_PORT_TRAINER": local_trainer,
+    init_tmrl_data(folder, interface=f"GYM:{task.worker_env}", overrides={
+        **hyperparameters(task), "PORT": port, "LOCAL_PORT_SERVER": local_server, "LOCAL_PORT_TRAINER": local_trainer,
         "LOCAL_PORT_WORKER": local_worker,
         "PLAYER_RUNS": PLAYER_RUNS_SETTINGS if player_runs else {"DEMO_SAMPLING_WEIGHT": 1.0},
     })
@@ -131,11 +166,12 @@ def import_runs_cli(home: Path, folder: Path) -> str:
 class Evaluator:
     """Loads the trainer's latest policy and runs deterministic episodes of the unpaced task."""
 
-    def __init__(self, episodes: int = 3) -> None:
+    def __init__(self, task: Task, episodes: int = 3) -> None:
         import gymnasium
         from tmrl.custom.custom_models import SquashedGaussianMLPActor
 
-        self.env = gymnasium.make(TASK)
+        self.task = task
+        self.env = gymnasium.make(task.env_id)
         self.actor = SquashedGaussianMLPActor(self.env.observation_space, self.env.action_space)
         self.episodes = episodes
 
@@ -157,7 +193,7 @@ class Evaluator:
         return float(np.mean(returns))
 
 
-def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: int, evaluator: Evaluator,
+def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, eval_every: int, evaluator: Evaluator,
             demo_runs: Path | None, on_progress: Callable[[str, int, float | None], None] | None = None,
             time_limit: float | None = None) -> ArmResult:
     """Trains one arm (its HOME made by arm_home) through tmrl's real roles until ``budget_steps`` steps."""
@@ -197,7 +233,7 @@ def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: i
                 if ret is not None:
                     result.curve.append((steps, ret))
                     next_eval = steps + eval_every
-                    if result.steps_to_threshold is None and ret >= THRESHOLD:
+                    if result.steps_to_threshold is None and ret >= task.threshold:
                         result.steps_to_threshold = steps
                     if on_progress:
                         on_progress(arm, steps, ret)
@@ -205,7 +241,7 @@ def run_arm(home: Path, *, arm: str, seed: int, budget_steps: int, eval_every: i
         result.final_return = final
         if final is not None:
             result.curve.append((max(steps, budget_steps if steps >= budget_steps else steps), final))
-            if result.steps_to_threshold is None and final >= THRESHOLD:
+            if result.steps_to_threshold is None and final >= task.threshold:
                 result.steps_to_threshold = steps
     finally:
         for proc in procs.values():
@@ -251,12 +287,12 @@ def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:
         result.demo_fraction_memory = int(demos) / int(total) if int(total) else 0.0
 
 
-def summarize(results: list[ArmResult]) -> dict[str, Any]:
+def summarize(results: list[ArmResult], task: Task) -> dict[str, Any]:
     """The figures the warmup benchmark reports (see benchmarks/warmup.py)."""
     arms = sorted({r.arm for r in results})
     by_arm = {a: [r for r in results if r.arm == a] for a in arms}
     summary: dict[str, Any] = {
-        "env": TASK, "threshold": THRESHOLD,
+        "task": task.name, "env": task.env_id, "threshold": task.threshold, "goal": task.goal,
         "budget_steps": max(r.budget_steps for r in results),
         "seeds": min(len(v) for v in by_arm.values()),
         "steps_to_threshold": {a: [r.steps_or_budget() for r in v] for a, v in by_arm.items()},  # budget: never
@@ -264,7 +300,7 @@ def summarize(results: list[ArmResult]) -> dict[str, Any]:
         "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
         "demo_fraction_memory": [r.demo_fraction_memory for r in by_arm.get("player runs", [])],
         "demo_fraction_sampled": [r.demo_fraction_sampled for r in by_arm.get("player runs", [])],
-        "hyperparameters": {**HYPERPARAMETERS, "PLAYER_RUNS": PLAYER_RUNS_SETTINGS, "STEP_SECONDS": STEP_SECONDS},
+        "hyperparameters": {**hyperparameters(task), "PLAYER_RUNS": PLAYER_RUNS_SETTINGS, "STEP_SECONDS": STEP_SECONDS},
     }
     if "player runs" in by_arm and "scratch" in by_arm:
         ratios = [s.steps_or_budget() / max(p.steps_or_budget(), 1)
@@ -279,8 +315,8 @@ def summarize(results: list[ArmResult]) -> dict[str, Any]:
     return summary
 
 
-def table(results: list[ArmResult]) -> str:
-    lines = [f"{'arm':<12} {'seed':>4} {'steps to ' + str(int(THRESHOLD)):>14} {'final return':>13} "
+def table(results: list[ArmResult], task: Task) -> str:
+    lines = [f"{'arm':<12} {'seed':>4} {'steps to ' + f'{task.threshold:g}':>14} {'final return':>13} "
              f"{'demo % memory':>14} {'demo % batches':>15}"]
     for r in results:
         reached = str(r.steps_to_threshold) if r.steps_to_threshold is not None else f">{r.budget_steps}"
@@ -291,7 +327,7 @@ def table(results: list[ArmResult]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: list[ArmResult], path: Path, title: str) -> Path:
+def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
     import logging
 
     import matplotlib
@@ -307,7 +343,7 @@ def plot(results: list[ArmResult], path: Path, title: str) -> Path:
             xs, ys = zip(*r.curve, strict=True)
             ax.plot(xs, ys, color=colors.get(r.arm, None), alpha=0.8, marker=".",
                     label=f"{r.arm} (seed {r.seed})")
-    ax.axhline(THRESHOLD, color="tab:red", linestyle="--", linewidth=1, label=f"solved ({THRESHOLD:g})")
+    ax.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"solved ({task.threshold:g})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
