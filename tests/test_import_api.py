@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import weakref
 
 import numpy as np
 import pytest
 
+from playerruns import dataset as dataset_module
 from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import dataset_run_ids, import_runs, read_dataset
+from playerruns.dataset import dataset_run_ids, dump_dataset, import_runs, read_dataset
 from playerruns.errors import PlayerRunsError, ValidationError
 from playerruns.runs.demos import DEMO_FLAG
 from playerruns.runs.runfile import FORMAT_V1, load_run, save_run
+from playerruns.runs.safe_pickle import safe_loads
 
 
 def _save_runs(setup, folder, rng, count=2, episodes=1, steps=30):
@@ -146,3 +150,64 @@ def test_tiny_existing_dataset_is_extended_not_corrupted(lidar_setup, clean_data
     import_runs([str(save_run(tmp_path / "next.pkl", synthetic_run(lidar_setup, steps=20, rng=rng)))], lidar_setup)
     data = read_dataset(clean_dataset / "data.pkl")
     assert len(data) == 9 and all(len(c) == 24 for c in data) and data[0] == list(range(24))
+
+
+def _same(a, b):
+    """Deep equality that also compares types, dtypes and shapes (== on arrays is elementwise)."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def test_dataset_file_is_one_plain_pickle_of_the_columns(lidar_setup, clean_dataset, tmp_path, rng):
+    paths = _save_runs(lidar_setup, tmp_path / "runs", rng, count=3, episodes=2, steps=40)
+    import_runs([str(p) for p in paths], lidar_setup)
+    raw = (clean_dataset / "data.pkl").read_bytes()
+    with open(clean_dataset / "data.pkl", "rb") as f:  # as tmrl's Memory.__init__ reads it
+        plain = pickle.load(f)
+        assert f.read() == b""  # one pickle, nothing after it
+    assert _same(plain, read_dataset(clean_dataset / "data.pkl"))  # the restricted unpickler agrees
+    assert _same(plain, pickle._loads(raw))  # and so does pickle's pure-Python unpickler
+    # the columns hold exactly what a worker would have sent: the compressed, tagged samples
+    expected = [lidar_setup.compress((*s[:5], {DEMO_FLAG: True, "player_run_id": load_run(p).run_id}))
+                for p in paths for s in load_run(p).samples]
+    assert len(plain) == 9 and all(len(c) == len(expected) for c in plain)
+    assert _same(plain[1], [s[0] for s in expected])  # actions
+    assert _same(plain[3], [s[1][1].copy() for s in expected])  # newest lidar scans, as owned arrays
+    assert _same(plain[5], [s[2] for s in expected]) and _same(plain[6], [s[5] for s in expected])
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 31, 32, 33, 100, 4097])
+def test_dump_dataset_round_trips_any_column_length(length, rng):
+    arrays = [rng.normal(size=19).astype(np.float32) for _ in range(length)]
+    shared = np.zeros(3, np.float32)
+    data = [list(range(length)), arrays, [shared] * length, [{"is_demo": True, "k": i} for i in range(length)],
+            [bool(i % 2) for i in range(length)], [np.float32(i) for i in range(length)], []]
+    buffer = io.BytesIO()
+    dump_dataset(data, buffer)
+    assert _same(pickle.loads(buffer.getvalue()), data)
+    assert _same(safe_loads(buffer.getvalue()), data)
+
+
+def test_import_holds_one_run_files_raw_samples_at_a_time(lidar_setup, clean_dataset, tmp_path, rng, monkeypatch):
+    """The raw lidar histories of a file (4 scans per sample; compressing keeps the newest) are freed
+    before the next file is read, and none is kept by the dataset (no view into them survives)."""
+    paths = _save_runs(lidar_setup, tmp_path / "runs", rng, count=4, steps=30)
+    alive: list[list[weakref.ref]] = []
+    real_load = dataset_module.load_demo_run
+
+    def load_and_watch(path, compat):
+        earlier = [ref for refs in alive for ref in refs if ref() is not None]
+        assert not earlier, f"{len(earlier)} raw lidar arrays of earlier files still alive when reading {path}"
+        run = real_load(path, compat)
+        alive.append([weakref.ref(sample[1][1]) for sample in run.samples])
+        return run
+
+    monkeypatch.setattr(dataset_module, "load_demo_run", load_and_watch)
+    report = import_runs([str(p) for p in paths], lidar_setup)
+    assert len(alive) == 4 and report.samples == 4 * 31
+    assert all(ref() is None for refs in alive for ref in refs)

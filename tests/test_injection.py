@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import time
+from pathlib import Path
 
 import pytest
 
 from playerruns.builtin.synthetic import synthetic_run
 from playerruns.runs.runfile import save_run
-from playerruns.trainer.injection import InjectionRecord, SourcePoller
+from playerruns.trainer.injection import FULL_SCAN_SECONDS, InjectionRecord, SourcePoller
 
 
 @pytest.fixture
@@ -147,3 +149,151 @@ def test_missing_folder_is_logged_once_then_picked_up(tmp_path, lidar_setup, mak
         make_run(folder, "a.pkl")
         assert len(poller.poll()) == 1
     assert "now exists" in caplog.text
+
+
+# -- the idle poll: no listing while nothing can have changed ----------------------------------------
+
+
+@pytest.fixture
+def listings(monkeypatch):
+    """The folders os.scandir was asked to list, in order: a counting wrapper around the real one."""
+    calls: list[Path] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path="."):
+        if not isinstance(path, int):  # (a file descriptor names no folder)
+            calls.append(Path(os.fsdecode(path)))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    return calls
+
+
+def _quiet(folder):
+    """Dates the folder's last change a minute back, as in a training run where no file arrived lately
+    (a folder time more recent than MTIME_GRANULARITY_SECONDS is not trusted: every poll lists it)."""
+    past = time.time() - 60
+    os.utime(folder, (past, past))
+
+
+def _folder_stamp(folder):
+    st = os.stat(folder)
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev
+
+
+@pytest.mark.parametrize("consume", [True, False])
+def test_idle_poll_does_not_list_and_a_new_file_is_found_at_the_next_poll(tmp_path, lidar_setup, make_run,
+                                                                          listings, consume):
+    make_run(tmp_path, "a.pkl")
+    poller = _poller(tmp_path, lidar_setup, consume=consume, max_files=5)
+    assert _inject_all(poller, poller.poll(now=0.0)) == ["a.pkl"]
+    _quiet(tmp_path)
+    assert poller.poll(now=0.1) == []  # lists: the last poll returned runs, and learns the folder's time
+    listed = listings.count(tmp_path)
+    for now in (0.2, 0.3, 0.4):
+        assert poller.poll(now=now) == []
+    assert listings.count(tmp_path) == listed  # idle: not listed
+    run = make_run(tmp_path, "b.pkl")
+    assert [r.run_id for r in poller.poll(now=0.5)] == [run.run_id]  # the very next poll
+    assert listings.count(tmp_path) == listed + 1
+    # a run returned but never marked injected (the trainer failed to append it) is returned again,
+    # at every poll, quiet folder or not
+    _quiet(tmp_path)
+    for now in (0.6, 0.7):
+        assert [r.run_id for r in poller.poll(now=now)] == [run.run_id]
+
+
+def test_recently_changed_folder_is_listed_until_quiet(tmp_path, lidar_setup, make_run, listings):
+    """A folder time as recent as the scan may hide a file created in the same clock tick."""
+    make_run(tmp_path, "a.pkl")
+    poller = _poller(tmp_path, lidar_setup, consume=False)
+    _inject_all(poller, poller.poll(now=0.0))
+    assert poller.poll(now=0.1) == []
+    before = os.stat(tmp_path)  # changed a moment ago (a.pkl written)
+    run = make_run(tmp_path, "same_tick.pkl")
+    os.utime(tmp_path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as if stamped in the same tick
+    listed = listings.count(tmp_path)
+    assert [r.run_id for r in poller.poll(now=0.2)] == [run.run_id]
+    assert listings.count(tmp_path) == listed + 1
+    poller.mark_injected(run, len(run.samples))
+    _quiet(tmp_path)
+    assert poller.poll(now=0.3) == []
+    listed = listings.count(tmp_path)
+    assert poller.poll(now=0.4) == [] and listings.count(tmp_path) == listed  # quiet now: idle
+
+
+def test_full_scan_every_full_scan_seconds(tmp_path, lidar_setup, make_run, listings):
+    make_run(tmp_path, "a.pkl")
+    poller = _poller(tmp_path, lidar_setup, consume=False)
+    _inject_all(poller, poller.poll(now=0.0))
+    _quiet(tmp_path)
+    assert poller.poll(now=0.5) == []
+    listed = listings.count(tmp_path)
+    assert poller.poll(now=0.5 + FULL_SCAN_SECONDS - 0.1) == []
+    assert listings.count(tmp_path) == listed
+    assert poller.poll(now=0.5 + FULL_SCAN_SECONDS) == []
+    assert listings.count(tmp_path) == listed + 1  # listed though nothing changed
+    scanned_at = 0.5 + FULL_SCAN_SECONDS
+
+    # a file system that does not report a change (the folder's time restored after the file came)
+    before = os.stat(tmp_path)
+    stamp = _folder_stamp(tmp_path)
+    run = make_run(tmp_path, "hidden.pkl")
+    os.utime(tmp_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    found = poller.poll(now=scanned_at + FULL_SCAN_SECONDS - 0.1)
+    if _folder_stamp(tmp_path) == stamp:  # true on ext4 (a folder's size stays 4096), not on tmpfs
+        assert found == [] and listings.count(tmp_path) == listed + 1  # invisible until the full scan
+    found += poller.poll(now=scanned_at + FULL_SCAN_SECONDS)
+    assert [r.run_id for r in found] == [run.run_id]
+
+
+def test_changed_bad_file_is_retried_while_idle_polls_skip_the_listing(tmp_path, lidar_setup, make_run,
+                                                                             listings):
+    (tmp_path / "src").mkdir()
+    run = make_run(tmp_path / "src", "full.pkl")
+    full = (tmp_path / "src" / "full.pkl").read_bytes()
+    copying = tmp_path / "copying.pkl"
+    copying.write_bytes(full[: len(full) // 2])
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"not a pickle")
+    _quiet(tmp_path)
+    poller = _poller(tmp_path, lidar_setup, consume=True, max_files=5, reject_after=3.0)
+    assert poller.poll(now=0.0) == []  # both bad
+    listed = listings.count(tmp_path)
+    assert poller.poll(now=1.0) == []
+    assert listings.count(tmp_path) == listed  # bad files unchanged and in their grace: not listed
+    copying.write_bytes(full)  # the copy completes in place: the folder's time does not change
+    found = poller.poll(now=2.0)
+    assert [r.run_id for r in found] == [run.run_id]
+    assert listings.count(tmp_path) == listed + 1
+    assert _inject_all(poller, found) == ["copying.pkl"]
+    assert poller.poll(now=2.5) == [] and broken.exists()  # still in its grace
+
+
+def test_bad_file_is_rejected_after_its_grace_while_idle_polls_skip_the_listing(tmp_path, lidar_setup, listings):
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"not a pickle")
+    _quiet(tmp_path)
+    poller = _poller(tmp_path, lidar_setup, reject_after=3.0)
+    assert poller.poll(now=0.0) == []
+    listed = listings.count(tmp_path)
+    for now in (1.0, 2.0, 2.9):
+        assert poller.poll(now=now) == []
+    assert listings.count(tmp_path) == listed and broken.exists()
+    assert poller.poll(now=3.0) == []  # its grace ran out (before FULL_SCAN_SECONDS): listed, rejected
+    assert listings.count(tmp_path) == listed + 1
+    assert sorted(os.listdir(tmp_path)) == ["broken.pkl.rejected", "broken.pkl.rejected.reason"]
+
+
+def test_max_files_leftovers_are_injected_at_the_following_polls(tmp_path, lidar_setup, make_run, listings):
+    (tmp_path / "a_bad.pkl").write_bytes(b"not a pickle")
+    os.utime(tmp_path / "a_bad.pkl", (500, 500))  # the oldest: read first, and uses up the poll's one read
+    for k in range(3):
+        make_run(tmp_path, f"r{k}.pkl", 1000 + k)
+    _quiet(tmp_path)  # the folder does not change any more (CONSUME_ON_READ false: files stay)
+    poller = _poller(tmp_path, lidar_setup, consume=False, max_files=1)
+    order = [_inject_all(poller, poller.poll(now=0.1 * k)) for k in range(5)]
+    assert order == [[], ["r0.pkl"], ["r1.pkl"], ["r2.pkl"], []]
+    listed = listings.count(tmp_path)
+    assert poller.poll(now=0.6) == []
+    assert listings.count(tmp_path) == listed  # all done: idle again

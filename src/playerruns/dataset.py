@@ -5,6 +5,11 @@ The path a demo sample takes, end to end::
     run file --safe load--> raw samples --validate--> tag info (is_demo, player_run_id)
         --SAMPLE_COMPRESSOR--> configured MEMORY.append_buffer --> memory.data --atomic write--> data.pkl
 
+Files are read one at a time: a file's raw samples are validated, tagged and compressed, then
+dropped, so an import holds one file's raw samples plus the compressed samples of the files read
+so far (the lidar compressor keeps only the newest scan: a fraction of a raw sample). Many hours of
+driving therefore import in about the memory of the finished dataset, not of all the run files.
+
 Nothing is written until every file has been read and validated; the write happens under a file
 lock (concurrent imports keep each other's samples) and is atomic (a crash leaves the old dataset).
 """
@@ -14,26 +19,40 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import numpy as np
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from playerruns.errors import PlayerRunsError
-from playerruns.runs.atomic_io import TEMP_SUFFIX, atomic_write_pickle
+from playerruns.runs.atomic_io import TEMP_SUFFIX, atomic_write
 from playerruns.runs.demos import demo_samples, load_demo_run, run_id_of
-from playerruns.runs.runfile import RunFile
 from playerruns.runs.safe_pickle import safe_load
+from playerruns.runs.sample import OBS, Sample
 from playerruns.tmrl_bridge import TmrlSetup, append_samples, empty_memory, raw_sample_count
 
 log = logging.getLogger(__name__)
 
 DATASET_FILE = "data.pkl"
 RUN_FILE_SUFFIX = ".pkl"
+
+# How data.pkl is written (see dump_dataset). Protocol 3 names memo slots explicitly (protocol 4
+# numbers them implicitly), which is what lets independent pieces be chained in one pickle.
+DATASET_PICKLE_PROTOCOL = 3
+_PROTOCOL_HEAD = pickle.PROTO + bytes([DATASET_PICKLE_PROTOCOL])
+_PIECE_HEAD = _PROTOCOL_HEAD + pickle.EMPTY_LIST + pickle.BINPUT + b"\x00"
+# Items per piece: 32 keeps a piece's memo indices below 256 (one-byte BINPUT/BINGET: ~7 memo
+# entries per numpy array), so the file stays about as small as a protocol 4 pickle. Columns of
+# ints/bools/floats memoize nothing and go in larger pieces.
+_PIECE_ITEMS = 32
+_ATOM_PIECE_ITEMS = 4096
+_ATOMS = (int, bool, float, type(None))
 
 
 @dataclass
@@ -91,37 +110,98 @@ def resolve_paths(entries: str | Sequence[str]) -> list[Path]:
     return list(unique.values())
 
 
-def load_runs(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool = False) -> list[RunFile]:
-    """Loads and validates every file (schema + current configuration); raises on the first bad one."""
+@dataclass
+class DemoBatch:
+    """One run file's samples, validated, tagged as demos of ``run_id`` and compressed (what a worker sends)."""
+
+    run_id: str
+    source: Path | None
+    samples: list[Sample]
+
+
+def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool = False) -> list[DemoBatch]:
+    """Reads every file one at a time into compressed demo samples; raises on the first bad file.
+
+    Only one file's raw samples are alive at a time: each is loaded, validated (schema + current
+    configuration), tagged and compressed, then dropped before the next file is read. A run id met
+    twice is imported once (its later file is still validated).
+    """
     paths = list(paths)
-    runs = []
+    batches: dict[str, DemoBatch] = {}
     for path in tqdm(paths, desc="reading run files", unit="file", disable=not progress, leave=False):
-        runs.append(load_demo_run(path, setup.compat))
-    return runs
+        run = load_demo_run(path, setup.compat)
+        first = batches.get(run.run_id)
+        if first is not None:
+            log.warning(f"Player run {run.run_id} appears twice ({first.source} and {run.source}): imported once")
+            continue
+        samples = _detach_views(demo_samples(run, setup.compress))
+        batches[run.run_id] = DemoBatch(run.run_id, run.source, samples)
+        del run  # the raw samples go now, before the next file is read
+    return list(batches.values())
+
+
+def _detach_views(samples: list[Sample]) -> list[Sample]:
+    """``samples`` with each observation array that is a view of a larger array replaced by a copy.
+
+    A compressor may slice the raw observation (the lidar ones keep ``obs[1][-19:]``, the newest of
+    4 scans): the slice is a view that keeps the whole raw array alive, so the memory compressing
+    saves would stay allocated until the import ends. A copy holds the same values and pickles to
+    the same bytes (numpy pickles only a view's own elements). Which observation entries are views
+    is read from the first sample: every sample of a run has the same structure (validated) and
+    goes through the same compressor. Actions are passed through by the compressors, unsliced.
+    """
+    if not samples:
+        return samples
+    first = samples[0][OBS]
+    if isinstance(first, np.ndarray):
+        if first.base is None:
+            return samples
+        return [(a, o.copy(), r, te, tr, i) for a, o, r, te, tr, i in samples]
+    if not isinstance(first, tuple):
+        return samples
+    views = [k for k, o in enumerate(first) if isinstance(o, np.ndarray) and o.base is not None]
+    if not views:
+        return samples
+    if len(views) == 1:
+        k = views[0]
+        return [(a, (*o[:k], o[k].copy(), *o[k + 1:]), r, te, tr, i) for a, o, r, te, tr, i in samples]
+
+    def detach(obs: tuple) -> tuple:
+        leaves = list(obs)
+        for k in views:
+            leaves[k] = leaves[k].copy()
+        return tuple(leaves)
+
+    return [(a, detach(o), r, te, tr, i) for a, o, r, te, tr, i in samples]
 
 
 def import_runs(paths: str | Sequence[str], setup: TmrlSetup, *, overwrite: bool = False,
                 max_samples: int | None = None, dry_run: bool = False, progress: bool = False) -> ImportReport:
-    """Imports run files into ``setup.dataset_path/data.pkl``. See the module docstring."""
+    """Imports run files into ``setup.dataset_path/data.pkl``. See the module docstring.
+
+    Every file is read and validated (one at a time, see read_demo_batches) before the dataset is
+    even opened; runs already in the dataset are skipped under the lock, so two concurrent imports
+    keep each other's samples.
+    """
     if max_samples is not None and max_samples <= 0:
         raise PlayerRunsError(f"--player-runs-max-samples: must be a positive number of samples, got {max_samples}")
     files = resolve_paths(paths)
-    runs = load_runs(files, setup, progress=progress)
-    runs = _drop_duplicate_runs(runs)
+    batches = read_demo_batches(files, setup, progress=progress)
 
     dataset_dir = setup.dataset_path
     report = ImportReport(dataset_file=dataset_dir / DATASET_FILE, files=len(files), dry_run=dry_run)
     if dry_run:
         existing = [] if overwrite else read_dataset(report.dataset_file)
-        _merge(existing, runs, setup, report, max_samples)
+        _merge(existing, batches, setup, report, max_samples)
         return report
 
     dataset_dir.mkdir(parents=True, exist_ok=True)
     with dataset_lock(dataset_dir):
         _remove_stale_temp_files(dataset_dir)
         existing = [] if overwrite else read_dataset(report.dataset_file)
-        data = _merge(existing, runs, setup, report, max_samples)
-        atomic_write_pickle(report.dataset_file, data)
+        data = _merge(existing, batches, setup, report, max_samples)
+        del existing, batches  # the dataset's columns hold what is still needed
+        write_dataset(report.dataset_file, data)
     return report
 
 
@@ -147,18 +227,58 @@ def dataset_run_ids(data: list[list[Any]]) -> set[str]:
     return {run_id for run_id in map(run_id_of, info_col) if run_id is not None}
 
 
-def _merge(existing: list[list[Any]], runs: list[RunFile], setup: TmrlSetup, report: ImportReport,
+def write_dataset(path: Path, data: list[list[Any]]) -> None:
+    """Atomically replaces ``path`` with ``data``, streamed by dump_dataset (temporary file, fsync, rename)."""
+    atomic_write(path, lambda f: dump_dataset(data, f))
+
+
+def dump_dataset(data: list[list[Any]], file: BinaryIO) -> None:
+    """Pickles ``data``, a list of columns, to ``file`` as ONE pickle that plain ``pickle.load`` (what
+    tmrl's ``Memory.__init__`` does) and the restricted unpickler read back as the same list.
+
+    Why not ``pickle.dump(data)``: a pickler memoizes every object it writes and keeps it alive until
+    the end, including the temporaries numpy creates to pickle each array (argument and state
+    tuples, a bytes copy of the data): for a replay of small arrays that is more memory than the
+    dataset itself, and the slow part of the write. Here the columns are written in pieces of a few
+    items, each pickled on its own with protocol 3 (explicit memo indices): a piece's memo dies with
+    it, and as a piece reuses the unpickler's memo slots from 0, loading frees the previous
+    piece's temporaries too (the unpickler replaces a slot put again; only ``pickletools.dis``, a
+    strict analyser, reports it). The stream is assembled with pickle's own opcodes::
+
+        PROTO 3, EMPTY_LIST                       the list of columns
+          EMPTY_LIST                              a column
+            <piece>, <piece>, ...                 each: MARK items APPENDS (or item APPEND)
+          APPEND                                  the column into the list of columns
+        STOP
+
+    where a piece is ``pickle.dumps(items, protocol=3)`` less its head (PROTO, EMPTY_LIST, BINPUT 0:
+    its own list, which nothing inside can reference) and its STOP, so its items extend the column.
+    """
+    file.write(_PROTOCOL_HEAD + pickle.EMPTY_LIST)
+    for column in data:
+        file.write(pickle.EMPTY_LIST)
+        step = _ATOM_PIECE_ITEMS if column and type(column[0]) in _ATOMS else _PIECE_ITEMS
+        for start in range(0, len(column), step):
+            piece = pickle.dumps(column[start:start + step], protocol=DATASET_PICKLE_PROTOCOL)
+            if not (piece.startswith(_PIECE_HEAD) and piece.endswith(pickle.STOP)):
+                raise RuntimeError(f"unexpected pickle of a list: {piece[:8]!r}...{piece[-1:]!r}")
+            file.write(memoryview(piece)[len(_PIECE_HEAD):-1])
+        file.write(pickle.APPEND)
+    file.write(pickle.STOP)
+
+
+def _merge(existing: list[list[Any]], batches: list[DemoBatch], setup: TmrlSetup, report: ImportReport,
            max_samples: int | None) -> list[list[Any]]:
     present = dataset_run_ids(existing)
-    new_samples: list[tuple] = []
-    for run in runs:
-        if run.run_id in present:
-            log.info(f"Player run {run.run_id} ({run.source}) is already in the dataset: skipped "
+    new_samples: list[Sample] = []
+    for batch in batches:
+        if batch.run_id in present:
+            log.info(f"Player run {batch.run_id} ({batch.source}) is already in the dataset: skipped "
                      "(use --player-runs-overwrite to replace the dataset)")
-            report.skipped.append((run.source or Path("?"), run.run_id))
+            report.skipped.append((batch.source or Path("?"), batch.run_id))
             continue
-        new_samples.extend(demo_samples(run, setup.compress))
-        report.imported_runs.append(run.run_id)
+        new_samples.extend(batch.samples)
+        report.imported_runs.append(batch.run_id)
     report.samples = len(new_samples)
 
     memory = empty_memory(setup, setup.dataset_path)
@@ -176,7 +296,7 @@ def _merge(existing: list[list[Any]], runs: list[RunFile], setup: TmrlSetup, rep
     return data
 
 
-def _check_columns(existing: list[list[Any]], new_samples: list[tuple], setup: TmrlSetup) -> None:
+def _check_columns(existing: list[list[Any]], new_samples: list[Sample], setup: TmrlSetup) -> None:
     probe = empty_memory(setup, setup.dataset_path)
     append_samples(probe, new_samples[:2])
     if len(probe.data) != len(existing):
@@ -184,17 +304,6 @@ def _check_columns(existing: list[list[Any]], new_samples: list[tuple], setup: T
             f"{setup.dataset_path / DATASET_FILE}: holds {len(existing)} columns but the configured memory "
             f"({type(probe).__name__}) writes {len(probe.data)}: it was made for another configuration; "
             "use --player-runs-overwrite to replace it")
-
-
-def _drop_duplicate_runs(runs: list[RunFile]) -> list[RunFile]:
-    seen: dict[str, RunFile] = {}
-    for run in runs:
-        if run.run_id in seen:
-            log.warning(f"Player run {run.run_id} appears twice ({seen[run.run_id].source} and {run.source}): "
-                        "imported once")
-            continue
-        seen[run.run_id] = run
-    return list(seen.values())
 
 
 @contextmanager

@@ -10,24 +10,22 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 TEMP_SUFFIX = ".partial"
 PICKLE_PROTOCOL = 4  # readable by every Python tmrl supports
 
 
-def atomic_write_bytes(path: str | Path, data: bytes | None = None, *, obj: Any = None) -> None:
-    """Atomically replaces ``path`` with ``data`` (or with ``obj`` pickled straight to disk)."""
+def atomic_write(path: str | Path, write_to: Callable[[BinaryIO], object]) -> None:
+    """Atomically replaces ``path`` with what ``write_to(file)`` writes (streamed, never held whole)."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the usual permissions
         with os.fdopen(fd, "wb") as f:
-            if data is not None:
-                f.write(data)
-            else:
-                pickle.dump(obj, f, protocol=PICKLE_PROTOCOL)
+            write_to(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
@@ -40,9 +38,14 @@ def atomic_write_bytes(path: str | Path, data: bytes | None = None, *, obj: Any 
     _fsync_dir(path.parent)
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Atomically replaces ``path`` with ``data``."""
+    atomic_write(path, lambda f: f.write(data))
+
+
 def atomic_write_pickle(path: str | Path, obj: Any) -> None:
-    """Atomically replaces ``path`` with ``obj`` pickled."""
-    atomic_write_bytes(path, obj=obj)
+    """Atomically replaces ``path`` with ``obj`` pickled straight to disk."""
+    atomic_write(path, lambda f: pickle.dump(obj, f, protocol=PICKLE_PROTOCOL))
 
 
 def _umask() -> int:
