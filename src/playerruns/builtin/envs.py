@@ -21,24 +21,64 @@ import gymnasium
 from playerruns.builtin import driving  # registers the MiniTrack ids
 
 STEP_COUNT_FILE_ENV = "PLAYERRUNS_STEP_COUNT_FILE"  # where a paced env publishes its step count (opt-in)
+# Holding the worker to the trainer (opt-in, set by the built-in experiment for its worker):
+TRAINER_PROGRESS_FILE_ENV = "PLAYERRUNS_TRAINER_PROGRESS_FILE"  # "<updates> <samples>", written by the trainer
+UPDATES_PER_STEP_ENV = "PLAYERRUNS_UPDATES_PER_STEP"  # the updates per environment step to hold
+HOLD_AFTER_ENV = "PLAYERRUNS_HOLD_AFTER_STEPS"  # steps before the hold starts (the trainer's warm-up)
+HOLD_SLACK_ENV = "PLAYERRUNS_HOLD_SLACK_STEPS"  # how far behind the trainer may fall (> one worker episode)
 
 
 class Paced(gymnasium.Wrapper):
-    """Steps the wrapped environment at most every ``step_seconds``, and can publish its step count."""
+    """Steps the wrapped environment at most every ``step_seconds``, and can publish its step count.
+
+    It can also wait for the trainer (the ``PLAYERRUNS_*`` variables above): a rollout worker sends
+    its samples once per episode, so the trainer cannot keep exactly in step, but the worker never
+    gets more than ``slack`` steps ahead of ``updates_per_step`` updates per step. The world waits
+    for the learner, which the game never does; the built-in experiment does it so that the figures
+    it reports do not depend on how fast the machine trains (see ``playerruns.builtin.warmup``).
+    """
 
     def __init__(self, env: gymnasium.Env, step_seconds: float = 0.01, count_file: str | None = None) -> None:
         super().__init__(env)
         self.step_seconds = step_seconds
         self.steps = 0
+        self.waited_seconds = 0.0
         self._next = 0.0
         count_file = count_file or os.environ.get(STEP_COUNT_FILE_ENV)
         self.count_file = Path(count_file) if count_file else None
+        progress = os.environ.get(TRAINER_PROGRESS_FILE_ENV)
+        self.progress_file = Path(progress) if progress else None
+        self.updates_per_step = float(os.environ.get(UPDATES_PER_STEP_ENV, "0") or 0)
+        self.hold_after = int(os.environ.get(HOLD_AFTER_ENV, "0") or 0)
+        self.slack = int(os.environ.get(HOLD_SLACK_ENV, "0") or 0)
+        self._trainer_updates = 0
+
+    def _wait_for_trainer(self) -> None:
+        """Blocks while the trainer is more than ``slack`` steps' worth of updates behind."""
+        if self.progress_file is None or self.updates_per_step <= 0 or self.steps < self.hold_after:
+            return
+        needed = self.updates_per_step * (self.steps - self.hold_after) - self.slack
+        if self._trainer_updates >= needed:
+            return
+        started = time.monotonic()
+        while True:
+            try:
+                self._trainer_updates = int(self.progress_file.read_text().split()[0])
+            except (FileNotFoundError, ValueError, IndexError):
+                pass
+            if self._trainer_updates >= needed:
+                break
+            time.sleep(0.02)
+        waited = time.monotonic() - started
+        self.waited_seconds += waited
+        self._next += waited  # the pause does not count against the pace
 
     def reset(self, **kwargs: Any) -> Any:
         self._next = time.monotonic()
         return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> Any:
+        self._wait_for_trainer()
         self._next += self.step_seconds
         delay = self._next - time.monotonic()
         if delay > 0:
@@ -49,7 +89,7 @@ class Paced(gymnasium.Wrapper):
         self.steps += 1
         if self.count_file is not None and self.steps % 50 == 0:
             tmp = self.count_file.with_suffix(".tmp")
-            tmp.write_text(str(self.steps))
+            tmp.write_text(f"{self.steps} {self.waited_seconds:.1f}")
             os.replace(tmp, self.count_file)
         return result
 

@@ -99,6 +99,9 @@ class ArmResult:
     demo_fraction_memory: float | None = None
     demo_fraction_sampled: float | None = None
     wall_seconds: float = 0.0
+    updates: int = 0  # trainer updates when the budget was reached
+    updates_per_step: float | None = None  # what the arm achieved (held at the configured value by the worker)
+    worker_waited_seconds: float = 0.0  # how long the worker waited for the trainer
 
     def steps_or_budget(self) -> int:
         return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
@@ -135,7 +138,8 @@ def arm_home(folder: Path, task: Task, *, player_runs: bool) -> Path:
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **extra}
+    # one thread per process: the roles share 2 cores, and torch's thread pools fight over them otherwise
+    return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
 def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Path:
@@ -202,16 +206,27 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     if demo_runs is not None:
         import_runs_cli(home, demo_runs)
     count_file = folder / "worker_steps.txt"
+    progress_file = folder / "trainer_progress.txt"
+    params = hyperparameters(task)
+    hold = {  # the worker waits while the trainer is behind: the same updates per step on any machine
+        "PLAYERRUNS_TRAINER_PROGRESS_FILE": str(progress_file),
+        "PLAYERRUNS_UPDATES_PER_STEP": str(params["MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP"]),
+        "PLAYERRUNS_HOLD_AFTER_STEPS": str(params["ENVIRONMENT_STEPS_BEFORE_TRAINING"]),
+        # a worker sends its samples once per episode: the trainer may lag by one episode, no more
+        "PLAYERRUNS_HOLD_SLACK_STEPS": str(task.max_episode_steps + 2 * params["UPDATE_BUFFER_INTERVAL"]),
+    }
     weights = home / "TmrlData" / "weights" / f"{HYPERPARAMETERS['RUN_NAME']}_t.tmod"
     logs = {role: folder / f"{role}.log" for role in ("server", "trainer", "worker")}
     procs: dict[str, subprocess.Popen] = {}
     started = time.monotonic()
-    time_limit = time_limit or (budget_steps * STEP_SECONDS * 3 + 180)
+    time_limit = time_limit or (budget_steps * STEP_SECONDS * 20 + 300)  # a safety net: the hold may slow it
     try:
         for role in ("server", "trainer", "worker"):
             extra = {"PLAYERRUNS_SEED": str(seed)}
+            if role == "trainer":
+                extra["PLAYERRUNS_TRAINER_PROGRESS_FILE"] = str(progress_file)
             if role == "worker":
-                extra["PLAYERRUNS_STEP_COUNT_FILE"] = str(count_file)
+                extra.update(hold, PLAYERRUNS_STEP_COUNT_FILE=str(count_file))
             with open(logs[role], "wb") as log_file:
                 procs[role] = subprocess.Popen([sys.executable, "-m", "playerruns", f"--{role}"],
                                                env=_env(home, **extra), stdout=log_file, stderr=subprocess.STDOUT,
@@ -237,6 +252,9 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
                         result.steps_to_threshold = steps
                     if on_progress:
                         on_progress(arm, steps, ret)
+        result.updates = int(_read_numbers(progress_file, 1)[0])  # at the budget, before the last evaluation
+        result.worker_waited_seconds = _read_numbers(count_file, 2)[1]
+        result.updates_per_step = result.updates / steps if steps else None
         final = evaluator.evaluate(weights) if weights.exists() else None
         result.final_return = final
         if final is not None:
@@ -268,10 +286,16 @@ def _wait_for_log(log_file: Path, text: str, procs: dict[str, subprocess.Popen],
 
 
 def _read_steps(count_file: Path) -> int:
+    return int(_read_numbers(count_file, 2)[0])
+
+
+def _read_numbers(path: Path, n: int) -> list[float]:
+    """The first ``n`` numbers of a small status file written by a role (zeros until it exists)."""
     try:
-        return int(count_file.read_text() or 0)
+        values = [float(v) for v in path.read_text().split()[:n]]
     except (FileNotFoundError, ValueError):
-        return 0
+        values = []
+    return values + [0.0] * (n - len(values))
 
 
 def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:
@@ -300,6 +324,7 @@ def summarize(results: list[ArmResult], task: Task) -> dict[str, Any]:
         "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
         "demo_fraction_memory": [r.demo_fraction_memory for r in by_arm.get("player runs", [])],
         "demo_fraction_sampled": [r.demo_fraction_sampled for r in by_arm.get("player runs", [])],
+        "updates_per_step": {a: [r.updates_per_step for r in v] for a, v in by_arm.items()},
         "hyperparameters": {**hyperparameters(task), "PLAYER_RUNS": PLAYER_RUNS_SETTINGS, "STEP_SECONDS": STEP_SECONDS},
     }
     if "player runs" in by_arm and "scratch" in by_arm:
@@ -317,13 +342,14 @@ def summarize(results: list[ArmResult], task: Task) -> dict[str, Any]:
 
 def table(results: list[ArmResult], task: Task) -> str:
     lines = [f"{'arm':<12} {'seed':>4} {'steps to ' + f'{task.threshold:g}':>14} {'final return':>13} "
-             f"{'demo % memory':>14} {'demo % batches':>15}"]
+             f"{'demo % memory':>14} {'demo % batches':>15} {'updates/step':>13}"]
     for r in results:
         reached = str(r.steps_to_threshold) if r.steps_to_threshold is not None else f">{r.budget_steps}"
         final = f"{r.final_return:.1f}" if r.final_return is not None else "-"
         dm = f"{100 * r.demo_fraction_memory:.1f}" if r.demo_fraction_memory is not None else "-"
         ds = f"{100 * r.demo_fraction_sampled:.1f}" if r.demo_fraction_sampled is not None else "-"
-        lines.append(f"{r.arm:<12} {r.seed:>4} {reached:>14} {final:>13} {dm:>14} {ds:>15}")
+        ups = f"{r.updates_per_step:.2f}" if r.updates_per_step is not None else "-"
+        lines.append(f"{r.arm:<12} {r.seed:>4} {reached:>14} {final:>13} {dm:>14} {ds:>15} {ups:>13}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ training instance with pickle and resumes from it.
 from __future__ import annotations
 
 import logging
+import os
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,8 @@ from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 
 log = logging.getLogger(__name__)
+
+PROGRESS_FILE_ENV = "PLAYERRUNS_TRAINER_PROGRESS_FILE"
 
 
 class PlayerRunsTraining(TorchTrainingOffline):
@@ -63,6 +66,23 @@ class PlayerRunsTraining(TorchTrainingOffline):
         super().update_buffer(interface)
         if self.player_runs.ONLINE_INJECTION:
             self.inject_player_runs()
+        self.publish_progress()
+
+    def publish_progress(self) -> None:
+        """Writes ``<updates> <samples>`` to PLAYERRUNS_TRAINER_PROGRESS_FILE when that is set (opt-in).
+
+        tmrl's trainer waits when it is ahead of the worker, never the other way round; the built-in
+        experiment reads this file to hold its worker back when the trainer falls behind, so that
+        both arms train at the same updates per environment step on any machine.
+        """
+        target = os.environ.get(PROGRESS_FILE_ENV)
+        if not target or getattr(self, "_published", None) == self.total_updates:
+            return
+        tmp = f"{target}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(f"{self.total_updates} {self.total_samples}")
+        os.replace(tmp, target)
+        self._published = self.total_updates
 
     def inject_player_runs(self) -> int:
         """Polls SOURCE_PATH once and injects what is new; returns the samples appended."""
