@@ -70,7 +70,7 @@ def test_quick_demo(tmp_path):
         assert f"scratch / player runs = {summary['ratio_median']:.1f}x" in out
         assert "Neither arm reached" not in out
     else:
-        assert "Neither arm reached 99 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
+        assert "Neither arm reached 399 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
                "only shows the path" in out
         assert "scratch / player runs" not in out
     for arm in ("player runs", "scratch"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +40,26 @@ GYM_PREFIX = "GYM:"
 TMRL_DATA_SUBFOLDERS = ("config", "dataset", "checkpoints", "weights", "reward", "player_runs")
 
 
+class SampleBuffer(Protocol):
+    """What a tmrl memory's ``append_buffer`` reads: compressed samples in ``.memory`` (a tmrl Buffer)."""
+
+    memory: list[Sample]
+
+    def __len__(self) -> int: ...
+
+
+class ReplayMemory(Protocol):
+    """The part of a tmrl replay memory playerruns relies on (all four stock memories have it)."""
+
+    data: list[list[Any]]  # one column per field, one entry per raw sample
+    memory_size: int
+    batch_size: int
+
+    def append_buffer(self, buffer: SampleBuffer) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 @dataclass
 class TmrlSetup:
     """The configured tmrl pieces a run file must fit and goes through."""
@@ -47,9 +67,9 @@ class TmrlSetup:
     interface: str
     compat: Compatibility
     dataset_path: Path
-    memory_cls: Callable[..., Any]  # tmrl's configured MEMORY partial (a trainer adds nb_steps, device)
+    memory_cls: Callable[..., ReplayMemory]  # tmrl's configured MEMORY partial (a trainer adds nb_steps, device)
     sample_compressor: Callable[..., tuple] | None
-    obs_preprocessor: Callable[[Any], Any] | None
+    obs_preprocessor: Callable[[Any], Any] | None  # observation -> observation, as tmrl's OBS_PREPROCESSOR
     act_buf_len: int  # 0 for non-real-time (gymnasium) environments
     default_action: np.ndarray | None  # the reset sample's action (None outside rtgym)
     observation_space: Any  # the interface's own space (TrackMania) or the env's space (gymnasium)
@@ -57,7 +77,7 @@ class TmrlSetup:
     max_samples_per_episode: int
     env_id: str | None = None  # gymnasium id on the generic path
 
-    def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> Any:
+    def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> ReplayMemory:
         """A replay memory of the configured class; ``dataset_path`` defaults to tmrl's dataset folder."""
         kwargs.setdefault("nb_steps", 1)
         kwargs.setdefault("device", "cpu")
@@ -224,13 +244,14 @@ def _quiet_tmrl_logs() -> Iterator[None]:
         logging.disable(previous)
 
 
-def empty_memory(setup: TmrlSetup, scratch_folder: Path) -> Any:
+def empty_memory(setup: TmrlSetup, scratch_folder: Path) -> ReplayMemory:
     """A replay memory of the configured class that starts empty (``scratch_folder`` holds no data.pkl)."""
     with _quiet_tmrl_logs():
         return setup.make_memory(dataset_path=scratch_folder / ".playerruns-no-dataset")
 
 
-def append_safely(memory: Any, batch: Any, append_buffer: Callable[[Any], Any] | None = None) -> None:
+def append_safely(memory: ReplayMemory, batch: SampleBuffer,
+                  append_buffer: Callable[[SampleBuffer], object] | None = None) -> None:
     """Appends a Buffer-shaped batch through the memory's own ``append_buffer`` (and its trimming).
 
     tmrl's memories decide whether to extend their columns or create them from ``len(self)``,
@@ -241,7 +262,7 @@ def append_safely(memory: Any, batch: Any, append_buffer: Callable[[Any], Any] |
     """
     append_buffer = append_buffer or memory.append_buffer
     if memory.data and len(memory) == 0:
-        memory.__len__ = lambda: 1  # an instance attribute: `self.__len__()` inside tmrl finds it
+        memory.__len__ = lambda: 1  # type: ignore[method-assign]  # an instance attribute: tmrl calls self.__len__()
         try:
             append_buffer(batch)
         finally:
@@ -252,7 +273,7 @@ def append_safely(memory: Any, batch: Any, append_buffer: Callable[[Any], Any] |
         append_buffer(batch)
 
 
-def append_samples(memory: Any, samples: list[tuple]) -> None:
+def append_samples(memory: ReplayMemory, samples: list[Sample]) -> None:
     """Appends compressed samples to a tmrl memory (see append_safely)."""
     append_safely(memory, SampleBatch(samples))
 

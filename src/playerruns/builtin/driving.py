@@ -11,9 +11,10 @@ interface for TrackMania:
   (1.0: nothing within range); the action buffer holds the last two actions, newest first.
 - **action**: ``[gas, brake, steer]`` in ``[-1, 1]``, the order and meaning of tmrl's TrackMania
   interfaces: gas and brake act when positive (a pad's triggers), steer < 0 turns left, > 0 right.
-- **reward**: progress along the track's centre line per step, in percent of a lap, counting only
+- **reward**: progress along the track's centre line per step, as a share of ``LAP``, counting only
   new ground (driving back and forth earns nothing twice), as tmrl's trajectory-based reward counts
-  the trajectory points passed in the game. A lap is worth 100.
+  the trajectory points passed in the game. A lap is worth 400 (``LAP``: about 0.5 per step at
+  speed, a reward scale at which SAC's entropy bonus does not drown the task).
 - **episode end**: ``terminated`` at the finish line (one lap), or when the car has made no new
   progress for ``STUCK_STEPS`` steps (tmrl ends a stuck TrackMania episode the same way);
   ``truncated`` at the step limit (``max_episode_steps``, 1,000 steps = 50 s of driving).
@@ -63,7 +64,7 @@ STUCK_STEPS = 70  # no new progress for this long ends the episode (3.5 s, as tm
 ACT_BUF_LEN = 2  # actions appended to the observation (tmrl's TrackMania default)
 MAX_EPISODE_STEPS = 1000
 CAR_RADIUS = 1.0  # m: the car touches a border when its centre is this close
-LAP = 100.0  # reward of a whole lap
+LAP = 400.0  # reward of a whole lap: about 0.5 per step at racing speed, the scale SAC learns well at
 
 _BEAM_ANGLES = np.linspace(-math.pi / 2, math.pi / 2, LIDAR_BEAMS)
 

@@ -46,7 +46,7 @@ class Task:
 TASKS: dict[str, Task] = {
     "minitrack": Task(
         name="minitrack", env_id="playerruns.builtin.driving:MiniTrack-v0",
-        worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=99.0,
+        worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=399.0,
         goal="finish a lap in every evaluation episode", max_episode_steps=1000,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0}},
         quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},

@@ -70,7 +70,7 @@ class DemoWeightedSampling:
 
     def append_buffer(self, buffer: Any) -> None:
         before = raw_sample_count(self.data)
-        append_safely(self, buffer, super().append_buffer)  # type: ignore[misc]
+        append_safely(self, buffer, super().append_buffer)  # type: ignore[misc, arg-type]  # mixed into a tmrl memory
         trimmed = before + len(buffer.memory) - raw_sample_count(self.data)
         self.demo_index.extend(np.fromiter((is_demo(s[INFO]) for s in buffer.memory), bool, len(buffer.memory)),
                                np.fromiter((ends_episode(s) for s in buffer.memory), bool, len(buffer.memory)),
