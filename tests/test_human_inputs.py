@@ -82,8 +82,9 @@ def _recorder(tmp_path: Path, display: str, *args: str) -> tuple[Terminal, Path]
 
 
 def test_keyboard_window_drives_the_car_and_del_ends_the_episode(tmp_path, display):
-    term, out = _recorder(tmp_path, display, "--record-input", "keyboard", "--record-episode-max-samples", "600")
-    term.read_until("Episode 1 of 1: press Enter to start.")
+    term, out = _recorder(tmp_path, display, "--record-input", "keyboard", "--record-episode-max-samples", "600",
+                          "--record-episode-count", "2")
+    term.read_until("Episode 1 of 2: press Enter to start.")
     assert "no global key hook" not in term.output  # a display: Del works in every window
     term.press(ENTER)
     term.read_until("Recording: drive; Del ends the episode early.")
@@ -100,9 +101,21 @@ def test_keyboard_window_drives_the_car_and_del_ends_the_episode(tmp_path, displ
     _xdotool(display, "keyup", "Down")
     _xdotool(display, "key", "Delete")
     term.read_until("ended by delete", timeout=60)
+
+    # the second episode is not ended by the Del that ended the first (still queued in the window)
+    term.read_until("Episode 2 of 2: press Enter to start.")
+    term.press(ENTER)
+    term.read_until("Recording: drive; Del ends the episode early.")
+    _xdotool(display, "keydown", "Up")
+    time.sleep(1.0)
+    _xdotool(display, "keyup", "Up")
+    _xdotool(display, "key", "Delete")
+    term.read_until("Done: 2 run file(s)", timeout=60)
     assert term.wait() == 0
 
-    run = load_run(next(out.glob("*.pkl")))
+    first, second = (load_run(f) for f in sorted(out.glob("*.pkl")))
+    assert second.metadata["ended_by"] == "delete" and len(second.samples) - 1 >= 10
+    run = first
     acts = np.array([s[0] for s in run.samples[1:]])
     gas, brake, steer = acts[:, 0], acts[:, 1], acts[:, 2]
     assert (gas == 1.0).sum() >= 10 and (brake == 1.0).sum() >= 3  # Up is gas, Down is brake

@@ -156,12 +156,12 @@ def check_combination(given: dict[str, Any]) -> str | None:
     if len(commands) > 1:
         raise PlayerRunsError(f"choose one command, not {' and '.join(_flag(c) for c in commands)}")
     command = commands[0] if commands else None
-    if "record_driver" in given and given.get("record_input") != "scripted":
-        raise PlayerRunsError("--record-driver goes with --record-input scripted")
     for option, owners in OPTION_OWNERS.items():
         if option in given and command not in owners:
             raise PlayerRunsError(f"{_flag(option)} goes with {' or '.join(_flag(o) for o in owners)}"
                                   + (f", not {_flag(command)}" if command else ""))
+    if "record_driver" in given and given.get("record_input") != "scripted":
+        raise PlayerRunsError("--record-driver goes with --record-input scripted")
     return command
 
 

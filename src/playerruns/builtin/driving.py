@@ -29,7 +29,7 @@ scraping a wall in the game. Nothing is random but the start: ``reset(seed=...)`
 start position by a little, so runs differ.
 
 Tracks (``track=`` or their own ids): ``MiniTrack-v0`` is the default circuit (two hairpins, a
-chicane, fast sweepers, 700 m); ``MiniTrackOval-v0`` an easy oval; ``MiniTrackHairpins-v0`` a
+chicane, fast sweepers, 780 m); ``MiniTrackOval-v0`` an easy oval; ``MiniTrackHairpins-v0`` a
 tight technical track. All are served through tmrl's generic path, e.g. ``"RTGYM_INTERFACE":
 "GYM:playerruns.builtin.driving:MiniTrack-v0"``. ``render()`` draws the track and the car from
 above (``render_mode="rgb_array"``), which is what the keyboard window shows a person.

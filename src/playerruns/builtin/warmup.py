@@ -38,6 +38,7 @@ class Task:
     threshold: float  # evaluation return that counts as solved
     goal: str  # the threshold in words
     max_episode_steps: int
+    every_episode: bool  # the threshold holds for every evaluation episode (else for their mean)
     overrides: dict[str, Any]  # hyper-parameters of this task on top of HYPERPARAMETERS (both arms)
     quick: dict[str, int]  # --quick: budget_steps, eval_every, runs
     full: dict[str, int]
@@ -47,14 +48,14 @@ TASKS: dict[str, Task] = {
     "minitrack": Task(
         name="minitrack", env_id="playerruns.builtin.driving:MiniTrack-v0",
         worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=399.0,
-        goal="finish a lap in every evaluation episode", max_episode_steps=1000,
+        goal="finish a lap in every evaluation episode", max_episode_steps=1000, every_episode=True,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0}},
         quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
         full={"budget_steps": 30_000, "eval_every": 2500, "runs": 10}),
     "mountaincar": Task(
         name="mountaincar", env_id="MountainCarContinuous-v0",
         worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
-        goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999,
+        goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999, every_episode=False,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
         quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
         full={"budget_steps": 25_000, "eval_every": 2500, "runs": 10}),
@@ -128,13 +129,23 @@ def arm_home(folder: Path, task: Task, *, player_runs: bool) -> Path:
     """A HOME holding the TmrlData of one training arm."""
     from playerruns.tmrl_bridge import init_tmrl_data
 
-    port, local_server, local_trainer, local_worker = free_local_ports(4)
     init_tmrl_data(folder, interface=f"GYM:{task.worker_env}", overrides={
-        **hyperparameters(task), "PORT": port, "LOCAL_PORT_SERVER": local_server, "LOCAL_PORT_TRAINER": local_trainer,
-        "LOCAL_PORT_WORKER": local_worker,
+        **hyperparameters(task),
         "PLAYER_RUNS": PLAYER_RUNS_SETTINGS if player_runs else {"DEMO_SAMPLING_WEIGHT": 1.0},
     })
     return folder
+
+
+PORT_KEYS = ("PORT", "LOCAL_PORT_SERVER", "LOCAL_PORT_TRAINER", "LOCAL_PORT_WORKER")
+
+
+def assign_free_ports(home: Path) -> None:
+    """Writes ports that are free right now into the arm's config.json, just before its roles start
+    (chosen earlier, another program may have taken them meanwhile)."""
+    config_file = home / "TmrlData" / "config" / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config.update(zip(PORT_KEYS, free_local_ports(len(PORT_KEYS)), strict=True))
+    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -151,7 +162,7 @@ def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Pa
         args = ["--record-input", "scripted", "--record-auto-start"]  # playerruns.builtin.drivers:default_driver
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
            "--record-episode-output-dir", str(out), *args]
-    # the recorder drives the unpaced task: same observations and actions as the paced one
+    # the recorder drives the task the worker steps (paced, 100 steps/s: a scripted driver does not mind)
     result = subprocess.run(cmd, env=_env(home, PLAYERRUNS_SEED=str(seed)), stdin=None if human else subprocess.DEVNULL,
                             capture_output=not human, text=True)
     if result.returncode != 0:
@@ -168,7 +179,8 @@ def import_runs_cli(home: Path, folder: Path) -> str:
 
 
 class Evaluator:
-    """Loads the trainer's latest policy and runs deterministic episodes of the unpaced task."""
+    """Loads the trainer's latest policy and runs deterministic episodes of the unpaced task; its score is
+    the lowest return (a task solved in every episode) or the mean (MountainCar, as gymnasium defines it)."""
 
     def __init__(self, task: Task, episodes: int = 3) -> None:
         import gymnasium
@@ -194,7 +206,7 @@ class Evaluator:
                 total += float(rew)
                 done = terminated or truncated
             returns.append(total)
-        return float(np.mean(returns))
+        return float(np.min(returns) if self.task.every_episode else np.mean(returns))
 
 
 def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, eval_every: int, evaluator: Evaluator,
@@ -220,6 +232,7 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     procs: dict[str, subprocess.Popen] = {}
     started = time.monotonic()
     time_limit = time_limit or (budget_steps * STEP_SECONDS * 20 + 300)  # a safety net: the hold may slow it
+    assign_free_ports(home)
     try:
         for role in ("server", "trainer", "worker"):
             extra = {"PLAYERRUNS_SEED": str(seed)}

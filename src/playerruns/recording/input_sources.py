@@ -29,6 +29,9 @@ class InputSource(Protocol):
 
     def end_requested(self) -> bool: ...
 
+    def start_episode(self) -> None:
+        """Forgets end requests made before the episode started (a Del still queued in a window)."""
+
     def close(self) -> None: ...
 
 
@@ -53,6 +56,9 @@ class ScriptedSource:
 
     def end_requested(self) -> bool:
         return False
+
+    def start_episode(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -137,8 +143,15 @@ class GamepadSource:
 
     def end_requested(self) -> bool:
         self._pygame.event.pump()
-        pressed = self.end_button < self.pad.get_numbuttons() and bool(self.pad.get_button(self.end_button))
-        return pressed or (self.view is not None and self.view.delete_pressed())
+        if self.view is not None and self.view.delete_pressed():
+            self.end_label = "delete"
+            return True
+        self.end_label = "gamepad"
+        return self.end_button < self.pad.get_numbuttons() and bool(self.pad.get_button(self.end_button))
+
+    def start_episode(self) -> None:
+        if self.view is not None:
+            self.view.forget_keys()
 
     def close(self) -> None:
         self.pad.quit()
@@ -193,6 +206,11 @@ class TaskView:
         pressed, self._delete = self._delete, False
         return pressed
 
+    def forget_keys(self) -> None:
+        """Drops the key events queued so far (a Del that a global hook already acted on)."""
+        self._pygame.event.get()
+        self._delete = False
+
     def close(self) -> None:
         self._pygame.display.quit()
 
@@ -231,6 +249,9 @@ class KeyboardWindowSource:
 
     def end_requested(self) -> bool:
         return self.view.delete_pressed()
+
+    def start_episode(self) -> None:
+        self.view.forget_keys()
 
     def close(self) -> None:
         self.view.close()

@@ -63,6 +63,7 @@ class Recorder:
             obs = self._pre(obs)
             samples.append((self.default_action, obs, 0.0, False, False, dict(info)))
             self.stop_requested()  # forget a Del pressed before the episode started
+            self.source.start_episode()
             self.on_start()
             next_tick = time.monotonic()
             for t in range(self.max_samples):

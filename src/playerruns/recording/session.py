@@ -114,8 +114,11 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
             "Del ends it early; Ctrl+C stops (the episode in progress is saved).")
         if not hook.available:
             pad = f"the gamepad's end button (button {end_button}), " if isinstance(source, GamepadSource) else ""
-            say(f"Note: Del works only in this terminal, not in the game window: no global key hook "
-                f"({hook.unavailable_reason}). Alternatives: press Del here, {pad}or let the episode end at its limit.")
+            here = "this terminal and the task's window" if getattr(source, "view", None) is not None \
+                else "this terminal"
+            say(f"Note: Del works only in {here}, not in the game window: no global key hook "
+                f"({hook.unavailable_reason}). Alternatives: press Del there, {pad}or let the episode end at "
+                "its limit.")
         for k in range(1, count + 1):
             keys.clear()  # forget keys pressed while the last episode was saved, before asking
             if auto_start:

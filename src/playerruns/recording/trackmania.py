@@ -107,6 +107,9 @@ class OpenPlanetSource:
     def end_requested(self) -> bool:
         return False
 
+    def start_episode(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from playerruns import __version__
 from playerruns.errors import RunFileError
 from playerruns.runs.atomic_io import atomic_write_pickle
@@ -98,26 +100,71 @@ def load_run(path: str | Path) -> RunFile:
 
 
 def parse_run(content: Any, path: Path, raw_bytes: bytes) -> RunFile:
-    """Turns unpickled content into a RunFile (v1 dict or bare sample list)."""
+    """Turns unpickled content into a RunFile (v1 dict or bare sample list). Raises RunFileError.
+
+    Only the envelope is checked here (the samples are checked by ``validation.check_samples``); a
+    value of the wrong type is named by its type, never printed (it may be huge or nested deep).
+    """
     if isinstance(content, list):
         digest = hashlib.sha256(raw_bytes).hexdigest()[:16]
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-        return RunFile(samples=content, run_id=f"bare-{digest}", recorded_at=mtime.replace("+00:00", "Z"),
+        try:
+            recorded_at = _iso_utc(path.stat().st_mtime)
+        except OSError:  # gone since it was read (a poller's file renamed meanwhile)
+            recorded_at = utc_now_iso()
+        return RunFile(samples=content, run_id=f"bare-{digest}", recorded_at=recorded_at,
                        metadata={"legacy_bare_list": True}, format="bare_list", source=path)
     if isinstance(content, dict):
         fmt = content.get("format")
         if fmt != FORMAT_V1:
-            raise RunFileError(f"{path}: unknown run file format {fmt!r}, expected '{FORMAT_V1}' "
+            shown = _short(fmt) if fmt is None or isinstance(fmt, str) else f"({_short(fmt)})"
+            raise RunFileError(f"{path}: unknown run file format {shown}, expected '{FORMAT_V1}' "
                                "or a bare list of samples")
         missing = [k for k in _V1_KEYS if k not in content]
         if missing:
             raise RunFileError(f"{path}: '{FORMAT_V1}' file lacks the key(s) {', '.join(missing)}")
-        if not isinstance(content["run_id"], str) or not content["run_id"]:
-            raise RunFileError(f"{path}: 'run_id' must be a non-empty string")
+        run_id = content["run_id"]
+        if not isinstance(run_id, str) or not run_id:
+            raise RunFileError(f"{path}: 'run_id' must be a non-empty string, found {_short(run_id)}")
+        if len(run_id) > _MAX_RUN_ID or not run_id.isprintable():
+            raise RunFileError(f"{path}: 'run_id' must be one printable line of at most {_MAX_RUN_ID} "
+                               f"characters, found {_short(run_id)}")
         if not isinstance(content["metadata"], dict):
-            raise RunFileError(f"{path}: 'metadata' must be a dict")
-        return RunFile(samples=content["samples"], run_id=content["run_id"],
-                       recorded_at=str(content["recorded_at"]), metadata=content["metadata"],
+            raise RunFileError(f"{path}: 'metadata' must be a dict, found {_short(content['metadata'])}")
+        samples = content["samples"]
+        if not isinstance(samples, (list, tuple)):
+            raise RunFileError(f"{path}: 'samples' must be a list, found {_short(samples)}")
+        return RunFile(samples=samples if isinstance(samples, list) else list(samples), run_id=run_id,
+                       recorded_at=_recorded_at(content["recorded_at"], path), metadata=content["metadata"],
                        format=FORMAT_V1, source=path)
     raise RunFileError(f"{path}: unknown run file format: a {type(content).__name__}, expected a "
                        f"'{FORMAT_V1}' dict or a list of samples")
+
+
+_MAX_RUN_ID = 256
+
+
+def _recorded_at(value: Any, path: Path) -> str:
+    """'recorded_at' as a string: an ISO-8601 text as written, or a POSIX timestamp converted."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        try:
+            return _iso_utc(float(value))
+        except (OverflowError, ValueError, OSError):
+            pass
+    raise RunFileError(f"{path}: 'recorded_at' must be an ISO-8601 date string (or a POSIX timestamp), "
+                       f"found {_short(value)}")
+
+
+def _iso_utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _short(value: Any) -> str:
+    """A value for a one-line message: a short string quoted, anything else by its type."""
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return repr(text)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    return f"a value of type {type(value).__name__}"

@@ -3,23 +3,40 @@
 Two samples fit the same replay memory when their signatures are equal. Signatures are plain
 tuples (cheap to compute and compare for every sample) and render as short readable strings
 such as ``tuple(float32[1], float32[76], float32[3], float32[3])`` for messages and metadata.
+
+Values read from a run file can be hostile: nested thousands of levels deep, containing
+themselves, or sharing sub-structures so that a walk visits them exponentially often. ``matcher``
+(the per-sample check) never walks further than the expected signature, and ``describe`` (for
+messages) stops after a bounded number of nodes, so neither can be made slow or recursive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 Signature = tuple
 
+MAX_DEPTH = 16  # signature_of does not look deeper: deeper structures get the signature ("deep",)
+_DESCRIBE_ITEMS = 8  # entries of a tuple shown in a description
+_DESCRIBE_DEPTH = 4  # levels shown in a description
+_DESCRIBE_NODES = 24  # nodes a description visits at most
 
-def signature_of(value: Any) -> Signature:
-    """The signature of an observation or action (arrays, numbers, nested tuples/lists)."""
+
+def signature_of(value: Any, _depth: int = 0) -> Signature:
+    """The signature of an observation or action (arrays, numbers, nested tuples/lists).
+
+    Meant for trusted values (the configuration's own observations): it visits every node of a
+    DAG-shaped value. To test untrusted values use ``matcher``, to describe them ``describe``.
+    """
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape)  # dtype.str: numpy computes dtype.name in Python, slowly
     if isinstance(value, (tuple, list)):
-        return ("tuple", tuple(signature_of(v) for v in value))
+        if _depth >= MAX_DEPTH:
+            return ("deep",)
+        return ("tuple", tuple([signature_of(v, _depth + 1) for v in value]))
     if isinstance(value, np.generic):
         return ("scalar", value.dtype.str)
     if value is None:
@@ -27,18 +44,89 @@ def signature_of(value: Any) -> Signature:
     return ("scalar", type(value).__name__)
 
 
+def matcher(sig: Signature) -> Callable[[Any], bool]:
+    """A fast test equivalent to ``signature_of(value) == sig`` that stops at the first difference."""
+    kind = sig[0]
+    # dtypes are compared as objects (``dtype.str`` is computed on every access, 5x slower): equal
+    # dtypes have equal ``str``; the reverse fails only for structured dtypes, never a configuration's
+    if kind == "array":
+        dtype, shape = np.dtype(sig[1]), sig[2]
+
+        def fits_array(value: Any) -> bool:
+            return isinstance(value, np.ndarray) and value.shape == shape and value.dtype == dtype
+
+        return fits_array
+    if kind == "tuple":
+        items = sig[1]
+        n = len(items)
+        if all(s[0] == "array" for s in items):  # the common case (TrackMania): a flat tuple of arrays
+            specs = tuple((s[2], np.dtype(s[1])) for s in items)
+
+            def fits_arrays(value: Any) -> bool:
+                if not isinstance(value, (tuple, list)) or len(value) != n:
+                    return False
+                for v, (shape, dtype) in zip(value, specs, strict=True):
+                    if not isinstance(v, np.ndarray) or v.shape != shape or v.dtype != dtype:
+                        return False
+                return True
+
+            return fits_arrays
+        subs = tuple(matcher(s) for s in items)
+
+        def fits_tuple(value: Any) -> bool:
+            return (isinstance(value, (tuple, list)) and len(value) == n
+                    and all(f(v) for f, v in zip(subs, value, strict=True)))
+
+        return fits_tuple
+    if kind == "none":
+        return lambda value: value is None
+    if kind == "scalar":
+        return lambda value: not isinstance(value, (tuple, list, np.ndarray)) and signature_of(value) == sig
+    return lambda value: False
+
+
 def format_signature(sig: Signature) -> str:
     """Renders a signature for people: ``float32[4, 19]``, ``tuple(float32[1], ...)``."""
     kind = sig[0]
     if kind == "array":
-        return f"{np.dtype(sig[1]).name}[{', '.join(str(d) for d in sig[2])}]"
+        return f"{_dtype_name(sig[1])}[{', '.join(str(d) for d in sig[2])}]"
     if kind == "tuple":
         return f"tuple({', '.join(format_signature(s) for s in sig[1])})"
     if kind == "scalar":
-        return np.dtype(sig[1]).name if sig[1][:1] in "<>|=" else sig[1]
+        return _dtype_name(sig[1]) if sig[1][:1] in "<>|=" else sig[1]
+    if kind == "more":
+        return f"... {sig[1]} more"
+    if kind == "deep":
+        return "..."
     return "None"
 
 
+def _dtype_name(dtype_str: str) -> str:
+    try:
+        dtype = np.dtype(dtype_str)
+    except (TypeError, ValueError):
+        return dtype_str
+    if dtype.isnative:
+        return dtype.name
+    return f"{dtype.name} ({'big' if dtype.byteorder == '>' else 'little'}-endian)"
+
+
 def describe(value: Any) -> str:
-    """Shortcut: the readable signature of ``value``."""
-    return format_signature(signature_of(value))
+    """The readable signature of ``value``, abridged (``...``) past a few entries, levels and nodes."""
+    return format_signature(_bounded_signature(value, 0, [_DESCRIBE_NODES]))
+
+
+def _bounded_signature(value: Any, depth: int, budget: list[int]) -> Signature:
+    budget[0] -= 1
+    if isinstance(value, (tuple, list)):
+        if depth >= _DESCRIBE_DEPTH or budget[0] <= 0:
+            return ("deep",)
+        items: list[Signature] = []
+        for v in value[:_DESCRIBE_ITEMS]:
+            if budget[0] <= 0:
+                break
+            items.append(_bounded_signature(v, depth + 1, budget))
+        if len(value) > len(items):
+            items.append(("more", len(value) - len(items)))
+        return ("tuple", tuple(items))
+    return signature_of(value)

@@ -1,26 +1,38 @@
-"""Checking run samples before anything is written, in two layers.
+"""Checking run samples before anything is written, in three layers.
 
 1. The spec's schema: each sample is ``(act, obs, rew, terminated, truncated, info)`` with boolean
-   flags and a dict info; episodes end with a terminated or truncated flag.
+   flags, a real reward and a dict info; episodes end with a terminated or truncated flag.
 2. Compatibility with the CURRENT tmrl configuration: every observation has the signature the
    configured interface + observation preprocessor produce, every action the action space's shape.
+3. Finite numbers: a NaN or an infinity in a reward, an observation or an action would poison
+   training, so none is let through. Rewards are checked one by one; the float arrays of
+   observations and actions are gathered over many samples and checked with one vectorized numpy
+   call (a per-array call would cost more than all the other checks together); only when that call
+   finds something are the samples searched one by one to name the culprit.
 
-A failure raises ValidationError naming the file, the sample index, what was expected and found.
+A failure raises ValidationError naming the file, the sample index, the field, what was expected and
+found. Problems are reported in file order: the first bad sample is the one named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from playerruns.errors import ValidationError
-from playerruns.runs.signature import Signature, describe, format_signature, signature_of
+from playerruns.runs.signature import MAX_DEPTH, Signature, describe, format_signature, matcher
 
 _BOOL_TYPES = (bool, np.bool_)
+_REAL_TYPES = (int, float, np.integer, np.floating)
+_FLOAT_SCALARS = (float, complex, np.floating, np.complexfloating)
+# tmrl stores rewards as float32: a finite reward beyond this range would still become inf
+_REWARD_LIMIT = float(np.finfo(np.float32).max)
+# float elements gathered before one vectorized finiteness check (bounds the temporary copy: a few MB)
+_CHECK_ELEMENTS = 1 << 18
+_MAX_NODES = 100_000  # nodes of one observation/action walked without a configuration to compare with
 
 
 @dataclass(frozen=True)
@@ -37,17 +49,50 @@ class Compatibility:
 
 
 def check_samples(samples: Sequence[Any], compat: Compatibility | None, source: str) -> None:
-    """Validates ``samples`` against the schema and, if ``compat`` is given, the configuration."""
+    """Validates ``samples`` against the schema, finiteness and, if ``compat`` is given, the configuration."""
     if not isinstance(samples, (list, tuple)):
         raise ValidationError(f"{source}: 'samples' must be a list, found {type(samples).__name__}")
     if len(samples) == 0:
         raise ValidationError(f"{source}: holds no samples")
+    finite = _FiniteCheck(samples, compat, source)
     episode_start = True
-    for i, sample in enumerate(samples):
-        _check_schema(sample, i, source, episode_start)
-        if compat is not None:
-            _check_compat(sample, i, source, compat)
-        episode_start = bool(sample[3]) or bool(sample[4])
+    i = 0
+    fits_obs = matcher(compat.obs_signature) if compat is not None else _anything
+    fits_act = _action_matcher(compat.action_shape) if compat is not None else _anything
+    try:
+        if compat is not None and finite.how != _WALK:  # the common case, kept tight: it runs per sample
+            arrays, how, positions = finite.arrays, finite.how, finite.positions
+            per_sample, elements = finite.per_sample, 0
+            for i, sample in enumerate(samples):
+                _check_schema(sample, i, source, episode_start)
+                act, obs = sample[0], sample[1]
+                if not fits_obs(obs) or (act is not None and not fits_act(act)):
+                    _raise_incompatible(act, obs, i, source, compat)
+                if act is not None:
+                    arrays.append(act)
+                if how == _ALL:
+                    arrays.extend(obs)
+                elif how == _SELF:
+                    arrays.append(obs)
+                elif how == _SOME:
+                    arrays.extend([obs[k] for k in positions])
+                elements += per_sample
+                if elements >= _CHECK_ELEMENTS:
+                    finite.flush(i + 1)
+                    arrays, elements = finite.arrays, 0
+                episode_start = bool(sample[3]) or bool(sample[4])
+        else:
+            for i, sample in enumerate(samples):
+                _check_schema(sample, i, source, episode_start)
+                act, obs = sample[0], sample[1]
+                if compat is not None and (not fits_obs(obs) or (act is not None and not fits_act(act))):
+                    _raise_incompatible(act, obs, i, source, compat)
+                finite.add(sample, i)
+                episode_start = bool(sample[3]) or bool(sample[4])
+    except ValidationError:
+        finite.flush(i)  # a non-finite value in an earlier sample is the first problem: reported instead
+        raise
+    finite.flush(len(samples))
     if not episode_start:
         raise ValidationError(
             f"{source}: sample {len(samples) - 1}: the last episode does not end "
@@ -56,41 +101,204 @@ def check_samples(samples: Sequence[Any], compat: Compatibility | None, source: 
 
 
 def _check_schema(sample: Any, i: int, source: str, episode_start: bool) -> None:
-    where = f"{source}: sample {i}"
     if not isinstance(sample, (tuple, list)) or len(sample) != 6:
         found = f"{type(sample).__name__} of length {len(sample)}" if isinstance(sample, (tuple, list)) \
             else type(sample).__name__
-        raise ValidationError(f"{where}: expected a tuple (act, obs, rew, terminated, truncated, info), found {found}")
+        raise ValidationError(f"{source}: sample {i}: expected a tuple (act, obs, rew, terminated, truncated, "
+                              f"info), found {found}")
     act, _obs, rew, terminated, truncated, info = sample
     if not isinstance(terminated, _BOOL_TYPES):
-        raise ValidationError(f"{where}: 'terminated' must be a bool, found {type(terminated).__name__}")
+        raise ValidationError(f"{source}: sample {i}: 'terminated' must be a bool, found {type(terminated).__name__}")
     if not isinstance(truncated, _BOOL_TYPES):
-        raise ValidationError(f"{where}: 'truncated' must be a bool, found {type(truncated).__name__}")
+        raise ValidationError(f"{source}: sample {i}: 'truncated' must be a bool, found {type(truncated).__name__}")
     if not isinstance(info, dict):
-        raise ValidationError(f"{where}: 'info' must be a dict, found {type(info).__name__}")
-    if isinstance(rew, _BOOL_TYPES) or not isinstance(rew, (Real, np.number)):
-        raise ValidationError(f"{where}: 'rew' must be a number, found {type(rew).__name__}")
+        raise ValidationError(f"{source}: sample {i}: 'info' must be a dict, found {type(info).__name__}")
+    if isinstance(rew, _BOOL_TYPES) or not isinstance(rew, _REAL_TYPES) or isinstance(rew, np.timedelta64):
+        raise ValidationError(f"{source}: sample {i}: 'rew' must be a real number, found {type(rew).__name__}")
+    if not -_REWARD_LIMIT <= rew <= _REWARD_LIMIT:  # False for NaN too
+        raise ValidationError(f"{source}: sample {i}: 'rew' {_reward_problem(rew)}")
     if act is None and not episode_start:
-        raise ValidationError(f"{where}: action is None outside an episode's reset sample")
+        raise ValidationError(f"{source}: sample {i}: action is None outside an episode's reset sample")
 
 
-def _check_compat(sample: Any, i: int, source: str, compat: Compatibility) -> None:
-    act, obs = sample[0], sample[1]
-    sig = signature_of(obs)
-    if sig != compat.obs_signature:
+def _reward_problem(rew: Any) -> str:
+    if isinstance(rew, (float, np.floating)):
+        if np.isnan(rew):
+            return "is NaN (not a number)"
+        if np.isinf(rew):
+            return f"is {'-' if rew < 0 else ''}inf"
+        size = np.format_float_scientific(rew, precision=3)
+    else:
+        size = f"an integer of about {int(int(rew).bit_length() * 0.30103) + 1} digits"
+    return (f"is {size}: beyond the float32 range tmrl stores rewards in, where it would be inf "
+            "(a non-finite value)")
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _action_matcher(shape: tuple[int, ...]) -> Callable[[Any], bool]:
+    """An action that fits: a float array of ``shape`` in native byte order, at most float64 (torch reads it)."""
+    def fits(act: Any) -> bool:
+        return isinstance(act, np.ndarray) and act.shape == shape and act.dtype in _ACTION_DTYPES
+
+    return fits
+
+
+_ACTION_DTYPES = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+
+def _raise_incompatible(act: Any, obs: Any, i: int, source: str, compat: Compatibility) -> None:
+    if not matcher(compat.obs_signature)(obs):
         hint = ""
-        if compat.compressed_obs_signature is not None and sig == compat.compressed_obs_signature:
+        if compat.compressed_obs_signature is not None and matcher(compat.compressed_obs_signature)(obs):
             hint = (" (this looks like a sample already passed through the sample compressor: "
                     "run files must hold raw samples)")
         raise ValidationError(
             f"{source}: sample {i}: observation does not fit the current tmrl configuration "
-            f"({compat.interface}): expected {compat.describe_obs()}, found {format_signature(sig)}{hint}"
+            f"({compat.interface}): expected {compat.describe_obs()}, found {describe(obs)}{hint}"
         )
-    if act is None:
-        return
-    if not isinstance(act, np.ndarray) or act.shape != compat.action_shape or act.dtype.kind != "f":
-        expected = f"a float array of shape {list(compat.action_shape)}"
-        raise ValidationError(
-            f"{source}: sample {i}: action does not fit the current tmrl configuration ({compat.interface}): "
-            f"expected {expected}, found {describe(act)}"
-        )
+    raise ValidationError(
+        f"{source}: sample {i}: action does not fit the current tmrl configuration ({compat.interface}): "
+        f"expected a float array of shape {list(compat.action_shape)}, found {describe(act)}"
+    )
+
+
+# -- finiteness ---------------------------------------------------------------------------------------
+
+_SELF, _ALL, _SOME, _NONE, _WALK = range(5)  # how the float arrays of a configured observation are found
+
+
+def _obs_plan(sig: Signature) -> tuple[int, tuple[int, ...], int]:
+    """(how, which tuple positions, float elements per observation) for observations matching ``sig``."""
+    if sig[0] == "array":
+        is_float = np.dtype(sig[1]).kind in "fc"
+        return (_SELF if is_float else _NONE), (), (int(np.prod(sig[2])) if is_float else 0)
+    if sig[0] == "tuple" and all(s[0] == "array" for s in sig[1]):
+        floats = tuple(k for k, s in enumerate(sig[1]) if np.dtype(s[1]).kind in "fc")
+        elements = sum(int(np.prod(sig[1][k][2])) for k in floats)
+        if not floats:
+            return _NONE, (), 0
+        return (_ALL if len(floats) == len(sig[1]) else _SOME), floats, elements
+    return _WALK, (), 0
+
+
+class _FiniteCheck:
+    """Gathers the float arrays of samples and checks them in vectorized batches (see the module doc)."""
+
+    def __init__(self, samples: Sequence[Any], compat: Compatibility | None, source: str) -> None:
+        self.samples = samples
+        self.source = source
+        self.compat = compat
+        self.arrays: list[np.ndarray] = []
+        self.scalars: list[Any] = []
+        self.elements = 0
+        self.start = 0  # first sample not checked yet
+        if compat is None:
+            self.how, self.positions, self.per_sample = _WALK, (), 0
+        else:
+            self.how, self.positions, self.per_sample = _obs_plan(compat.obs_signature)
+            self.per_sample += int(np.prod(compat.action_shape))
+
+    def add(self, sample: Any, i: int) -> None:
+        """Gathers the sample's float leaves (schema and configuration already checked)."""
+        act, obs = sample[0], sample[1]
+        how, arrays = self.how, self.arrays
+        if self.compat is not None and act is not None:
+            arrays.append(act)  # a float array (checked against the configuration)
+        elif act is not None:
+            self.elements += self._walk(act, i, "act")
+        if how == _ALL:
+            arrays.extend(obs)
+        elif how == _SELF:
+            arrays.append(obs)
+        elif how == _SOME:
+            arrays.extend([obs[k] for k in self.positions])
+        elif how == _WALK:
+            self.elements += self._walk(obs, i, "obs")
+        self.elements += self.per_sample
+        if self.elements >= _CHECK_ELEMENTS:
+            self.flush(i + 1)
+
+    def _walk(self, value: Any, i: int, field: str) -> int:
+        """Gathers the float leaves of an unconfigured (or nested) value; returns their element count."""
+        elements = 0
+        for _, leaf in _leaves(value, f"{self.source}: sample {i}: '{field}'"):
+            if isinstance(leaf, np.ndarray):
+                if leaf.dtype.kind in "fc":
+                    self.arrays.append(leaf)
+                    elements += leaf.size
+                elif leaf.dtype.kind == "O":
+                    raise ValidationError(f"{self.source}: sample {i}: '{field}' holds an array of Python objects "
+                                          f"({describe(leaf)}); expected numbers")
+            elif isinstance(leaf, _FLOAT_SCALARS):
+                self.scalars.append(leaf)
+        return elements
+
+    def flush(self, end: int) -> None:
+        """Checks what was gathered for samples start..end-1; names the first non-finite value, if any."""
+        finite = True
+        if self.arrays:
+            finite = bool(np.isfinite(np.concatenate(self.arrays, axis=None)).all())
+        if finite and self.scalars:
+            finite = bool(np.isfinite(np.array(self.scalars)).all())
+        start = self.start
+        self.arrays, self.scalars, self.elements, self.start = [], [], 0, end
+        if not finite:
+            for j in range(start, end):
+                _raise_if_not_finite(self.samples[j], j, self.source)
+
+
+def _leaves(value: Any, where: str) -> Iterator[tuple[int, Any]]:
+    """(index, leaf) of a nested tuple/list structure, depth first; refuses a too deep or too big one."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    index = visited = 0
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if isinstance(node, (tuple, list)):
+            if depth >= MAX_DEPTH:
+                raise ValidationError(f"{where} is nested more than {MAX_DEPTH} levels deep (or contains itself)")
+            if visited + len(stack) + len(node) > _MAX_NODES:
+                raise ValidationError(f"{where} holds more than {_MAX_NODES} entries")
+            stack.extend((v, depth + 1) for v in reversed(node))
+            continue
+        yield index, node
+        index += 1
+
+
+def _raise_if_not_finite(sample: Any, i: int, source: str) -> None:
+    for field, value in (("act", sample[0]), ("obs", sample[1])):
+        nested = isinstance(value, (tuple, list))
+        for leaf_index, leaf in _leaves(value, f"{source}: sample {i}: '{field}'"):
+            if isinstance(leaf, np.ndarray):
+                if leaf.dtype.kind not in "fc":
+                    continue
+                ok = np.isfinite(leaf)
+                if ok.all():
+                    continue
+                flat = int(np.argmin(ok.reshape(-1)))
+                bad = leaf.reshape(-1)[flat]
+                element = [int(k) for k in np.unravel_index(flat, leaf.shape)]
+                position = f"element {element if len(element) != 1 else element[0]} of {describe(leaf)}"
+                if nested:
+                    position = f"leaf {leaf_index}, {position}"
+            elif isinstance(leaf, _FLOAT_SCALARS):
+                if np.isfinite(leaf):
+                    continue
+                bad = leaf
+                position = f"leaf {leaf_index} ({type(leaf).__name__})" if nested else ""
+            else:
+                continue
+            at = f" at {position}" if position else ""
+            raise ValidationError(f"{source}: sample {i}: '{field}' holds a non-finite value "
+                                  f"({_non_finite_name(bad)}){at}")
+
+
+def _non_finite_name(value: Any) -> str:
+    if np.iscomplexobj(value):
+        return "NaN" if np.isnan(value.real) or np.isnan(value.imag) else "inf"
+    if np.isnan(value):
+        return "NaN"
+    return "-inf" if value < 0 else "inf"
