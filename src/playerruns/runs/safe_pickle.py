@@ -51,8 +51,11 @@ class ForbiddenObjectError(pickle.UnpicklingError):
     """The pickle references an object outside the allow-list."""
 
     def __init__(self, module: str, name: str) -> None:
-        super().__init__(f"{module}.{name}")
-        self.qualified_name = f"{module}.{name}"
+        qualified = f"{module}.{name}"
+        if len(qualified) > 100 or not qualified.isprintable():  # STACK_GLOBAL takes any strings
+            qualified = repr(qualified[:100])[1:-1]
+        super().__init__(qualified)
+        self.qualified_name = qualified
 
 
 def _set(items: Any = ()) -> set[Any]:

@@ -195,6 +195,9 @@ class _FiniteCheck:
         self.scalars: list[Any] = []
         self.elements = 0
         self.start = 0  # first sample not checked yet
+        self.how: int
+        self.positions: tuple[int, ...]
+        self.per_sample: int
         if compat is None:
             self.how, self.positions, self.per_sample = _WALK, (), 0
         else:
