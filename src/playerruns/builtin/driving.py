@@ -16,7 +16,8 @@ interface for TrackMania:
   the trajectory points passed in the game. A lap is worth 400 (``LAP``: about 0.5 per step at
   speed, a reward scale at which SAC's entropy bonus does not drown the task).
 - **episode end**: ``terminated`` at the finish line (one lap), or when the car has made no new
-  progress for ``STUCK_STEPS`` steps (tmrl ends a stuck TrackMania episode the same way);
+  progress (a metre of new ground) for ``STUCK_STEPS`` steps (tmrl ends a stuck TrackMania episode
+  the same way);
   ``truncated`` at the step limit (``max_episode_steps``, 1,000 steps = 50 s of driving).
 
 Physics, per step of ``DT`` = 0.05 s (tmrl's 20 Hz): the car is a point with a heading. Gas
@@ -162,8 +163,10 @@ class MiniTrackEnv(gymnasium.Env):
         self.speed = 0.0
         self.idx = 0
         self.progress = 0.0  # metres along the centre line, unwrapped (may go below 0 when reversing)
+        self._arc = 0.0  # position along the centre line, wrapped
         self.best = 0.0  # furthest progress so far
-        self.since_best = 0
+        self._best_at_check = 0.0
+        self.since_best = 0  # steps since the car last gained a metre of new ground
         self.act_buf = np.zeros((ACT_BUF_LEN, 3), np.float32)
         self.beams = np.ones(LIDAR_BEAMS)
 
@@ -176,7 +179,8 @@ class MiniTrackEnv(gymnasium.Env):
         self.yaw = float(heading + self.np_random.uniform(-0.05, 0.05))
         self.speed = 0.0
         self.idx = 0
-        self.progress = self.best = 0.0
+        self._arc = float(np.dot(self.pos - self.track.centre[0], [math.cos(heading), math.sin(heading)]))
+        self.progress = self.best = self._best_at_check = 0.0
         self.since_best = 0
         self.act_buf[:] = 0.0
         return self._observe(), self._info()
@@ -199,9 +203,9 @@ class MiniTrackEnv(gymnasium.Env):
         reward = 0.0
         if gained > 0:
             reward = LAP * gained / self.track.length
-            self.best = self.progress
-        if gained > 0.05:
-            self.since_best = 0
+            self.best = min(self.progress, self.track.length)
+        if self.best - self._best_at_check >= 1.0:  # a metre of new ground: not stuck
+            self.since_best, self._best_at_check = 0, self.best
         else:
             self.since_best += 1
         self.act_buf[1:] = self.act_buf[:-1]
@@ -238,16 +242,20 @@ class MiniTrackEnv(gymnasium.Env):
         candidates = (self.idx + np.arange(-8, 25)) % n
         delta = track.centre[candidates] - self.pos
         new = int(candidates[int(np.argmin((delta * delta).sum(axis=1)))])
-        step = (track.arc[new] - track.arc[self.idx] + track.length / 2) % track.length - track.length / 2
-        self.progress += float(step)
-        self.idx = new
         heading = track.heading[new]
-        normal = np.array([-math.sin(heading), math.cos(heading)])
+        tangent = np.array([math.cos(heading), math.sin(heading)])
+        normal = np.array([-tangent[1], tangent[0]])
         offset = float(np.dot(self.pos - track.centre[new], normal))
         limit = track.width / 2 - CAR_RADIUS
         if abs(offset) > limit:  # a wall: back on the track, speed lost
             self.pos = self.pos - (offset - math.copysign(limit, offset)) * normal
             self.speed *= 1.0 - WALL_SPEED_LOSS
+        # where the car is along the centre line, continuously: the nearest point plus the way past it
+        arc = track.arc[new] + float(np.dot(self.pos - track.centre[new], tangent))
+        step = (arc - self._arc + track.length / 2) % track.length - track.length / 2
+        self.progress += float(step)
+        self._arc = arc
+        self.idx = new
 
     def _observe(self) -> np.ndarray:
         self.beams = self._lidar()
