@@ -41,18 +41,11 @@ def _scale(unit: np.ndarray, space: Any) -> np.ndarray:
     return (low + (np.clip(unit, -1.0, 1.0) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
-class ScriptedSource:
-    """Any callable policy ``obs -> action`` standing in for the person (tests, demos)."""
+class SourceWithoutEndControl:
+    """A source that never asks to end an episode and holds nothing to release (the episode ends by
+    the environment, the limit, Del in the terminal or the global hook)."""
 
-    def __init__(self, policy: Policy, action_space: Any, name: str | None = None) -> None:
-        self.policy = policy
-        self.action_space = action_space
-        self.name = name or f"scripted:{getattr(policy, '__qualname__', type(policy).__name__)}"
-        self.end_label = "script"
-
-    def action(self, obs: Any) -> np.ndarray:
-        act = np.asarray(self.policy(obs), dtype=np.float32).reshape(self.action_space.shape)
-        return np.clip(act, self.action_space.low, self.action_space.high).astype(np.float32)
+    end_label = "environment"
 
     def end_requested(self) -> bool:
         return False
@@ -62,6 +55,19 @@ class ScriptedSource:
 
     def close(self) -> None:
         pass
+
+
+class ScriptedSource(SourceWithoutEndControl):
+    """Any callable policy ``obs -> action`` standing in for the person (tests, demos)."""
+
+    def __init__(self, policy: Policy, action_space: Any, name: str | None = None) -> None:
+        self.policy = policy
+        self.action_space = action_space
+        self.name = name or f"scripted:{getattr(policy, '__qualname__', type(policy).__name__)}"
+
+    def action(self, obs: Any) -> np.ndarray:
+        act = np.asarray(self.policy(obs), dtype=np.float32).reshape(self.action_space.shape)
+        return np.clip(act, self.action_space.low, self.action_space.high).astype(np.float32)
 
 
 def _pygame() -> Any:

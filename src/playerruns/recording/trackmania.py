@@ -16,6 +16,7 @@ import numpy as np
 from tmrl.custom.tm.tm_gym_interfaces import TM2020Interface, TM2020InterfaceLidar, TM2020InterfaceLidarProgress
 
 from playerruns.errors import PlayerRunsError
+from playerruns.recording.input_sources import SourceWithoutEndControl
 from playerruns.tmrl_bridge import TmrlSetup
 
 STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
@@ -89,11 +90,10 @@ def _rtgym_interface(env: Any) -> Any:
     return getattr(inner, "interface", None) or getattr(inner, "_RealTimeEnvTS__interface", None)
 
 
-class OpenPlanetSource:
+class OpenPlanetSource(SourceWithoutEndControl):
     """The person's inputs as the game reports them (physical gamepad or keyboard, whatever they use)."""
 
     name = "openplanet-telemetry"
-    end_label = "gamepad"
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -103,15 +103,6 @@ class OpenPlanetSource:
         if interface is None:
             raise PlayerRunsError("the TrackMania recording interface is not running")
         return interface.human_action()
-
-    def end_requested(self) -> bool:
-        return False
-
-    def start_episode(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def recording_env(setup: TmrlSetup, *, render: bool = False) -> Any:
