@@ -19,10 +19,10 @@ from typing import Any
 import gymnasium
 
 from playerruns.builtin import driving  # registers the MiniTrack ids
+from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, read_numbers, write_numbers
 
 STEP_COUNT_FILE_ENV = "PLAYERRUNS_STEP_COUNT_FILE"  # where a paced env publishes its step count (opt-in)
 # Holding the worker to the trainer (opt-in, set by the built-in experiment for its worker):
-TRAINER_PROGRESS_FILE_ENV = "PLAYERRUNS_TRAINER_PROGRESS_FILE"  # "<updates> <samples>", written by the trainer
 UPDATES_PER_STEP_ENV = "PLAYERRUNS_UPDATES_PER_STEP"  # the updates per environment step to hold
 HOLD_AFTER_ENV = "PLAYERRUNS_HOLD_AFTER_STEPS"  # steps before the hold starts (the trainer's warm-up)
 HOLD_SLACK_ENV = "PLAYERRUNS_HOLD_SLACK_STEPS"  # how far behind the trainer may fall (> one worker episode)
@@ -62,10 +62,7 @@ class Paced(gymnasium.Wrapper):
             return
         started = time.monotonic()
         while True:
-            try:
-                self._trainer_updates = int(self.progress_file.read_text().split()[0])
-            except (FileNotFoundError, ValueError, IndexError):
-                pass
+            self._trainer_updates = max(self._trainer_updates, int(read_numbers(self.progress_file, 1)[0]))
             if self._trainer_updates >= needed:
                 break
             time.sleep(0.02)
@@ -88,9 +85,7 @@ class Paced(gymnasium.Wrapper):
         result = self.env.step(action)
         self.steps += 1
         if self.count_file is not None and self.steps % 50 == 0:
-            tmp = self.count_file.with_suffix(".tmp")
-            tmp.write_text(f"{self.steps} {self.waited_seconds:.1f}")
-            os.replace(tmp, self.count_file)
+            write_numbers(self.count_file, self.steps, round(self.waited_seconds, 1))
         return result
 
 

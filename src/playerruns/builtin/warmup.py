@@ -27,6 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.builtin import envs
+from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, read_numbers
+from playerruns.seeding import SEED_ENV
+
 
 @dataclass(frozen=True)
 class Task:
@@ -44,21 +48,21 @@ class Task:
     full: dict[str, int]
 
 
+QUICK_PLAN = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}  # --quick shows the path on every task
+
 TASKS: dict[str, Task] = {
     "minitrack": Task(
         name="minitrack", env_id="playerruns.builtin.driving:MiniTrack-v0",
         worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=399.0,
         goal="finish a lap in every evaluation episode", max_episode_steps=1000, every_episode=True,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0}},
-        quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
-        full={"budget_steps": 30_000, "eval_every": 2500, "runs": 10}),
+        quick=QUICK_PLAN, full={"budget_steps": 30_000, "eval_every": 2500, "runs": 10}),
     "mountaincar": Task(
         name="mountaincar", env_id="MountainCarContinuous-v0",
         worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
         goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999, every_episode=False,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
-        quick={"budget_steps": 3000, "eval_every": 1000, "runs": 3},
-        full={"budget_steps": 25_000, "eval_every": 2500, "runs": 10}),
+        quick=QUICK_PLAN, full={"budget_steps": 25_000, "eval_every": 2500, "runs": 10}),
 }
 DEFAULT_TASK = "minitrack"
 
@@ -163,7 +167,7 @@ def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Pa
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
            "--record-episode-output-dir", str(out), *args]
     # the recorder drives the task the worker steps (paced, 100 steps/s: a scripted driver does not mind)
-    result = subprocess.run(cmd, env=_env(home, PLAYERRUNS_SEED=str(seed)), stdin=None if human else subprocess.DEVNULL,
+    result = subprocess.run(cmd, env=_env(home, **{SEED_ENV: str(seed)}), stdin=None if human else subprocess.DEVNULL,
                             capture_output=not human, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"recording failed: {result.stderr or result.stdout}")
@@ -221,11 +225,11 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     progress_file = folder / "trainer_progress.txt"
     params = hyperparameters(task)
     hold = {  # the worker waits while the trainer is behind: the same updates per step on any machine
-        "PLAYERRUNS_TRAINER_PROGRESS_FILE": str(progress_file),
-        "PLAYERRUNS_UPDATES_PER_STEP": str(params["MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP"]),
-        "PLAYERRUNS_HOLD_AFTER_STEPS": str(params["ENVIRONMENT_STEPS_BEFORE_TRAINING"]),
+        TRAINER_PROGRESS_FILE_ENV: str(progress_file),
+        envs.UPDATES_PER_STEP_ENV: str(params["MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP"]),
+        envs.HOLD_AFTER_ENV: str(params["ENVIRONMENT_STEPS_BEFORE_TRAINING"]),
         # a worker sends its samples once per episode: the trainer may lag by one episode, no more
-        "PLAYERRUNS_HOLD_SLACK_STEPS": str(task.max_episode_steps + 2 * params["UPDATE_BUFFER_INTERVAL"]),
+        envs.HOLD_SLACK_ENV: str(task.max_episode_steps + 2 * params["UPDATE_BUFFER_INTERVAL"]),
     }
     weights = home / "TmrlData" / "weights" / f"{HYPERPARAMETERS['RUN_NAME']}_t.tmod"
     logs = {role: folder / f"{role}.log" for role in ("server", "trainer", "worker")}
@@ -235,11 +239,11 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     assign_free_ports(home)
     try:
         for role in ("server", "trainer", "worker"):
-            extra = {"PLAYERRUNS_SEED": str(seed)}
+            extra = {SEED_ENV: str(seed)}
             if role == "trainer":
-                extra["PLAYERRUNS_TRAINER_PROGRESS_FILE"] = str(progress_file)
+                extra[TRAINER_PROGRESS_FILE_ENV] = str(progress_file)
             if role == "worker":
-                extra.update(hold, PLAYERRUNS_STEP_COUNT_FILE=str(count_file))
+                extra.update(hold, **{envs.STEP_COUNT_FILE_ENV: str(count_file)})
             with open(logs[role], "wb") as log_file:
                 procs[role] = subprocess.Popen([sys.executable, "-m", "playerruns", f"--{role}"],
                                                env=_env(home, **extra), stdout=log_file, stderr=subprocess.STDOUT,
@@ -265,8 +269,8 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
                         result.steps_to_threshold = steps
                     if on_progress:
                         on_progress(arm, steps, ret)
-        result.updates = int(_read_numbers(progress_file, 1)[0])  # at the budget, before the last evaluation
-        result.worker_waited_seconds = _read_numbers(count_file, 2)[1]
+        result.updates = int(read_numbers(progress_file, 1)[0])  # at the budget, before the last evaluation
+        result.worker_waited_seconds = read_numbers(count_file, 2)[1]
         result.updates_per_step = result.updates / steps if steps else None
         final = evaluator.evaluate(weights) if weights.exists() else None
         result.final_return = final
@@ -299,16 +303,7 @@ def _wait_for_log(log_file: Path, text: str, procs: dict[str, subprocess.Popen],
 
 
 def _read_steps(count_file: Path) -> int:
-    return int(_read_numbers(count_file, 2)[0])
-
-
-def _read_numbers(path: Path, n: int) -> list[float]:
-    """The first ``n`` numbers of a small status file written by a role (zeros until it exists)."""
-    try:
-        values = [float(v) for v in path.read_text().split()[:n]]
-    except (FileNotFoundError, ValueError):
-        values = []
-    return values + [0.0] * (n - len(values))
+    return int(read_numbers(count_file, 1)[0])
 
 
 def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:

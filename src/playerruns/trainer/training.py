@@ -15,6 +15,7 @@ from typing import Any
 
 from tmrl.training_offline import TorchTrainingOffline
 
+from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, write_numbers
 from playerruns.runs.demos import demo_samples
 from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
 from playerruns.trainer.config import PlayerRunsConfig
@@ -22,8 +23,6 @@ from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 
 log = logging.getLogger(__name__)
-
-PROGRESS_FILE_ENV = "PLAYERRUNS_TRAINER_PROGRESS_FILE"
 
 
 class PlayerRunsTraining(TorchTrainingOffline):
@@ -75,13 +74,10 @@ class PlayerRunsTraining(TorchTrainingOffline):
         experiment reads this file to hold its worker back when the trainer falls behind, so that
         both arms train at the same updates per environment step on any machine.
         """
-        target = os.environ.get(PROGRESS_FILE_ENV)
+        target = os.environ.get(TRAINER_PROGRESS_FILE_ENV)
         if not target or getattr(self, "_published", None) == self.total_updates:
             return
-        tmp = f"{target}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{self.total_updates} {self.total_samples}")
-        os.replace(tmp, target)
+        write_numbers(target, self.total_updates, self.total_samples)
         self._published = self.total_updates
 
     def inject_player_runs(self) -> int:
