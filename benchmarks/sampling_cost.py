@@ -3,7 +3,7 @@
 Demo weighting (DEMO_SAMPLING_WEIGHT) replaces only the INDEX sampler of tmrl's replay memory; the
 transitions are then fetched (``memory[i]``) and collated into torch tensors exactly as tmrl does.
 A training step draws one batch, so whatever the weighting adds is paid on every step. This script
-builds ONE demo-weighted TM20LIDAR memory (``weighted_memory_cls(setup.memory_cls, 3.0)``) holding
+builds ONE demo-weighted TM20LIDAR memory (``weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=3.0))``) holding
 1,000,000 compressed lidar samples, 10% of them demos (whole 1,000-sample episodes, every 10th), and
 times drawing AND collating a batch of 256 two ways on that memory:
 
@@ -67,7 +67,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
 
     from playerruns.builtin.synthetic import synthetic_run
     from playerruns.trainer.memories import weighted_memory_cls
-    from playerruns.trainer.sampling import DemoIndex, expected_demo_fraction
+    from playerruns.trainer.sampling import DemoIndex, DemoSchedule, expected_demo_fraction
 
     # --- data: compress raw episodes once, repeat them, tag every n-th episode as a demo
     t0 = time.perf_counter()
@@ -92,7 +92,8 @@ def run(home: Path, args: argparse.Namespace) -> None:
     scratch = home / "empty_dataset"
     scratch.mkdir()
     logging.disable(logging.INFO)  # tmrl's 'no data found, initializing empty replay memory'
-    memory = weighted_memory_cls(setup.memory_cls, DEMO_WEIGHT)(nb_steps=1, device="cpu", dataset_path=str(scratch))
+    memory = weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=DEMO_WEIGHT))(
+        nb_steps=1, device="cpu", dataset_path=str(scratch))
     logging.disable(logging.NOTSET)
     t0 = time.perf_counter()
     append_samples(memory, samples)

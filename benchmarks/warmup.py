@@ -1,87 +1,210 @@
-"""Warmup benchmark: training with player runs vs from scratch, same hyper-parameters, several seeds.
+"""Warmup benchmark: steps to the solved threshold with player runs vs from scratch, over seeds, resumable.
 
-For each seed, each arm trains tmrl's stock SAC through the real Server, RolloutWorker and Trainer
-(``playerruns.builtin.warmup``) on the built-in default task up to a fixed budget of environment steps.
-Reported per arm: environment steps until the evaluation return first reaches the task's solved
-threshold (the budget when never), the return after the budget, and the ratio of steps-to-threshold
-scratch / player runs with its spread; plus the demo fraction of the replay and of sampled batches.
-Writes ``benchmarks/results/warmup-<task>.json`` and ``warmup-<task>.png``. A full run takes about
-seeds x 2 x (budget / 100 steps/s) plus start-up: run it by hand, not in CI.
+Each (arm, seed) trains tmrl's SAC through the real Server, RolloutWorker and Trainer
+(``playerruns.builtin.warmup.run_arm``) on a built-in task, until the evaluation return reaches the
+task's threshold or the step budget runs out. Arms: ``scratch`` (every lever off: stock tmrl) and the
+PLAYER_RUNS lever settings of ``warmup.LEVERS`` (``all`` is the player-runs arm of the headline;
+``weight``, ``schedule``, ``retention`` and ``learning`` are the ablation). The worker waits while
+its trainer is behind, so every arm trains at the configured updates per environment step whatever
+the machine's speed; each arm's achieved rate is reported.
+
+Every finished (arm, seed) is saved at once under ``results/warmup-runs/<task>/``: the benchmark can
+be run in parts (``--arms``, ``--seeds``) and resumed; a finished run is never run again (``--force``
+reruns it). The report merges every saved run of the task into ``results/warmup-<task>.json`` and
+``warmup-<task>.png``: per arm the steps per seed, median, interquartile mean with a 95 % bootstrap
+confidence interval (scipy.stats), worst seed and updates per step; the headline ratio scratch /
+player runs (median, worst seed) and each ablation setting's median ratio.
 Last line: ``warmup_ratio_median: <number>``.
+
+    python benchmarks/warmup.py --task mountaincar --arms scratch,all --seeds 0-4 --jobs 2
+    python benchmarks/warmup.py --task mountaincar --report-only
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+HEADLINE = "all"  # the player-runs arm of the headline ratio
+
+
+def seed_range(text: str) -> list[int]:
+    """'0-4' or '0,2,5' -> the seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds.extend(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def run_file(out: Path, task: str, arm: str, seed: int) -> Path:
+    return out / "warmup-runs" / task / f"{arm}-seed{seed}.json"
+
+
+def run_missing(args: argparse.Namespace, work: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from playerruns.builtin import warmup
+
+    task = warmup.TASKS[args.task]
+    plan = task.full
+    budget = args.budget or plan["budget_steps"]
+    todo = [(arm, seed) for seed in args.seeds for arm in args.arms
+            if args.force or not run_file(args.out, task.name, arm, seed).exists()]
+    print(f"{task.env_id}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {budget} steps", flush=True)
+    recorded: dict[int, Path] = {}
+    for seed in sorted({seed for arm, seed in todo if arm != "scratch"}):  # one set of runs per seed, all levers
+        home = warmup.arm_home(work / f"recorder-seed{seed}", task, levers=None)
+        recorded[seed] = warmup.record_runs(home, plan["runs"], seed)
+
+    def one(arm: str, seed: int) -> warmup.ArmResult:
+        home = warmup.arm_home(work / f"{arm}-seed{seed}", task,
+                               levers=None if arm == "scratch" else warmup.LEVERS[arm])
+
+        def progress(label: str, steps: int, ret: float | None) -> None:
+            print(f"  seed {seed} {label}: {steps} steps, eval return {ret:.1f}", flush=True)
+        return warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
+                              evaluator=warmup.Evaluator(task), demo_runs=recorded.get(seed) if arm != "scratch"
+                              else None, on_progress=progress, stop_at_threshold=not args.keep_going)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # a finished run frees its slot at once
+        futures = [pool.submit(one, arm, seed) for arm, seed in todo]
+        for future in as_completed(futures):
+            result = future.result()
+            target = run_file(args.out, task.name, result.arm, result.seed)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            warmup.write_json(target, {**result.__dict__, "date": date.today().isoformat(), "machine": machine()})
+            print(f"seed {result.seed} {result.arm}: steps to threshold {result.steps_to_threshold}, "
+                  f"updates/step {result.updates_per_step}, {result.wall_seconds:.0f}s -> {target}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+            "processor": platform.processor() or platform.machine()}
+
+
+def interval_estimates(steps_by_arm: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Interquartile mean of steps to the threshold per arm (the mean of the middle 50 % of seeds, robust to
+    one odd seed), with a 95 % percentile bootstrap confidence interval over seeds (scipy.stats)."""
+    import numpy as np
+    from scipy import stats
+
+    def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
+        return stats.trim_mean(x, 0.25, axis=axis)
+
+    out = {}
+    for arm, steps in steps_by_arm.items():
+        data = np.asarray(steps, dtype=float)
+        if len(data) < 2 or np.ptp(data) == 0:
+            low = high = float(iqm(data))
+        else:
+            ci = stats.bootstrap((data,), iqm, confidence_level=0.95, n_resamples=5000, method="percentile",
+                                 rng=np.random.default_rng(0)).confidence_interval
+            low, high = float(ci.low), float(ci.high)
+        out[arm] = {"iqm": float(iqm(data)), "ci_low": low, "ci_high": high}
+    return out
+
+
+def report(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from playerruns.builtin import warmup
+
+    task = warmup.TASKS[args.task]
+    folder = args.out / "warmup-runs" / task.name
+    saved = [json.loads(p.read_text()) for p in sorted(folder.glob("*-seed*.json"))]
+    if not saved:
+        raise SystemExit(f"no saved run under {folder}: run some arms first")
+    results = []
+    for d in saved:
+        fields = {k: v for k, v in d.items() if k in warmup.ArmResult.__dataclass_fields__}
+        result = warmup.ArmResult(**fields)
+        result.curve = [tuple(p) for p in result.curve]  # type: ignore[misc]
+        results.append(result)
+    summary = warmup.summarize(results, task, best=HEADLINE)
+    by_arm = {a: sorted((r for r in results if r.arm == a), key=lambda r: r.seed) for a in summary["seeds"]}
+    steps = {a: [float(r.steps_or_budget()) for r in v] for a, v in by_arm.items()}
+    summary["steps_iqm"] = interval_estimates(steps)
+    summary["steps_median"] = {a: float(np.median(v)) for a, v in steps.items()}
+    summary["steps_worst"] = {a: float(np.max(v)) for a, v in steps.items()}
+    summary["headline_arm"] = HEADLINE
+    summary["machine"] = {**saved[0]["machine"], "dates": sorted({d["date"] for d in saved}),
+                          "wall_minutes": round(sum(d["wall_seconds"] for d in saved) / 60, 1)}
+    out_json = warmup.write_json(args.out / f"warmup-{task.name}.json", summary)
+    out_png = warmup.plot([r for r in results if r.arm in ("scratch", HEADLINE)], task,
+                          args.out / f"warmup-{task.name}.png",
+                          f"{task.env_id}: player runs ({HEADLINE} levers) vs scratch, "
+                          f"{len(by_arm.get(HEADLINE, []))} seeds")
+
+    print()
+    print(f"{'arm':<10} {'seeds':>5} {'reached':>7} {'steps median':>12} {'IQM [95% CI]':>26} {'worst':>7} "
+          f"{'updates/step':>14}")
+    for arm, runs in by_arm.items():
+        iqm = summary["steps_iqm"][arm]
+        ups = [r.updates_per_step for r in runs if r.updates_per_step is not None]
+        reached = sum(r.steps_to_threshold is not None for r in runs)
+        ups_text = f"{min(ups):.2f}-{max(ups):.2f}" if ups else "-"
+        print(f"{arm:<10} {len(runs):>5} {reached:>7} {summary['steps_median'][arm]:>12.0f} "
+              f"{iqm['iqm']:>8.0f} [{iqm['ci_low']:>6.0f}, {iqm['ci_high']:>6.0f}] "
+              f"{summary['steps_worst'][arm]:>7.0f} {ups_text:>14}")
+    print("(an arm that never reached the threshold counts its budget: such steps and ratios are bounds)")
+    for arm, row in summary["ablation"].items():
+        print(f"ablation {arm:<10}: median ratio {row['ratio_median']:.1f}x, worst {row['ratio_worst']:.1f}x "
+              f"(seeds {row['seeds']}, reached {row['reached']})")
+    if "ratio_median" not in summary:
+        raise SystemExit(f"no seed has both scratch and {HEADLINE} yet")
+    bound = (" (lower bound: scratch did not reach the threshold in every seed)"
+             if summary["ratio_is_lower_bound"] else "")
+    print(f"ratio scratch / player runs: median {summary['ratio_median']:.1f}x, worst seed "
+          f"{summary['ratio_worst']:.1f}x{bound}")
+    print(f"results: {out_json}, plot: {out_png}")
+    print(f"warmup_ratio_median: {summary['ratio_median']:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=("minitrack", "mountaincar"), default="minitrack")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, help="environment steps per training run (default: the task's full demo)")
-    parser.add_argument("--eval-every", type=int, default=2500)
-    parser.add_argument("--runs", type=int, default=10, help="player runs recorded per seed")
+    parser.add_argument("--arms", default="scratch,all", help="comma-separated: scratch and lever settings "
+                        "(weight, schedule, retention, learning, all)")
+    parser.add_argument("--seeds", type=seed_range, default=seed_range("0-4"), help="e.g. 0-4 or 0,3")
+    parser.add_argument("--budget", type=int, help="environment steps per run (default: the task's plan)")
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (each uses about one core)")
+    parser.add_argument("--force", action="store_true", help="rerun runs that are already saved")
+    parser.add_argument("--keep-going", action="store_true", help="train to the budget even after the threshold "
+                        "(to see whether an arm stays there)")
+    parser.add_argument("--report-only", action="store_true", help="only merge the saved runs into the report")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
 
     work = Path(tempfile.mkdtemp(prefix="playerruns-warmup-"))
     os.environ["HOME"] = str(work / "evaluator")  # tmrl reads HOME at import: the evaluator's own TmrlData
     from playerruns.builtin import warmup
     from playerruns.tmrl_bridge import init_tmrl_data
 
-    task = warmup.TASKS[args.task]
-    budget = args.budget or task.full["budget_steps"]
-    init_tmrl_data(work / "evaluator", interface=f"GYM:{task.env_id}")
-    evaluator = warmup.Evaluator(task)
-    results = []
+    unknown = [a for a in args.arms if a != "scratch" and a not in warmup.LEVERS]
+    if unknown:
+        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)}; known: scratch, {', '.join(warmup.LEVERS)}")
+    init_tmrl_data(work / "evaluator", interface=f"GYM:{warmup.TASKS[args.task].env_id}")
     started = time.monotonic()
-    for seed in range(args.seeds):
-        with_runs = warmup.arm_home(work / f"seed{seed}-with-player-runs", task, player_runs=True)
-        scratch = warmup.arm_home(work / f"seed{seed}-scratch", task, player_runs=False)
-        runs_dir = warmup.record_runs(with_runs, args.runs, seed)
-        for arm, home, demos in (("player runs", with_runs, runs_dir), ("scratch", scratch, None)):
-            def progress(arm: str, steps: int, ret: float | None, seed: int = seed) -> None:
-                print(f"  seed {seed} {arm}: {steps} steps, eval return {ret:.1f}", flush=True)
-            result = warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
-                                    evaluator=evaluator, demo_runs=demos, on_progress=progress)
-            results.append(result)
-            print(f"seed {seed} {arm}: steps to threshold {result.steps_to_threshold}, final {result.final_return}, "
-                  f"{result.wall_seconds:.0f}s", flush=True)
-
-    summary = warmup.summarize(results, task)
-    summary["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                          "wall_minutes": round((time.monotonic() - started) / 60, 1)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    warmup.write_json(args.out / f"warmup-{task.name}.json", summary)
-    warmup.plot(results, task, args.out / f"warmup-{task.name}.png",
-                f"{task.env_id}: player runs vs scratch, {args.seeds} seeds")
-    shutil.rmtree(work, ignore_errors=True)
-
-    print()
-    print(warmup.table(results, task))
-    for arm, steps in summary["steps_to_threshold"].items():
-        print(f"{arm}: steps to {task.threshold:g} per seed {steps}")
-    frac_m = [f for f in summary["demo_fraction_memory"] if f is not None]
-    frac_s = [f for f in summary["demo_fraction_sampled"] if f is not None]
-    if frac_m:
-        print(f"demos at the end: {100 * min(frac_m):.1f}-{100 * max(frac_m):.1f}% of the replay, "
-              f"{100 * min(frac_s):.1f}-{100 * max(frac_s):.1f}% of sampled batches")
-    bound = " (lower bound: scratch did not reach the threshold in every seed)" if summary.get(
-        "ratio_is_lower_bound") else ""
-    print(f"ratio scratch / player runs: median {summary['ratio_median']:.2f}, min {summary['ratio_min']:.2f}, "
-          f"max {summary['ratio_max']:.2f}{bound}; target >= 5")
-    print(f"results: {args.out / f'warmup-{task.name}.json'}, plot: {args.out / f'warmup-{task.name}.png'}")
-    print(f"warmup_ratio_median: {summary['ratio_median']:.2f}")
+    try:
+        if not args.report_only:
+            run_missing(args, work)
+            print(f"runs done in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        report(args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

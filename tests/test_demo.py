@@ -28,8 +28,8 @@ def test_quick_demo(tmp_path):
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for stage in ("[1/4] recording 3 player runs", "[3/4] training with tmrl's SAC: player runs",
-                  "[4/4] training with tmrl's SAC: scratch"):
+    for stage in ("[1/4] recording 3 player runs", "[3/4] training tmrl's SAC twice side by side",
+                  "[4/4] results"):
         assert stage in out
     imported = re.search(r"\[2/4\] player runs import: 3 file\(s\), imported 3 run\(s\) / (\d+) samples", out)
     assert imported, out
@@ -42,9 +42,16 @@ def test_quick_demo(tmp_path):
     # each trainer was built before its worker stepped: one from the imported demos, one from nothing
     with_log = (folder / "with-player-runs" / "trainer.log").read_text()
     scratch_log = (folder / "from-scratch" / "trainer.log").read_text()
-    assert f"Player runs: replay memory starts with {n_demo} demo samples of {n_demo} (DEMO_SAMPLING_WEIGHT=5)" \
+    from playerruns.builtin.warmup import BEST, LEVERS
+
+    levers = LEVERS[BEST]
+    assert f"Player runs: pretraining on {n_demo} demo samples for {levers['DEMO_PRETRAIN_STEPS']} steps" in with_log
+    assert f"Player runs: replay memory starts with {n_demo} demo samples of {n_demo} (DEMO_SAMPLING_FRACTION=" \
+           f"{levers['DEMO_SAMPLING_FRACTION']:g} -> {levers['DEMO_SAMPLING_FRACTION_FINAL']:g} over " \
+           f"{levers['DEMO_SAMPLING_ANNEAL_STEPS']} steps, now {levers['DEMO_SAMPLING_FRACTION']:.3f}, KEEP_DEMOS)" \
         in with_log
     assert "Player runs: replay memory starts with 0 demo samples of 0 (DEMO_SAMPLING_WEIGHT=1)" in scratch_log
+    assert "pretraining" not in scratch_log  # every lever off: stock tmrl
     for log in (with_log, scratch_log):
         assert "Traceback" not in log
 

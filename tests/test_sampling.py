@@ -18,7 +18,7 @@ from playerruns.dataset import import_runs
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.runfile import save_run
 from playerruns.tmrl_bridge import append_samples
-from playerruns.trainer.sampling import expected_demo_fraction
+from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
 
 BATCHES = 150
 
@@ -58,7 +58,7 @@ def _lidar_memory(setup, tmp_path, weight, **kwargs):
     from playerruns.trainer.memories import weighted_memory_cls
 
     kwargs.setdefault("dataset_path", tmp_path / "none")
-    return weighted_memory_cls(setup.memory_cls, weight)(nb_steps=1, device="cpu", **kwargs)
+    return weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=weight))(nb_steps=1, device="cpu", **kwargs)
 
 
 def _assert_fraction(memory, weight):
@@ -131,7 +131,7 @@ def test_generic_memory_fraction_despite_its_redraw_trap(tmp_path, weight):
     from playerruns.trainer.memories import DemoWeightedGenericTorchMemory
 
     memory = DemoWeightedGenericTorchMemory(memory_size=10_000, batch_size=64, dataset_path=str(tmp_path / "none"),
-                                            demo_weight=weight)
+                                            demo_schedule=DemoSchedule(weight=weight))
     gen = np.random.default_rng(5)
     for k in range(10):  # short episodes: many episode ends for the generic memory to trip on
         demo = k in (2, 7)

@@ -10,12 +10,14 @@ from playerruns.runs.demos import demo_samples
 from playerruns.seeding import seed_everything
 from playerruns.tmrl_bridge import append_samples
 from playerruns.trainer.memories import weighted_memory_cls
+from playerruns.trainer.sampling import DemoSchedule
 
 
 def _draws(setup, tmp_path, seed, rng_runs):
     """Indices of 5 weighted batches from a memory built after seeding with ``seed``."""
     seed_everything(seed)
-    memory = weighted_memory_cls(setup.memory_cls, 4.0)(nb_steps=1, device="cpu", dataset_path=tmp_path / "none")
+    memory = weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=4.0))(nb_steps=1, device="cpu",
+                                                                            dataset_path=tmp_path / "none")
     append_samples(memory, rng_runs["demo"])
     append_samples(memory, rng_runs["other"])
     return [memory.sample_indices() for _ in range(5)]

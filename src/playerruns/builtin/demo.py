@@ -44,28 +44,34 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     print(f"playerruns demo ({'quick' if quick else 'full'}): {task.env_id}, {budget} environment steps per arm, "
           f"goal: {task.goal}; everything in {folder}", flush=True)
 
-    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], task, player_runs=True)
-    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], task, player_runs=False)
+    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], task, levers=warmup.LEVERS[warmup.BEST])
+    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], task, levers=None)
     print(f"[1/4] recording {plan['runs']} player runs "
           f"({'you drive' if human else 'a scripted stand-in for a person drives'}) ...", flush=True)
     runs_dir = warmup.record_runs(with_runs, plan["runs"], seed, human=human)
     print(f"      run files: {runs_dir}", flush=True)
     print(f"[2/4] {warmup.import_runs_cli(with_runs, runs_dir)}", flush=True)
 
-    evaluator = warmup.Evaluator(task)
-    results = []
-    for step, (arm, home, demos) in enumerate((("player runs", with_runs, runs_dir), ("scratch", scratch, None)), 3):
-        print(f"[{step}/4] training with tmrl's SAC: {arm} (server, trainer and worker on 127.0.0.1) ...", flush=True)
-        with tqdm(total=budget, desc=f"      {arm}", unit="step", file=sys.stdout, dynamic_ncols=True) as bar:
-            def progress(_arm: str, steps: int, ret: float | None, bar: tqdm = bar) -> None:
-                bar.update(min(steps, budget) - bar.n)
-                bar.set_postfix_str(f"eval return {ret:.1f}" if ret is not None else "")
-            result = warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget,
-                                    eval_every=plan["eval_every"], evaluator=evaluator, demo_runs=demos,
-                                    on_progress=progress)
-            bar.update(budget - bar.n)
-        results.append(result)
+    print(f"[3/4] training tmrl's SAC twice side by side (server, trainer and worker each, on 127.0.0.1): with "
+          f"player runs ({', '.join(f'{k}={v}' for k, v in warmup.LEVERS[warmup.BEST].items())}) and from scratch; "
+          f"each stops when it reaches {task.threshold:g} ...", flush=True)
+    bars = {arm: tqdm(total=budget, desc=f"      {arm:<12}", unit="step", file=sys.stdout, dynamic_ncols=True,
+                      position=i) for i, arm in enumerate(("player runs", "scratch"))}
 
+    def progress(arm: str, steps: int, ret: float | None) -> None:
+        bar = bars[arm]
+        bar.update(min(steps, budget) - bar.n)
+        bar.set_postfix_str(f"eval return {ret:.1f}" if ret is not None else "")
+
+    arms = [dict(home=home, arm=arm, seed=seed, budget_steps=budget, eval_every=plan["eval_every"], demo_runs=demos,
+                 on_progress=progress) for arm, home, demos in (("player runs", with_runs, runs_dir),
+                                                                ("scratch", scratch, None))]
+    try:
+        results = warmup.run_arms_side_by_side(arms, task)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print("[4/4] results")
     print()
     print(warmup.table(results, task))
     summary = warmup.summarize(results, task)

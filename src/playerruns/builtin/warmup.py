@@ -3,8 +3,9 @@
 Each arm runs tmrl's stock SAC through the real tmrl Server, RolloutWorker and Trainer on
 127.0.0.1 (``python -m playerruns --server/--worker/--trainer``), on the built-in default
 environment. The "player runs" arm first records a few runs with a scripted stand-in for a person
-(or the person, with ``human``) and imports them into data.pkl, and samples them with
-DEMO_SAMPLING_WEIGHT; the "scratch" arm starts from an empty replay. Everything else is identical.
+(or the person, with ``human``) and imports them into data.pkl, and uses them through the
+PLAYER_RUNS levers of ``LEVERS[BEST]``; the "scratch" arm starts from an empty replay with every
+lever off (stock tmrl). Everything else is identical. An arm stops once it reaches the threshold.
 
 An evaluator in this process loads the trainer's latest policy weights every few thousand
 environment steps and runs deterministic episodes on the unpaced task; the environment steps come
@@ -49,27 +50,29 @@ class Task:
 
 
 QUICK_PLAN = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}  # --quick shows the path on every task
+FULL_PLAN = {"budget_steps": 10_000, "eval_every": 500, "runs": 10}  # the demo and the benchmark
 
 TASKS: dict[str, Task] = {
     "minitrack": Task(
         name="minitrack", env_id="playerruns.builtin.driving:MiniTrack-v0",
         worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=399.0,
         goal="finish a lap in every evaluation episode", max_episode_steps=1000, every_episode=True,
-        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0}},
-        quick=QUICK_PLAN, full={"budget_steps": 30_000, "eval_every": 2500, "runs": 10}),
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0},
+                   "MEMORY_SIZE": 50_000},  # 10 recorded laps are 8,000 samples: room for the worker's beside them
+        quick=QUICK_PLAN, full=FULL_PLAN),
     "mountaincar": Task(
         name="mountaincar", env_id="MountainCarContinuous-v0",
         worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
         goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999, every_episode=False,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
-        quick=QUICK_PLAN, full={"budget_steps": 25_000, "eval_every": 2500, "runs": 10}),
+        quick=QUICK_PLAN, full=FULL_PLAN),
 }
 DEFAULT_TASK = "minitrack"
 
 # Hyper-parameters: one place, identical for both arms.
 HYPERPARAMETERS: dict[str, Any] = {
     "RUN_NAME": "playerruns_warmup",
-    "MEMORY_SIZE": 1_000_000,  # nothing is trimmed within the budget
+    "MEMORY_SIZE": 5_000,  # small on purpose: the budget stands for a long run, and the memory trims
     "BATCH_SIZE": 256,
     "ENVIRONMENT_STEPS_BEFORE_TRAINING": 1000,  # about one worker episode, as in tmrl's default
     "MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP": 1.0,  # one update per environment step at most
@@ -88,7 +91,22 @@ HYPERPARAMETERS: dict[str, Any] = {
         "REDQ_N": 10, "REDQ_M": 2, "REDQ_Q_UPDATES_PER_POLICY_UPDATE": 20,
     },
 }
-PLAYER_RUNS_SETTINGS = {"ONLINE_INJECTION": False, "DEMO_SAMPLING_WEIGHT": 5.0}  # demos ~10-30% of batches
+# The PLAYER_RUNS levers, alone and together (the benchmark's ablation). Their values and reasons are in
+# docs/warmup.md; BEST is what the demo's player-runs arm uses (the benchmark's best setting).
+_WEIGHT = {"DEMO_SAMPLING_WEIGHT": 5.0}  # the old single lever: demos ~10-30% of early batches
+_SCHEDULE = {"DEMO_SAMPLING_FRACTION": 0.25, "DEMO_SAMPLING_FRACTION_FINAL": 0.05,
+             "DEMO_SAMPLING_ANNEAL_STEPS": 20_000}  # the user guide's 5-30 % advice made exact
+_RETENTION = {"KEEP_DEMOS": True}
+_LEARNING = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_PRETRAIN_STEPS": 1000,
+             "DEMO_ACTOR_WARMUP_STEPS": 3000}  # 0.4: TD3+BC's weight
+LEVERS: dict[str, dict[str, Any]] = {
+    "weight": _WEIGHT,
+    "schedule": _SCHEDULE,
+    "retention": {**_WEIGHT, **_RETENTION},
+    "learning": _LEARNING,
+    "all": {**_SCHEDULE, **_RETENTION, **_LEARNING},
+}
+BEST = "all"
 STEP_SECONDS = 0.01  # the worker's pace: 100 steps/s, what 2 CPU cores can train on at one update per step
 
 
@@ -107,6 +125,8 @@ class ArmResult:
     updates: int = 0  # trainer updates when the budget was reached
     updates_per_step: float | None = None  # what the arm achieved (held at the configured value by the worker)
     worker_waited_seconds: float = 0.0  # how long the worker waited for the trainer
+    pretrain_steps: int = 0  # demo-only updates before the worker's samples were used (not in ``updates``)
+    levers: dict[str, Any] = field(default_factory=dict)  # the arm's PLAYER_RUNS settings
 
     def steps_or_budget(self) -> int:
         return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
@@ -129,14 +149,12 @@ def hyperparameters(task: Task) -> dict[str, Any]:
     return {**HYPERPARAMETERS, **task.overrides, "ALG": alg}
 
 
-def arm_home(folder: Path, task: Task, *, player_runs: bool) -> Path:
-    """A HOME holding the TmrlData of one training arm."""
+def arm_home(folder: Path, task: Task, *, levers: dict[str, Any] | None) -> Path:
+    """A HOME holding the TmrlData of one training arm: PLAYER_RUNS ``levers``, or none (scratch, stock tmrl)."""
     from playerruns.tmrl_bridge import init_tmrl_data
 
     init_tmrl_data(folder, interface=f"GYM:{task.worker_env}", overrides={
-        **hyperparameters(task),
-        "PLAYER_RUNS": PLAYER_RUNS_SETTINGS if player_runs else {"DEMO_SAMPLING_WEIGHT": 1.0},
-    })
+        **hyperparameters(task), "PLAYER_RUNS": {"ONLINE_INJECTION": False, **(levers or {})}})
     return folder
 
 
@@ -213,12 +231,25 @@ class Evaluator:
         return float(np.min(returns) if self.task.every_episode else np.mean(returns))
 
 
+def run_arms_side_by_side(arms: list[dict[str, Any]], task: Task) -> list[ArmResult]:
+    """Runs several ``run_arm`` calls (keyword dicts without ``evaluator``) at once, one thread each
+    with its own evaluator; the roles are processes, the threads mostly wait. Results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(arms)) as pool:
+        futures = [pool.submit(run_arm, task=task, evaluator=Evaluator(task), **kwargs) for kwargs in arms]
+        return [f.result() for f in futures]
+
+
 def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, eval_every: int, evaluator: Evaluator,
             demo_runs: Path | None, on_progress: Callable[[str, int, float | None], None] | None = None,
-            time_limit: float | None = None) -> ArmResult:
-    """Trains one arm (its HOME made by arm_home) through tmrl's real roles until ``budget_steps`` steps."""
+            time_limit: float | None = None, stop_at_threshold: bool = True) -> ArmResult:
+    """Trains one arm (its HOME made by arm_home) through tmrl's real roles until ``budget_steps`` steps,
+    or until it reaches the threshold (``stop_at_threshold``)."""
     folder = home
     result = ArmResult(arm=arm, seed=seed, budget_steps=budget_steps)
+    config = json.loads((home / "TmrlData" / "config" / "config.json").read_text(encoding="utf-8"))
+    result.levers = {k: v for k, v in config.get("PLAYER_RUNS", {}).items() if k != "ONLINE_INJECTION"}
     if demo_runs is not None:
         import_runs_cli(home, demo_runs)
     count_file = folder / "worker_steps.txt"
@@ -269,13 +300,17 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
                         result.steps_to_threshold = steps
                     if on_progress:
                         on_progress(arm, steps, ret)
+                    if stop_at_threshold and result.steps_to_threshold is not None:
+                        break
         result.updates = int(read_numbers(progress_file, 1)[0])  # at the budget, before the last evaluation
         result.worker_waited_seconds = read_numbers(count_file, 2)[1]
         result.updates_per_step = result.updates / steps if steps else None
-        final = evaluator.evaluate(weights) if weights.exists() else None
+        stopped_early = result.steps_to_threshold is not None and stop_at_threshold
+        final: float | None = result.curve[-1][1] if stopped_early else (
+            evaluator.evaluate(weights) if weights.exists() else None)
         result.final_return = final
-        if final is not None:
-            result.curve.append((max(steps, budget_steps if steps >= budget_steps else steps), final))
+        if final is not None and not stopped_early:
+            result.curve.append((steps, final))
             if result.steps_to_threshold is None and final >= task.threshold:
                 result.steps_to_threshold = steps
     finally:
@@ -311,7 +346,10 @@ def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:
     import re
 
     pattern = re.compile(r"demo fraction of sampled batches this epoch: ([\d.]+) .*?; (\d+) of (\d+) samples")
-    matches = pattern.findall(trainer_log.read_text(errors="replace")) if trainer_log.exists() else []
+    text = trainer_log.read_text(errors="replace") if trainer_log.exists() else ""
+    pretrained = re.findall(r"Player runs: pretraining on \d+ demo samples for (\d+) steps", text)
+    result.pretrain_steps = int(pretrained[-1]) if pretrained else 0
+    matches = pattern.findall(text)
     if matches:
         fraction, demos, total = matches[-1]
         result.demo_samples = int(demos)
@@ -319,30 +357,51 @@ def _read_demo_stats(trainer_log: Path, result: ArmResult) -> None:
         result.demo_fraction_memory = int(demos) / int(total) if int(total) else 0.0
 
 
-def summarize(results: list[ArmResult], task: Task) -> dict[str, Any]:
-    """The figures the warmup benchmark reports (see benchmarks/warmup.py)."""
+def ratio(scratch: ArmResult, other: ArmResult) -> float:
+    """Steps to the threshold, scratch / other; an arm that never reached it counts its budget (a bound)."""
+    return scratch.steps_or_budget() / max(other.steps_or_budget(), 1)
+
+
+def summarize(results: list[ArmResult], task: Task, best: str = "player runs") -> dict[str, Any]:
+    """The figures the warmup benchmark and the demo report: per arm and seed, and ratios against scratch.
+
+    ``best`` names the player-runs arm of the headline ratio; every other non-scratch arm is an
+    ablation setting, reported by its median ratio over the seeds it shares with scratch.
+    """
     arms = sorted({r.arm for r in results})
-    by_arm = {a: [r for r in results if r.arm == a] for a in arms}
+    by_arm = {a: sorted((r for r in results if r.arm == a), key=lambda r: r.seed) for a in arms}
     summary: dict[str, Any] = {
         "task": task.name, "env": task.env_id, "threshold": task.threshold, "goal": task.goal,
         "budget_steps": max(r.budget_steps for r in results),
-        "seeds": min(len(v) for v in by_arm.values()),
-        "steps_to_threshold": {a: [r.steps_or_budget() for r in v] for a, v in by_arm.items()},  # budget: never
+        "seeds": {a: len(v) for a, v in by_arm.items()},
+        "steps_to_threshold": {a: [r.steps_to_threshold for r in v] for a, v in by_arm.items()},  # null: never
         "reached_threshold": {a: [r.steps_to_threshold is not None for r in v] for a, v in by_arm.items()},
         "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
-        "demo_fraction_memory": [r.demo_fraction_memory for r in by_arm.get("player runs", [])],
-        "demo_fraction_sampled": [r.demo_fraction_sampled for r in by_arm.get("player runs", [])],
         "updates_per_step": {a: [r.updates_per_step for r in v] for a, v in by_arm.items()},
-        "hyperparameters": {**hyperparameters(task), "PLAYER_RUNS": PLAYER_RUNS_SETTINGS, "STEP_SECONDS": STEP_SECONDS},
+        "pretrain_steps": {a: [r.pretrain_steps for r in v] for a, v in by_arm.items()},
+        "demo_fraction_memory": {a: [r.demo_fraction_memory for r in v] for a, v in by_arm.items() if a != "scratch"},
+        "demo_fraction_sampled": {a: [r.demo_fraction_sampled for r in v] for a, v in by_arm.items()
+                                  if a != "scratch"},
+        "levers": by_arm[best][0].levers if best in by_arm else None,
+        "hyperparameters": {**hyperparameters(task), "STEP_SECONDS": STEP_SECONDS},
     }
-    if "player runs" in by_arm and "scratch" in by_arm:
-        ratios = [s.steps_or_budget() / max(p.steps_or_budget(), 1)
-                  for s, p in zip(by_arm["scratch"], by_arm["player runs"], strict=False)]
-        summary["ratios"] = ratios
-        summary["ratio_median"] = float(np.median(ratios))
-        summary["ratio_min"] = float(np.min(ratios))
-        summary["ratio_max"] = float(np.max(ratios))
-        summary["ratio_is_lower_bound"] = any(r.steps_to_threshold is None for r in by_arm["scratch"])
+    scratch = {r.seed: r for r in by_arm.get("scratch", [])}
+    ablation = {}
+    for arm, runs in by_arm.items():
+        pairs = [(scratch[r.seed], r) for r in runs if r.seed in scratch]
+        if arm == "scratch" or not pairs:
+            continue
+        ratios = [ratio(s, r) for s, r in pairs]
+        ablation[arm] = {"ratio_median": float(np.median(ratios)), "ratio_worst": float(np.min(ratios)),
+                         "seeds": [r.seed for _, r in pairs], "levers": runs[0].levers,
+                         "reached": sum(r.steps_to_threshold is not None for _, r in pairs)}
+        if arm == best:
+            summary["ratios"] = ratios
+            summary["ratio_median"] = float(np.median(ratios))
+            summary["ratio_worst"] = float(np.min(ratios))
+            summary["ratio_max"] = float(np.max(ratios))
+            summary["ratio_is_lower_bound"] = any(s.steps_to_threshold is None for s, _ in pairs)
+    summary["ablation"] = {a: v for a, v in ablation.items() if a != best}
     summary["curves"] = {f"{r.arm} seed {r.seed}": r.curve for r in results}
     summary["runs"] = [asdict(r) for r in results]
     return summary
@@ -371,7 +430,7 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = {"player runs": "tab:green", "scratch": "tab:gray"}
+    colors = {"player runs": "tab:green", "all": "tab:green", "scratch": "tab:gray"}
     for r in results:
         if r.curve:
             xs, ys = zip(*r.curve, strict=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.errors import ConfigError
+from playerruns.trainer.sampling import DemoSchedule
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,33 @@ class PlayerRunsConfig:
     DEMO_INJECTION_REPEAT: int = 1
     DEMO_SAMPLING_WEIGHT: float = 1.0
     REJECT_AFTER_SECONDS: float = 60.0  # a bad file unchanged this long is renamed .pkl.rejected
+    # the sampling schedule (playerruns.trainer.sampling.DemoSchedule); all off by default
+    DEMO_WEIGHT_DECAY_SAMPLES: int = 0  # the weight decays linearly to 1 as the memory fills to this
+    DEMO_SAMPLING_FRACTION: float | None = None  # an exact share of every batch instead of a weight
+    DEMO_SAMPLING_FRACTION_FINAL: float | None = None  # ... annealed linearly down to this floor
+    DEMO_SAMPLING_ANNEAL_STEPS: int = 0  # ... over this many training steps
+    KEEP_DEMOS: bool = False  # the memory's trimming evicts other samples, never demos
+    # the learning side (playerruns.trainer.demo_sac.DemoSacAgent); 0: tmrl's stock agent
+    DEMO_BC_COEF: float = 0.0  # behaviour cloning on the demo rows of each batch
+    DEMO_BC_DECAY_STEPS: int = 0  # the coefficient decays linearly to 0 over this many training steps
+    DEMO_BC_Q_FILTER: bool = True  # clone a demo action only where the critic rates it above the policy's
+    DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
+    DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
 
     @property
     def source_path(self) -> Path:
         return Path(os.path.expanduser(self.SOURCE_PATH))
+
+    @property
+    def schedule(self) -> DemoSchedule:
+        return DemoSchedule(weight=self.DEMO_SAMPLING_WEIGHT, weight_decay_samples=self.DEMO_WEIGHT_DECAY_SAMPLES,
+                            fraction=self.DEMO_SAMPLING_FRACTION, fraction_final=self.DEMO_SAMPLING_FRACTION_FINAL,
+                            anneal_steps=self.DEMO_SAMPLING_ANNEAL_STEPS)
+
+    @property
+    def uses_demo_agent(self) -> bool:
+        """True when the trainer's agent is DemoSacAgent rather than tmrl's stock one."""
+        return self.DEMO_BC_COEF > 0  # pretraining and the actor warm-up need it too (checked when parsed)
 
 
 _RULES: dict[str, tuple[str, Any]] = {
@@ -43,7 +67,18 @@ _RULES: dict[str, tuple[str, Any]] = {
     "DEMO_INJECTION_REPEAT": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "DEMO_SAMPLING_WEIGHT": ("a finite number >= 0", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
     "REJECT_AFTER_SECONDS": ("a finite number >= 0", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
+    "DEMO_WEIGHT_DECAY_SAMPLES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "DEMO_SAMPLING_FRACTION": ("a number from 0 to 1, or null", lambda v: v is None or _is_share(v)),
+    "DEMO_SAMPLING_FRACTION_FINAL": ("a number from 0 to 1, or null", lambda v: v is None or _is_share(v)),
+    "DEMO_SAMPLING_ANNEAL_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "KEEP_DEMOS": ("true or false", lambda v: isinstance(v, bool)),
+    "DEMO_BC_COEF": ("a finite number >= 0", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
+    "DEMO_BC_DECAY_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "DEMO_BC_Q_FILTER": ("true or false", lambda v: isinstance(v, bool)),
+    "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
 }
+_FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF")
 
 
 def _is_whole(value: Any) -> bool:
@@ -52,6 +87,10 @@ def _is_whole(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_share(value: Any) -> bool:
+    return _is_number(value) and 0.0 <= value <= 1.0
 
 
 def parse_player_runs(tmrl_config: dict[str, Any], config_file: str = "config.json") -> PlayerRunsConfig:
@@ -76,9 +115,48 @@ def parse_player_runs(tmrl_config: dict[str, Any], config_file: str = "config.js
             if not ok(section[key]):
                 raise ConfigError(f"{config_file}: {SECTION}.{key} is {section[key]!r}, expected {allowed}")
             values[key] = section[key]
-    if "DEMO_SAMPLING_WEIGHT" in values:
-        values["DEMO_SAMPLING_WEIGHT"] = float(values["DEMO_SAMPLING_WEIGHT"])
+    for key in _FLOATS:
+        if values.get(key) is not None:
+            values[key] = float(values[key])
+    _check_combinations(values, tmrl_config, config_file)
     return PlayerRunsConfig(**values)
+
+
+def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], config_file: str) -> None:
+    """Keys that contradict each other, or that mean nothing without another one, name each other."""
+    def conflict(a: str, b: str, why: str) -> ConfigError:
+        return ConfigError(f"{config_file}: {SECTION}.{a} and {SECTION}.{b} {why}")
+
+    fraction = values.get("DEMO_SAMPLING_FRACTION")
+    if fraction is not None:
+        for other in ("DEMO_SAMPLING_WEIGHT", "DEMO_WEIGHT_DECAY_SAMPLES"):
+            if other in values:
+                raise conflict("DEMO_SAMPLING_FRACTION", other, "contradict each other: a fixed share of every "
+                               "batch, or a weight, not both (remove one)")
+    for dependent in ("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_ANNEAL_STEPS"):
+        if values.get(dependent) is not None and fraction is None:
+            raise conflict(dependent, "DEMO_SAMPLING_FRACTION", "go together: annealing needs a starting fraction")
+    final, steps = values.get("DEMO_SAMPLING_FRACTION_FINAL"), values.get("DEMO_SAMPLING_ANNEAL_STEPS", 0)
+    if fraction is not None and (final is None) != (steps == 0):
+        raise conflict("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_ANNEAL_STEPS",
+                       "go together: a floor and the training steps to reach it (both set, or neither)")
+    if final is not None and fraction is not None and final > fraction:
+        raise conflict("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_FRACTION",
+                       f"do not fit: the floor {final:g} is above the starting fraction {fraction:g}")
+    if values.get("DEMO_WEIGHT_DECAY_SAMPLES", 0) > 0 and values.get("DEMO_SAMPLING_WEIGHT", 1.0) == 1.0:
+        log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
+    bc = values.get("DEMO_BC_COEF", 0.0)
+    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS"):
+        if dependent in values and bc == 0.0:
+            raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
+    if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
+        raise conflict("DEMO_PRETRAIN_STEPS", "DEMO_BC_COEF", "go together: pretraining clones demos, so it needs "
+                       "DEMO_BC_COEF above 0")
+    if bc > 0:
+        algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
+        if algorithm != "SAC":
+            raise ConfigError(f"{config_file}: {SECTION}.DEMO_BC_COEF needs ALG.ALGORITHM \"SAC\" (the demo-aware "
+                              f"agent extends tmrl's SAC), not {algorithm!r}")
 
 
 def wsl_hint(source_path: str) -> str | None:

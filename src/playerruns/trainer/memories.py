@@ -6,6 +6,8 @@ tmrl checkpoints the whole training instance, memory included, with pickle.
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -17,7 +19,9 @@ from playerruns.runs.demos import is_demo
 from playerruns.runs.sample import INFO, ends_episode
 from playerruns.seeding import generator
 from playerruns.tmrl_bridge import append_safely, raw_sample_count
-from playerruns.trainer.sampling import DemoIndex, draw_weighted
+from playerruns.trainer.sampling import DemoIndex, DemoSchedule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,25 +38,49 @@ GENERIC_COLUMNS = ColumnLayout(done=6, info=5)
 TRACKMANIA_COLUMNS = ColumnLayout(done=4, info=6)
 
 
+class DemoBatch(tuple):
+    """tmrl's collated batch ``(obs, act, rew, next_obs, terminated, truncated)``, plus ``demo``: one
+    flag per row, True where the transition comes from a player run. Unpacks like tmrl's tuple, so
+    stock agents train on it unchanged."""
+
+    demo: np.ndarray
+
+    def __new__(cls, batch: Any, demo: np.ndarray) -> DemoBatch:
+        obj = super().__new__(cls, batch)
+        obj.demo = demo
+        return obj
+
+
 class DemoWeightedSampling:
-    """Mixin for a tmrl memory: demo transitions are drawn ``demo_weight`` times as often."""
+    """Mixin for a tmrl memory: demo transitions drawn by a ``DemoSchedule``, optionally kept through trimming."""
 
     columns: ClassVar[ColumnLayout]
     data: list[list[Any]]
     batch_size: int
+    memory_size: int
+    device: Any
 
-    def __init__(self, *args: Any, demo_weight: float = 1.0, **kwargs: Any) -> None:
-        self.init_demo_state(demo_weight)
+    def __init__(self, *args: Any, demo_schedule: DemoSchedule | None = None, keep_demos: bool = False,
+                 **kwargs: Any) -> None:
+        self.init_demo_state(demo_schedule or DemoSchedule(), keep_demos)
         super().__init__(*args, **kwargs)
         self.rebuild_demo_index()
 
-    def init_demo_state(self, demo_weight: float) -> None:
+    def init_demo_state(self, demo_schedule: DemoSchedule, keep_demos: bool = False) -> None:
         """The mixin's own state (also given to a stock memory upgraded in place from a checkpoint)."""
-        self.demo_weight = float(demo_weight)
+        self.demo_schedule = demo_schedule
+        self.keep_demos = keep_demos
+        self.demo_rows_needed = False  # set by the trainer when its agent reads DemoBatch.demo
         self.demo_index = DemoIndex()
         self.sampled_demos = 0
         self.sampled_total = 0
+        self.sampled_batches = 0  # the training steps the schedule counts
         self._rng = generator("demo-weighted sampling")
+
+    @property
+    def demo_weight(self) -> float:
+        """The demo weight in force now (1 under a fixed share)."""
+        return self.demo_schedule.weight_at(raw_sample_count(self.data))
 
     @property
     def transition_offset(self) -> int:
@@ -70,22 +98,73 @@ class DemoWeightedSampling:
 
     def append_buffer(self, buffer: Any) -> None:
         before = raw_sample_count(self.data)
-        append_safely(self, buffer, super().append_buffer)  # type: ignore[misc, arg-type]  # mixed into a tmrl memory
+        limit = self.memory_size
+        if self.keep_demos:
+            self.memory_size = sys.maxsize  # tmrl must not trim: the demos are taken out of the cut first
+        try:
+            append_safely(self, buffer, super().append_buffer)  # type: ignore[misc, arg-type]  # mixed into a tmrl memory
+        finally:
+            self.memory_size = limit
         trimmed = before + len(buffer.memory) - raw_sample_count(self.data)
         self.demo_index.extend(np.fromiter((is_demo(s[INFO]) for s in buffer.memory), bool, len(buffer.memory)),
                                np.fromiter((ends_episode(s) for s in buffer.memory), bool, len(buffer.memory)),
                                trimmed)
+        if self.keep_demos:
+            self.trim_keeping_demos()
+
+    def trim_keeping_demos(self) -> None:
+        """Trims to ``memory_size`` as tmrl does, oldest first, but evicts only non-demo samples: the demo
+        episodes met in the cut move, whole and in order, to the front of the memory (still counted in
+        ``memory_size``). When demos alone overflow the memory, the oldest demos go too."""
+        excess = len(self) - self.memory_size  # type: ignore[arg-type]  # tmrl's own trimming rule
+        if excess <= 0:
+            return
+        demo, done = self.demo_index.demo, self.demo_index.done
+        others = np.flatnonzero(~demo)
+        if len(others) <= excess:
+            if not getattr(self, "_warned_demo_overflow", False):
+                log.warning(f"Player runs: demos alone fill MEMORY_SIZE ({self.memory_size}); the oldest demos are "
+                            f"trimmed too")
+                self._warned_demo_overflow = True
+            moved, cut = np.zeros(0, dtype=np.int64), excess
+        else:
+            cut = int(others[excess - 1]) + 1  # a demo episode is contiguous, so none straddles the cut
+            moved = np.flatnonzero(demo[:cut])
+        head = moved.tolist()
+        for c, column in enumerate(self.data):  # a few moved demos, then one slice, as tmrl's own trim
+            self.data[c] = [column[i] for i in head] + column[cut:]
+        keep = np.concatenate([moved, np.arange(cut, len(demo))])
+        self.demo_index.reset(demo[keep], done[keep])
+
+    def sample(self) -> DemoBatch:
+        """tmrl's ``Memory.sample``, plus the demo flag of each row."""
+        indices = self.sample_indices()
+        rows = [self[i] for i in indices]  # type: ignore[index]  # tmrl's __getitem__
+        demo = self.demo_index.demo[np.asarray(indices, dtype=np.int64) + self.transition_offset]
+        return DemoBatch(self.collate(rows, self.device), demo)  # type: ignore[attr-defined]
+
+    def sample_demos_only(self) -> DemoBatch:
+        """A batch of demo transitions only (the agent's pretraining phase)."""
+        demo_items, _ = self.demo_index.groups(len(self), self.transition_offset)  # type: ignore[arg-type]
+        if len(demo_items) == 0:
+            raise ValueError("no demo transition in the replay memory")
+        indices = demo_items[self._rng.integers(0, len(demo_items), self.batch_size)].tolist()
+        rows = [self[i] for i in indices]  # type: ignore[index]
+        return DemoBatch(self.collate(rows, self.device), np.ones(len(indices), dtype=bool))  # type: ignore[attr-defined]
 
     def sample_indices(self) -> Any:
         offset = self.transition_offset
-        if self.demo_weight == 1.0:
+        schedule = self.demo_schedule
+        if schedule.is_uniform and not self.demo_rows_needed:
             indices = list(super().sample_indices())  # type: ignore[misc]  # exactly tmrl's uniform sampler
             demos = self.demo_index.count_demos(indices, offset)
         else:
             demo_items, other_items = self.demo_index.groups(len(self), offset)  # type: ignore[arg-type]
-            indices, demos = draw_weighted(demo_items, other_items, self.demo_weight, self.batch_size, self._rng)
+            indices, demos = schedule.draw(demo_items, other_items, self.batch_size, self._rng,
+                                           samples_in_memory=raw_sample_count(self.data), steps=self.sampled_batches)
         self.sampled_demos += demos
         self.sampled_total += len(indices)
+        self.sampled_batches += 1
         return indices
 
 
@@ -122,9 +201,10 @@ WEIGHTED_MEMORIES: dict[type, type] = {
 }
 
 
-def weighted_memory_cls(memory_partial: partial, weight: float) -> partial:
+def weighted_memory_cls(memory_partial: partial, schedule: DemoSchedule, keep_demos: bool = False) -> partial:
     """The configured memory partial, with its class swapped for the demo-weighted one."""
     base = memory_partial.func
     if base not in WEIGHTED_MEMORIES:
         raise TypeError(f"demo-weighted sampling supports tmrl's stock memories, not {base.__name__}")
-    return partial(WEIGHTED_MEMORIES[base], *memory_partial.args, **memory_partial.keywords, demo_weight=weight)
+    return partial(WEIGHTED_MEMORIES[base], *memory_partial.args, **memory_partial.keywords,
+                   demo_schedule=schedule, keep_demos=keep_demos)

@@ -53,8 +53,24 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
         keywords["env_cls"] = partial(GenericGymEnv, id=setup.env_id)
         keywords["memory_cls"] = setup.memory_cls
         keywords["training_agent_cls"] = partial(agent.func, *agent.args, **{**agent.keywords, "model_cls": model})
-    keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.DEMO_SAMPLING_WEIGHT)
+    keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.schedule, player_runs.KEEP_DEMOS)
+    if player_runs.uses_demo_agent:
+        keywords["training_agent_cls"] = demo_agent_cls(keywords["training_agent_cls"], player_runs)
     return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
+
+
+def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
+    """tmrl's configured SAC agent partial, as a DemoSacAgent with the PLAYER_RUNS cloning settings."""
+    from tmrl.custom.custom_algorithms import SpinupSacAgent
+
+    from playerruns.trainer.demo_sac import DemoSacAgent
+
+    if not (isinstance(agent.func, type) and issubclass(agent.func, SpinupSacAgent)):
+        raise PlayerRunsError(f"PLAYER_RUNS.DEMO_BC_COEF needs tmrl's SAC agent, "
+                              f"not {agent.func.__name__}")
+    return partial(DemoSacAgent, *agent.args, **agent.keywords, bc_coef=player_runs.DEMO_BC_COEF,
+                   bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
+                   actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS)
 
 
 def log_injection_settings(player_runs: PlayerRunsConfig) -> None:

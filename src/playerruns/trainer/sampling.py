@@ -1,9 +1,13 @@
 """Demo-weighted replay sampling, as plain numpy over per-sample flags.
 
-With weight ``w`` every demo transition is ``w`` times as likely to be drawn as any other, so a
-batch's expected demo fraction is ``w * n_demo / (w * n_demo + n_other)``. A draw picks the number
-of demos in the batch from a binomial, then draws uniformly inside each group: O(batch) work per
-batch whatever the memory size. Transitions whose previous sample ends an episode are never drawn
+Two ways to say how often demos are drawn (``DemoSchedule``):
+- a weight ``w``: every demo transition is ``w`` times as likely to be drawn as any other, so a
+  batch's expected demo fraction is ``w * n_demo / (w * n_demo + n_other)``; optionally decaying
+  linearly to 1 as the memory fills (``DEMO_WEIGHT_DECAY_SAMPLES``);
+- a fraction ``f``: an exact share of every batch, optionally annealed linearly to a floor over a
+  number of training steps (``DEMO_SAMPLING_FRACTION``), whatever the memory holds.
+A draw picks the number of demos in the batch, then draws uniformly inside each group: O(batch)
+work per batch whatever the memory size. Transitions whose previous sample ends an episode are never drawn
 (tmrl's memories would re-draw or shift them, silently diluting the weighting).
 
 The index works per transition; an episode-sequence memory can weight per episode by feeding it
@@ -11,6 +15,8 @@ one flag per episode start instead.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,6 +66,57 @@ class DemoIndex:
         return int(self.demo.sum())
 
 
+@dataclass(frozen=True)
+class DemoSchedule:
+    """How large a share of each batch demos get, as training goes on (see the module docstring)."""
+
+    weight: float = 1.0
+    weight_decay_samples: int = 0  # 0: the weight stays as it is
+    fraction: float | None = None  # None: weighting, not a fixed share
+    fraction_final: float | None = None  # the floor the fraction anneals to (None: no annealing)
+    anneal_steps: int = 0  # training steps over which the fraction goes down to its floor
+
+    @property
+    def is_uniform(self) -> bool:
+        """True when demos are drawn like any other sample (tmrl's own sampler can serve)."""
+        return self.fraction is None and self.weight == 1.0
+
+    def weight_at(self, samples_in_memory: int) -> float:
+        if self.weight_decay_samples <= 0:
+            return self.weight
+        left = max(0.0, 1.0 - samples_in_memory / self.weight_decay_samples)
+        return 1.0 + (self.weight - 1.0) * left
+
+    def fraction_at(self, steps: int) -> float | None:
+        if self.fraction is None:
+            return None
+        if self.fraction_final is None or self.anneal_steps <= 0:
+            return self.fraction
+        done = min(1.0, steps / self.anneal_steps)
+        return self.fraction + (self.fraction_final - self.fraction) * done
+
+    def describe(self, samples_in_memory: int, steps: int) -> str:
+        """The settings in the words of the config keys, with the values in force right now."""
+        fraction = self.fraction_at(steps)
+        if fraction is not None:
+            text = f"DEMO_SAMPLING_FRACTION={self.fraction:g}"
+            if self.fraction_final is not None and self.anneal_steps > 0:
+                text += f" -> {self.fraction_final:g} over {self.anneal_steps} steps, now {fraction:.3f}"
+            return text
+        text = f"DEMO_SAMPLING_WEIGHT={self.weight:g}"
+        if self.weight_decay_samples > 0:
+            text += f" decaying over {self.weight_decay_samples} samples, now {self.weight_at(samples_in_memory):.3g}"
+        return text
+
+    def draw(self, demo_items: np.ndarray, other_items: np.ndarray, batch_size: int, rng: np.random.Generator,
+             *, samples_in_memory: int, steps: int) -> tuple[list[int], int]:
+        """A batch of transition indices under this schedule; returns (indices, demo count)."""
+        fraction = self.fraction_at(steps)
+        if fraction is None:
+            return draw_weighted(demo_items, other_items, self.weight_at(samples_in_memory), batch_size, rng)
+        return draw_share(demo_items, other_items, fraction, batch_size, rng)
+
+
 def expected_demo_fraction(weight: float, n_demo: int, n_other: int) -> float:
     total = weight * n_demo + n_other
     return weight * n_demo / total if total > 0 else 0.0
@@ -75,6 +132,29 @@ def draw_weighted(demo_items: np.ndarray, other_items: np.ndarray, weight: float
     if weight * n_demo + n_other == 0:  # weight 0 and nothing but demos: nothing else to train on
         p_demo = 1.0
     k = int(rng.binomial(batch_size, p_demo)) if 0.0 < p_demo < 1.0 else (batch_size if p_demo >= 1.0 else 0)
+    picks = []
+    if k:
+        picks.append(demo_items[rng.integers(0, n_demo, k)])
+    if batch_size - k:
+        picks.append(other_items[rng.integers(0, n_other, batch_size - k)])
+    indices = np.concatenate(picks) if len(picks) > 1 else picks[0]
+    rng.shuffle(indices)
+    return indices.tolist(), k
+
+
+def draw_share(demo_items: np.ndarray, other_items: np.ndarray, fraction: float, batch_size: int,
+               rng: np.random.Generator) -> tuple[list[int], int]:
+    """``batch_size`` transition indices of which a share ``fraction`` are demos (all of one group when
+    the other is empty); a fractional count is rounded up or down at random so the mean is exact."""
+    n_demo, n_other = len(demo_items), len(other_items)
+    if n_demo + n_other == 0:
+        raise ValueError("no valid transition to sample")
+    exact = fraction * batch_size
+    k = int(exact) + int(rng.random() < exact - int(exact))
+    if n_demo == 0:
+        k = 0
+    elif n_other == 0:
+        k = batch_size
     picks = []
     if k:
         picks.append(demo_items[rng.integers(0, n_demo, k)])

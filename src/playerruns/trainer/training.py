@@ -1,6 +1,8 @@
 """The trainer inside tmrl: ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus online
-injection on every buffer update and a per-epoch log of the demo fraction of sampled batches, with
-the demo-weighted memories of ``playerruns.trainer.memories``.
+injection on every buffer update, demo-only pretraining of a ``DemoSacAgent`` before the first
+epoch, and a per-epoch log of what the demos did (their share of sampled batches, and with the
+demo agent its cloning coefficient and the critic's Q on demo and other rows), with the
+demo-weighted memories of ``playerruns.trainer.memories``.
 
 Everything here is defined at module level and holds no open resource: tmrl checkpoints the whole
 training instance with pickle and resumes from it.
@@ -9,16 +11,20 @@ training instance with pickle and resumes from it.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from functools import partial
 from typing import Any
 
+from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
 
 from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, write_numbers
 from playerruns.runs.demos import demo_samples
 from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
 from playerruns.trainer.config import PlayerRunsConfig
+from playerruns.trainer.demo_sac import DemoSacAgent
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 
@@ -31,15 +37,43 @@ class PlayerRunsTraining(TorchTrainingOffline):
     def __init__(self, *args: Any, player_runs: PlayerRunsConfig | None = None, **kwargs: Any) -> None:
         self.player_runs = player_runs or PlayerRunsConfig()
         self.injection_record = InjectionRecord()
+        self.pretrained_steps = 0
         super().__init__(*args, **kwargs)
+        self.connect_agent()
+        self.pretrain()
         self.log_memory("starts")
+
+    def connect_agent(self) -> None:
+        """A demo-aware agent needs to know which rows of each batch are demos: the memory says so."""
+        if isinstance(self.memory, DemoWeightedSampling):
+            self.memory.demo_rows_needed = isinstance(self.agent, DemoSacAgent)
 
     def log_memory(self, how: str) -> None:
         """One line saying what the replay memory holds when training starts or resumes."""
         memory = self.memory
         if isinstance(memory, DemoWeightedSampling):
+            raw = raw_sample_count(memory.data)
             log.info(f"Player runs: replay memory {how} with {memory.demo_index.n_demo_samples} demo samples of "
-                     f"{raw_sample_count(memory.data)} (DEMO_SAMPLING_WEIGHT={memory.demo_weight:g})")
+                     f"{raw} ({memory.demo_schedule.describe(raw, memory.sampled_batches)}"
+                     f"{', KEEP_DEMOS' if memory.keep_demos else ''})")
+
+    def pretrain(self) -> None:
+        """DEMO_PRETRAIN_STEPS demo-only updates of a DemoSacAgent, once, before any worker sample is used."""
+        steps = self.player_runs.DEMO_PRETRAIN_STEPS
+        memory, agent = self.memory, self.agent
+        if not steps or self.pretrained_steps or not isinstance(agent, DemoSacAgent):
+            return
+        if not isinstance(memory, DemoWeightedSampling) or memory.demo_index.n_demo_samples == 0:
+            log.info("Player runs: no demo in the replay memory, DEMO_PRETRAIN_STEPS skipped")
+            return
+        log.info(f"Player runs: pretraining on {memory.demo_index.n_demo_samples} demo samples for {steps} steps")
+        started = time.monotonic()
+        stats = [agent.pretrain(memory.sample_demos_only()) for _ in range(steps)]
+        self.pretrained_steps = steps
+        self._broadcast_pending = True
+        tail = stats[-min(100, len(stats)):]
+        log.info(f"Player runs: pretraining done in {time.monotonic() - started:.0f} s (last {len(tail)} steps: "
+                 f"cloning loss {_mean(tail, 'loss_bc'):.4f}, critic Q on demos {_mean(tail, 'q_demo'):.2f})")
 
     # transient helpers are rebuilt after a checkpoint is loaded
     def __getstate__(self) -> dict[str, Any]:
@@ -98,6 +132,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return appended
 
     def run_epoch(self, interface: Any) -> list[Any]:
+        if getattr(self, "_broadcast_pending", False):  # the worker's next episode drives the pretrained policy
+            interface.broadcast_model(self.agent.get_actor())
+            self._broadcast_pending = False
         memory = self.memory
         before = (getattr(memory, "sampled_demos", 0), getattr(memory, "sampled_total", 0))
         stats = super().run_epoch(interface)
@@ -108,10 +145,15 @@ class PlayerRunsTraining(TorchTrainingOffline):
             in_memory = memory.demo_index.n_demo_samples
             raw = raw_sample_count(memory.data)
             log.info(f"Player runs: demo fraction of sampled batches this epoch: {fraction:.3f} "
-                     f"(DEMO_SAMPLING_WEIGHT={memory.demo_weight:g}; {in_memory} of {raw} samples in memory are demos)")
+                     f"({memory.demo_schedule.describe(raw, memory.sampled_batches)}; {in_memory} of {raw} samples "
+                     f"in memory are demos)")
             for s in stats:  # tmrl sends these to wandb with the round's other statistics
                 s["demo_fraction_sampled"] = fraction
                 s["demo_fraction_memory"] = in_memory / raw if raw else 0.0
+        if isinstance(self.agent, DemoSacAgent) and stats:
+            log.info(f"Player runs: demo cloning this epoch: coefficient {_mean(stats, 'bc_coef'):.3g}, applied to "
+                     f"{100 * _mean(stats, 'bc_rows'):.1f}% of batch rows; critic mean Q on demo rows "
+                     f"{_mean(stats, 'q_demo'):.2f}, on other rows {_mean(stats, 'q_other'):.2f}")
         return stats
 
 
@@ -130,12 +172,31 @@ def update_training_instance(run_instance: Any, training_cls: partial, tmrl_upda
     if run_instance is not previous and isinstance(previous, PlayerRunsTraining):
         run_instance.injection_record = previous.injection_record  # RESET_TRAINING keeps the memory, so the record
     run_instance.player_runs = config
+    if not hasattr(run_instance, "pretrained_steps"):
+        run_instance.pretrained_steps = 0
     memory = run_instance.memory
     if not isinstance(memory, DemoWeightedSampling) and type(memory) in WEIGHTED_MEMORIES:
         memory.__class__ = WEIGHTED_MEMORIES[type(memory)]
-        memory.init_demo_state(config.DEMO_SAMPLING_WEIGHT)
+        memory.init_demo_state(config.schedule, config.KEEP_DEMOS)
         memory.rebuild_demo_index()
     if isinstance(memory, DemoWeightedSampling):
-        memory.demo_weight = config.DEMO_SAMPLING_WEIGHT
+        memory.demo_schedule = config.schedule
+        memory.keep_demos = config.KEEP_DEMOS
+        if not hasattr(memory, "sampled_batches"):
+            memory.sampled_batches = 0
+    agent = run_instance.agent
+    if config.uses_demo_agent and not isinstance(agent, DemoSacAgent) and isinstance(agent, SpinupSacAgent):
+        agent.__class__ = DemoSacAgent  # a checkpoint of the stock agent: same networks, cloning from now on
+        agent.bc_steps = 0
+    if isinstance(agent, DemoSacAgent):  # the coefficients may have changed in config.json
+        agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
+        agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
+    run_instance.connect_agent()
     run_instance.log_memory("resumes")
     return run_instance
+
+
+def _mean(stats: list[Any], key: str) -> float:
+    """Mean of one statistic over tmrl's per-round (or per-step) dicts, skipping the missing and NaN."""
+    values = [float(s[key]) for s in stats if key in s and not math.isnan(float(s[key]))]
+    return sum(values) / len(values) if values else math.nan

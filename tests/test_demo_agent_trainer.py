@@ -1,0 +1,33 @@
+"""The learning-side levers inside tmrl's trainer: demo-only pretraining happens once, before any worker
+sample is used, and survives tmrl's checkpoint; the agent sees which batch rows are demos."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import make_home, run_program
+
+pytestmark = pytest.mark.slow  # starts tmrl in a subprocess
+
+
+def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 1000, "DEMO_PRETRAIN_STEPS": 25,
+                                  "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True})
+    result = run_program(home, "demo_agent_round_trip.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["agent"] == "DemoSacAgent" and out["pretrained_steps"] == 25
+    log = result.stdout + result.stderr  # tmrl configures logging itself
+    assert log.count("Player runs: pretraining on 62 demo samples for 25 steps") == 1  # 2 episodes of 31 samples
+    assert "Player runs: pretraining done in" in log
+    assert "(DEMO_SAMPLING_FRACTION=0.5, KEEP_DEMOS)" in log
+    # half of each batch is demos and the agent knows which rows (bc_rows <= 0.5: the Q-filter may drop some)
+    assert len(out["bc_rows"]) == 8 and all(0.0 <= r <= 0.5 for r in out["bc_rows"])
+    assert out["bc_steps"] == 8
+    assert out["resumed_agent"] == "DemoSacAgent" and out["resumed_pretrained_steps"] == 25
+    assert out["resumed_bc_steps"] == 8 and out["resumed_rows_needed"]  # the decay goes on where it was
+    assert "replay memory resumes with 62 demo samples" in log
+    assert out["upgraded"]

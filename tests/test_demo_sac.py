@@ -1,0 +1,93 @@
+"""DemoSacAgent: tmrl's real SAC agent with cloning on demo rows, trained on real batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.spaces import Box
+
+from playerruns.trainer.demo_sac import DemoSacAgent
+from playerruns.trainer.memories import DemoBatch
+
+OBS = Box(-1.0, 1.0, (2,), np.float32)
+ACT = Box(-1.0, 1.0, (1,), np.float32)
+
+
+def _agent(**kwargs) -> DemoSacAgent:
+    from tmrl.custom.custom_models import MLPActorCritic
+
+    torch.manual_seed(0)
+    return DemoSacAgent(OBS, ACT, device="cpu", model_cls=MLPActorCritic, lr_actor=1e-3, lr_critic=1e-3, **kwargs)
+
+
+def _player(obs: torch.Tensor) -> torch.Tensor:
+    """The demonstrated behaviour, which no untrained policy matches by chance: 0.8 times the sign of the
+    product of the coordinates (XOR-like: not a linear function of the observation)."""
+    return 0.8 * torch.sign(obs[:, 0:1] * obs[:, 1:2])
+
+
+def _batch(gen: torch.Generator, n: int = 64, demo_share: float = 1.0) -> DemoBatch:
+    o = torch.rand((n, 2), generator=gen) * 2 - 1
+    a = _player(o)
+    n_demo = int(n * demo_share)
+    a[n_demo:] = torch.rand((n - n_demo, 1), generator=gen) * 2 - 1  # other rows: random actions
+    r = torch.zeros(n)
+    o2 = torch.rand((n, 2), generator=gen) * 2 - 1
+    zeros = torch.zeros(n)
+    demo = np.zeros(n, dtype=bool)
+    demo[:n_demo] = True
+    return DemoBatch((o, a, r, o2, zeros, zeros), demo)
+
+
+def _agreement(agent: DemoSacAgent, gen: torch.Generator) -> float:
+    o = torch.rand((500, 2), generator=gen) * 2 - 1
+    o = o[(o.abs() > 0.15).all(dim=1)]  # away from the switches
+    with torch.no_grad():
+        mu, _ = agent.model.actor(o, test=True, with_logprob=False)
+    return float((torch.sign(mu) == torch.sign(_player(o))).float().mean())
+
+
+def test_pretraining_clones_the_demonstrated_behaviour():
+    gen = torch.Generator().manual_seed(1)
+    agent = _agent(bc_coef=0.4)
+    before = _agreement(agent, gen)
+    for _ in range(400):
+        stats = agent.pretrain(_batch(gen))
+    after = _agreement(agent, gen)
+    assert after >= 0.9 and after > before + 0.2, (before, after)
+    assert stats["bc_rows"] == 1.0  # no Q-filter while pretraining: every demo row is cloned
+    assert agent.bc_steps == 0  # pretraining does not use up the coefficient's decay
+
+
+def test_without_cloning_sac_alone_does_not_learn_the_behaviour():
+    gen = torch.Generator().manual_seed(1)
+    agent = _agent(bc_coef=0.0)
+    for _ in range(100):
+        stats = agent.train(_batch(gen))
+    assert "loss_bc" not in stats and stats["bc_coef"] == 0.0  # coefficient 0: SAC's own update only
+    assert _agreement(agent, gen) < 0.75
+
+
+def test_q_filter_and_decay_are_reported_per_step():
+    gen = torch.Generator().manual_seed(2)
+    agent = _agent(bc_coef=0.4, bc_decay_steps=10, bc_q_filter=True)
+    shares = []
+    for step in range(12):
+        stats = agent.train(_batch(gen, demo_share=0.25))
+        assert stats["bc_coef"] == pytest.approx(0.4 * max(0.0, 1 - step / 10))
+        assert 0.0 <= stats["bc_rows"] <= 0.25  # at most the demo rows, fewer where the critic disagrees
+        assert not math.isnan(stats["q_demo"]) and not math.isnan(stats["q_other"])
+        shares.append(stats["bc_rows"])
+    assert "loss_bc" not in stats  # decayed to 0: no cloning step
+    unfiltered = _agent(bc_coef=0.4, bc_q_filter=False)
+    assert unfiltered.train(_batch(gen, demo_share=0.25))["bc_rows"] == 0.25
+
+
+def test_a_plain_tmrl_batch_trains_as_stock_sac():
+    gen = torch.Generator().manual_seed(3)
+    batch = tuple(_batch(gen))  # what a stock memory returns: no demo flags
+    stats = _agent(bc_coef=0.4).train(batch)
+    assert stats["bc_rows"] == 0.0 and "loss_actor" in stats and "loss_bc" not in stats

@@ -1,0 +1,202 @@
+"""The sampling schedule and demo retention, measured on the transitions tmrl's own memories return.
+
+As in test_sampling: demo samples carry reward 1 and worker samples reward 0, so the rewards of a
+batch from ``memory.sample()`` say exactly how many demos it holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from playerruns.errors import ConfigError
+from playerruns.tmrl_bridge import append_samples, raw_sample_count
+from playerruns.trainer.config import parse_player_runs
+from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
+from tests.test_sampling import _episodes, _lidar_memory, _valid_counts
+
+
+def _demos_in(batch) -> int:
+    return int(round(float(batch[2].sum())))
+
+
+# --- the schedule as numbers
+
+
+def test_weight_decays_linearly_to_one_over_the_samples_in_memory():
+    schedule = DemoSchedule(weight=9.0, weight_decay_samples=1000)
+    assert schedule.weight_at(0) == 9.0
+    assert schedule.weight_at(250) == pytest.approx(7.0)
+    assert schedule.weight_at(500) == pytest.approx(5.0)
+    assert schedule.weight_at(1000) == 1.0 and schedule.weight_at(10_000) == 1.0
+    assert DemoSchedule(weight=9.0).weight_at(10**9) == 9.0  # no decay unless asked
+
+
+def test_fraction_anneals_linearly_to_its_floor_over_training_steps():
+    schedule = DemoSchedule(fraction=0.25, fraction_final=0.05, anneal_steps=100_000)
+    assert schedule.fraction_at(0) == 0.25
+    assert schedule.fraction_at(50_000) == pytest.approx(0.15)
+    assert schedule.fraction_at(100_000) == pytest.approx(0.05) and schedule.fraction_at(500_000) == pytest.approx(0.05)
+    assert DemoSchedule(fraction=0.3).fraction_at(10**9) == 0.3
+    assert DemoSchedule().is_uniform and not DemoSchedule(fraction=0.0).is_uniform
+
+
+# --- the schedule in tmrl's lidar memory
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.0, 1.0])
+def test_fixed_share_is_exact_in_every_batch(lidar_setup, tmp_path, rng, fraction):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory.demo_schedule = DemoSchedule(fraction=fraction)
+    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    counts = [_demos_in(memory.sample()) for _ in range(40)]
+    assert counts == [round(fraction * 32)] * 40  # 32 x 0.25 = 8: no randomness in the count
+    assert memory.sampled_demos == sum(counts)
+
+
+def test_fractional_share_is_right_on_average(lidar_setup, tmp_path, rng):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory.demo_schedule = DemoSchedule(fraction=0.1)  # 3.2 demos a batch: 3 or 4
+    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    counts = [_demos_in(memory.sample()) for _ in range(400)]
+    assert set(counts) == {3, 4}
+    assert abs(np.mean(counts) - 3.2) <= 5 * math.sqrt(0.16 / 400)
+
+
+def test_share_follows_the_anneal_as_training_steps_pass(lidar_setup, tmp_path, rng):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=40)
+    memory.demo_schedule = DemoSchedule(fraction=0.5, fraction_final=0.1, anneal_steps=40)
+    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    counts = [_demos_in(memory.sample()) for _ in range(60)]
+    # step 0: 20 of 40; step 20: 0.3 -> 12; from step 40 on: the floor, 4 of 40
+    assert counts[0] == 20 and counts[20] == 12 and set(counts[40:]) == {4}
+    for step, count in enumerate(counts):  # in between: the exact share, rounded down or up
+        share = memory.demo_schedule.fraction_at(step) * 40
+        assert math.floor(share) <= count <= math.ceil(share)
+
+
+def test_decaying_weight_follows_the_formula_as_the_memory_fills(lidar_setup, tmp_path, rng):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=64)
+    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 10, 20, demo=False))
+    n_raw = raw_sample_count(memory.data)
+    memory.demo_schedule = DemoSchedule(weight=11.0, weight_decay_samples=2 * n_raw)  # half decayed: weight 6
+    n_demo, n_other = _valid_counts(memory)
+    expected = expected_demo_fraction(6.0, n_demo, n_other)
+    measured = np.mean([_demos_in(memory.sample()) / 64 for _ in range(300)])
+    assert abs(measured - expected) <= 5 * math.sqrt(expected * (1 - expected) / (300 * 64))
+    undecayed = expected_demo_fraction(11.0, n_demo, n_other)
+    assert abs(measured - undecayed) > 5 * math.sqrt(undecayed * (1 - undecayed) / (300 * 64))
+
+
+# --- retention
+
+
+def _demo_rewards_in_memory(memory) -> int:
+    return sum(1 for r in memory.data[5] if r == 1.0)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_keep_demos_through_trimming(lidar_setup, tmp_path, rng, keep):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=300, batch_size=32)
+    memory.keep_demos = keep
+    memory.demo_schedule = DemoSchedule(fraction=0.25)
+    demos = _episodes(lidar_setup, rng, 2, 20, demo=True)
+    append_samples(memory, _episodes(lidar_setup, rng, 3, 20, demo=False))
+    append_samples(memory, demos)  # in the middle: the trimming reaches them after a while
+    for _ in range(20):
+        append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=False))
+        assert len(memory) <= memory.memory_size  # tmrl's own size rule, demos counted
+    if not keep:
+        assert _demo_rewards_in_memory(memory) == 0 and memory.demo_index.n_demo_samples == 0
+        return
+    assert _demo_rewards_in_memory(memory) == len(demos) == memory.demo_index.n_demo_samples
+    # the demo episodes sit whole at the front, in their order, and the index agrees with the data
+    assert [bool(f) for f in memory.data[4][:len(demos)]] == [bool(s[3] or s[4]) for s in demos]
+    flags = memory.demo_index.demo.copy()
+    memory.rebuild_demo_index()
+    assert np.array_equal(flags, memory.demo_index.demo)
+    # every demo transition drawn is a real one: observation and next observation of one demo episode
+    for _ in range(20):
+        batch = memory.sample()
+        assert _demos_in(batch) == 8
+    demo_items, _ = memory.demo_index.groups(len(memory), memory.transition_offset)
+    # each episode's reset sample ends no transition, nor do the first samples of the memory (tmrl's
+    # memories need ``transition_offset`` samples of history before the first transition)
+    assert len(demo_items) == len(demos) - 2 - (memory.transition_offset - 1)
+
+
+def test_demos_alone_overflowing_the_memory_are_trimmed_oldest_first(lidar_setup, tmp_path, rng, caplog):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=50, batch_size=8)
+    memory.keep_demos = True
+    append_samples(memory, _episodes(lidar_setup, rng, 4, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 1, 20, demo=False))
+    assert len(memory) <= memory.memory_size
+    assert "demos alone fill MEMORY_SIZE" in caplog.text
+
+
+# --- the config keys
+
+
+def _cfg(**section):
+    return {"PLAYER_RUNS": section}
+
+
+def test_schedule_keys_are_read():
+    cfg = parse_player_runs(_cfg(DEMO_SAMPLING_FRACTION=0.25, DEMO_SAMPLING_FRACTION_FINAL=0.05,
+                                 DEMO_SAMPLING_ANNEAL_STEPS=100_000, KEEP_DEMOS=True))
+    assert cfg.schedule == DemoSchedule(fraction=0.25, fraction_final=0.05, anneal_steps=100_000)
+    assert cfg.KEEP_DEMOS and not cfg.uses_demo_agent
+    assert parse_player_runs(_cfg(DEMO_SAMPLING_WEIGHT=4, DEMO_WEIGHT_DECAY_SAMPLES=200_000)).schedule == \
+        DemoSchedule(weight=4.0, weight_decay_samples=200_000)
+    assert parse_player_runs(_cfg(DEMO_BC_COEF=0.4)).uses_demo_agent
+    assert parse_player_runs({}).schedule.is_uniform  # all off: tmrl's own sampler
+
+
+@pytest.mark.parametrize("section, both", [
+    ({"DEMO_SAMPLING_FRACTION": 0.2, "DEMO_SAMPLING_WEIGHT": 3}, ("DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_WEIGHT")),
+    ({"DEMO_SAMPLING_FRACTION": 0.2, "DEMO_WEIGHT_DECAY_SAMPLES": 10},
+     ("DEMO_SAMPLING_FRACTION", "DEMO_WEIGHT_DECAY_SAMPLES")),
+    ({"DEMO_SAMPLING_FRACTION_FINAL": 0.1}, ("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_FRACTION")),
+    ({"DEMO_SAMPLING_ANNEAL_STEPS": 10}, ("DEMO_SAMPLING_ANNEAL_STEPS", "DEMO_SAMPLING_FRACTION")),
+    ({"DEMO_SAMPLING_FRACTION": 0.2, "DEMO_SAMPLING_FRACTION_FINAL": 0.1},
+     ("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_ANNEAL_STEPS")),
+    ({"DEMO_SAMPLING_FRACTION": 0.2, "DEMO_SAMPLING_FRACTION_FINAL": 0.3, "DEMO_SAMPLING_ANNEAL_STEPS": 10},
+     ("DEMO_SAMPLING_FRACTION_FINAL", "DEMO_SAMPLING_FRACTION")),
+    ({"DEMO_BC_DECAY_STEPS": 100}, ("DEMO_BC_DECAY_STEPS", "DEMO_BC_COEF")),
+])
+def test_contradicting_keys_name_each_other(section, both):
+    with pytest.raises(ConfigError) as err:
+        parse_player_runs({"PLAYER_RUNS": section})
+    message = str(err.value)
+    assert "\n" not in message and all(f"PLAYER_RUNS.{key}" in message for key in both)
+
+
+@pytest.mark.parametrize("key, value", [("DEMO_SAMPLING_FRACTION", 1.5), ("DEMO_SAMPLING_FRACTION", "0.2"),
+                                        ("DEMO_WEIGHT_DECAY_SAMPLES", -1), ("KEEP_DEMOS", 1),
+                                        ("DEMO_BC_COEF", float("nan")), ("DEMO_PRETRAIN_STEPS", 2.5)])
+def test_bad_values_are_refused_by_name(key, value):
+    with pytest.raises(ConfigError, match=f"PLAYER_RUNS.{key} is"):
+        parse_player_runs(_cfg(**{key: value}))
+
+
+def test_cloning_needs_tmrl_sac():
+    with pytest.raises(ConfigError, match=r"DEMO_BC_COEF needs ALG.ALGORITHM \"SAC\""):
+        parse_player_runs({"ALG": {"ALGORITHM": "REDQSAC"}, "PLAYER_RUNS": {"DEMO_BC_COEF": 0.4}})
+
+
+def test_demo_rows_are_flagged_in_every_batch(lidar_setup, tmp_path, rng):
+    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory.demo_schedule = DemoSchedule(fraction=0.25)
+    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, _episodes(lidar_setup, rng, 10, 20, demo=False))
+    for _ in range(10):
+        batch = memory.sample()
+        assert np.array_equal(np.asarray(batch.demo), np.asarray(batch[2]) == 1.0)
+    only = memory.sample_demos_only()
+    assert bool(np.all(np.asarray(only[2]) == 1.0)) and bool(np.all(only.demo))
