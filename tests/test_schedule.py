@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from playerruns.errors import ConfigError
+from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.tmrl_bridge import append_samples, raw_sample_count
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
@@ -200,3 +201,33 @@ def test_demo_rows_are_flagged_in_every_batch(lidar_setup, tmp_path, rng):
         assert np.array_equal(np.asarray(batch.demo), np.asarray(batch[2]) == 1.0)
     only = memory.sample_demos_only()
     assert bool(np.all(np.asarray(only[2]) == 1.0)) and bool(np.all(only.demo))
+
+
+def _generic_episode(episode: int, steps: int, demo: bool) -> list:
+    """Observations [episode, t, 0]: a transition is real when its next observation is t + 1 of the same episode."""
+    info = {DEMO_FLAG: True, RUN_ID_KEY: f"d{episode}"} if demo else {}
+    rew = 1.0 if demo else 0.0
+    obs = [np.array([episode, t, 0.0], dtype=np.float32) for t in range(steps + 1)]
+    samples = [(None, obs[0], 0.0, False, False, dict(info))]
+    for t in range(1, steps + 1):
+        samples.append((np.array([0.5], np.float32), obs[t], rew, False, t == steps, dict(info)))
+    return samples
+
+
+def test_generic_memory_keeps_whole_demo_episodes(tmp_path):
+    from playerruns.trainer.memories import DemoWeightedGenericTorchMemory
+
+    memory = DemoWeightedGenericTorchMemory(memory_size=60, batch_size=40, dataset_path=str(tmp_path / "none"),
+                                            demo_schedule=DemoSchedule(fraction=0.5), keep_demos=True)
+    append_samples(memory, _generic_episode(0, 9, demo=False))
+    append_samples(memory, _generic_episode(1, 9, demo=True) + _generic_episode(2, 9, demo=True))
+    for episode in range(3, 20):
+        append_samples(memory, _generic_episode(episode, 9, demo=False))
+        assert len(memory) <= memory.memory_size
+    assert memory.demo_index.n_demo_samples == 20  # both demo episodes, 10 samples each
+    for _ in range(20):
+        obs, _, rew, next_obs, _, _ = memory.sample()
+        assert int(rew.sum()) == 20  # half of 40
+        demo_rows = rew == 1.0
+        assert bool(((next_obs[:, 1] == obs[:, 1] + 1) & (next_obs[:, 0] == obs[:, 0]))[demo_rows].all())
+        assert set(next_obs[demo_rows, 0].tolist()) <= {1.0, 2.0}
