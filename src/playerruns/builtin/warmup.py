@@ -431,11 +431,16 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = {"player runs": "tab:green", "all": "tab:green", "scratch": "tab:gray"}
+    seeds = {arm: sorted(r.seed for r in results if r.arm == arm) for arm in {r.arm for r in results}}
+    labelled: set[str] = set()
     for r in results:
         if r.curve:
             xs, ys = zip(*r.curve, strict=True)
-            ax.plot(xs, ys, color=colors.get(r.arm, None), alpha=0.8, marker=".",
-                    label=f"{r.arm} (seed {r.seed})")
+            many = len(seeds[r.arm]) > 1
+            label = None if r.arm in labelled else (f"{r.arm} ({len(seeds[r.arm])} seeds)" if many
+                                                    else f"{r.arm} (seed {r.seed})")
+            labelled.add(r.arm)
+            ax.plot(xs, ys, color=colors.get(r.arm, None), alpha=0.8 if not many else 0.5, marker=".", label=label)
     ax.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"solved ({task.threshold:g})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return")

@@ -1,0 +1,122 @@
+"""The learning side of player runs: tmrl's SAC agent, plus behaviour cloning on the demo rows of each batch.
+
+``DemoSacAgent`` is tmrl's ``SpinupSacAgent`` unchanged (its ``train`` runs first, as stock), followed
+by one more actor step on the demo rows of the batch (``DemoBatch.demo``):
+
+    loss_bc = coef_t * scale * mean over demo rows of  keep * |mu(s) - a_demo|^2
+
+- ``mu(s)`` is the policy's deterministic action; ``a_demo`` the player's action.
+- ``keep`` is the Q-filter of Nair et al. (2018): a demo action is cloned only where the critic rates
+  it above the policy's own action, so the agent stops copying the player where it has learned better.
+- ``scale`` is the critic's mean |Q| on those rows, as in TD3+BC: the coefficient is then free of the
+  task's reward scale (``coef`` 0.4 weighs cloning like TD3+BC's alpha 2.5).
+- ``coef_t`` decays linearly from ``bc_coef`` to 0 over ``bc_decay_steps`` training steps (0: constant).
+
+Pretraining (``pretrain``) runs on demo-only batches before the trainer uses any worker sample, and
+the first ``actor_warmup_steps`` online steps run alike: the critic learns by SAC's own update, the
+actor only clones (no Q-filter: the critic knows too little yet). Without that, a critic still far
+from the task's returns pulls the cloned policy away from what the player showed within a few
+thousand steps (measured on MiniTrack: laps after pretraining, none 1,500 steps later).
+
+Each update reports what it did (``bc_coef``, ``bc_rows``: the share of the batch cloned, ``q_demo``
+and ``q_other``: the critic's mean Q on demo and other rows), which tmrl averages per round and
+``PlayerRunsTraining`` logs per epoch, so that a drifting critic shows.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tmrl.custom.custom_algorithms import SpinupSacAgent
+
+
+def _rows(x: Any, index: torch.Tensor) -> Any:
+    """The rows ``index`` of a batched tensor or of a tuple/list of them (tmrl's observations)."""
+    if isinstance(x, torch.Tensor):
+        return x[index]
+    return type(x)(_rows(e, index) for e in x)
+
+
+@dataclass(eq=False)
+class DemoSacAgent(SpinupSacAgent):
+    """tmrl's SAC with a decaying, Q-filtered behaviour-cloning step on demo rows (module docstring)."""
+
+    bc_coef: float = 0.0
+    bc_decay_steps: int = 0
+    bc_q_filter: bool = True
+    actor_warmup_steps: int = 0  # online steps during which the actor only clones, while the critic catches up
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
+
+    def bc_coef_now(self) -> float:
+        if self.bc_decay_steps <= 0:
+            return self.bc_coef
+        return self.bc_coef * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
+
+    def train(self, batch: Any) -> dict[str, Any]:
+        if self.bc_steps < self.actor_warmup_steps:
+            stats = self.critic_step_then_clone(batch, coef=self.bc_coef_now())
+        else:
+            stats = super().train(batch)
+            stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter, coef=self.bc_coef_now()))
+        self.bc_steps += 1
+        return stats
+
+    def pretrain(self, batch: Any) -> dict[str, Any]:
+        """One update on a demo-only batch, before any worker sample (see ``critic_step_then_clone``)."""
+        return self.critic_step_then_clone(batch, coef=self.bc_coef)
+
+    def critic_step_then_clone(self, batch: Any, *, coef: float) -> dict[str, Any]:
+        """The critic (and entropy coefficient) learn by SAC's own step, whose actor change is then undone;
+        the actor only clones, without the Q-filter. Used while the critic knows too little to steer the
+        actor: pretraining on demos alone (where it overrates actions the player never took), and the
+        first ``actor_warmup_steps`` online steps (where a critic still far from the returns pulls a
+        cloned policy off the road before it has learned anything better)."""
+        actor = copy.deepcopy(self.model.actor.state_dict())
+        optimizer = copy.deepcopy(self.pi_optimizer.state_dict())
+        stats = super().train(batch)
+        self.model.actor.load_state_dict(actor)
+        self.pi_optimizer.load_state_dict(optimizer)
+        stats.update(self.clone_demos(batch, q_filter=False, coef=max(coef, 1e-8)))
+        return stats
+
+    def clone_demos(self, batch: Any, *, q_filter: bool, coef: float) -> dict[str, Any]:
+        """One actor step on the batch's demo rows; returns the statistics of the module docstring."""
+        demo_flags = getattr(batch, "demo", None)
+        stats: dict[str, Any] = {"bc_coef": coef, "bc_rows": 0.0, "q_demo": math.nan, "q_other": math.nan}
+        if demo_flags is None:
+            return stats  # a memory that does not say which rows are demos: stock SAC
+        o, a = batch[0], batch[1]
+        demo = torch.as_tensor(demo_flags, dtype=torch.bool, device=a.device)
+        with torch.no_grad():
+            q_taken = torch.min(self.model.q1(o, a), self.model.q2(o, a))
+        if bool((~demo).any()):
+            stats["q_other"] = float(q_taken[~demo].mean())
+        if not bool(demo.any()):
+            return stats
+        stats["q_demo"] = float(q_taken[demo].mean())
+        index = torch.nonzero(demo).squeeze(1)
+        o_demo, a_demo, q_demo = _rows(o, index), a[index], q_taken[index]
+        mu, _ = self.model.actor(o_demo, test=True, with_logprob=False)
+        keep = torch.ones_like(q_demo, dtype=torch.bool)
+        if q_filter:
+            with torch.no_grad():
+                q_policy = torch.min(self.model.q1(o_demo, mu), self.model.q2(o_demo, mu))
+            keep = q_demo > q_policy
+        stats["bc_rows"] = float(keep.sum()) / len(demo)
+        if coef <= 0 or not bool(keep.any()):
+            return stats
+        scale = float(q_demo[keep].abs().mean().clamp(min=1.0))
+        error = ((mu - a_demo) ** 2).sum(dim=-1)
+        loss = coef * scale * (error * keep).sum() / len(index)
+        self.pi_optimizer.zero_grad()
+        loss.backward()
+        self.pi_optimizer.step()
+        stats["loss_bc"] = float(loss.detach())
+        return stats
