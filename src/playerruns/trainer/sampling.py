@@ -132,14 +132,7 @@ def draw_weighted(demo_items: np.ndarray, other_items: np.ndarray, weight: float
     if weight * n_demo + n_other == 0:  # weight 0 and nothing but demos: nothing else to train on
         p_demo = 1.0
     k = int(rng.binomial(batch_size, p_demo)) if 0.0 < p_demo < 1.0 else (batch_size if p_demo >= 1.0 else 0)
-    picks = []
-    if k:
-        picks.append(demo_items[rng.integers(0, n_demo, k)])
-    if batch_size - k:
-        picks.append(other_items[rng.integers(0, n_other, batch_size - k)])
-    indices = np.concatenate(picks) if len(picks) > 1 else picks[0]
-    rng.shuffle(indices)
-    return indices.tolist(), k
+    return _draw_groups(demo_items, other_items, k, batch_size, rng)
 
 
 def draw_share(demo_items: np.ndarray, other_items: np.ndarray, fraction: float, batch_size: int,
@@ -155,11 +148,17 @@ def draw_share(demo_items: np.ndarray, other_items: np.ndarray, fraction: float,
         k = 0
     elif n_other == 0:
         k = batch_size
+    return _draw_groups(demo_items, other_items, k, batch_size, rng)
+
+
+def _draw_groups(demo_items: np.ndarray, other_items: np.ndarray, k: int, batch_size: int,
+                 rng: np.random.Generator) -> tuple[list[int], int]:
+    """``k`` demo items and ``batch_size - k`` others, uniformly within each group, shuffled together."""
     picks = []
     if k:
-        picks.append(demo_items[rng.integers(0, n_demo, k)])
+        picks.append(demo_items[rng.integers(0, len(demo_items), k)])
     if batch_size - k:
-        picks.append(other_items[rng.integers(0, n_other, batch_size - k)])
+        picks.append(other_items[rng.integers(0, len(other_items), batch_size - k)])
     indices = np.concatenate(picks) if len(picks) > 1 else picks[0]
     rng.shuffle(indices)
     return indices.tolist(), k
