@@ -1,14 +1,15 @@
 """Does reusing player runs cut training warmup? Training with and without them, side by side.
 
-Each arm runs tmrl's stock SAC through the real tmrl Server, RolloutWorker and Trainer on
+Each arm runs tmrl's SAC (in the player-runs arm its subclass DemoSacAgent, with the levers'
+settings) through the real tmrl Server, RolloutWorker and Trainer on
 127.0.0.1 (``python -m playerruns --server/--worker/--trainer``), on the built-in default
 environment. The "player runs" arm first records a few runs with a scripted stand-in for a person
 (or the person, with ``human``) and imports them into data.pkl, and uses them through the
 PLAYER_RUNS levers of ``LEVERS[BEST]``; the "scratch" arm starts from an empty replay with every
 lever off (stock tmrl). Everything else is identical. An arm stops once it reaches the threshold.
 
-An evaluator in this process loads the trainer's latest policy weights every few thousand
-environment steps and runs deterministic episodes on the unpaced task; the environment steps come
+An evaluator in this process loads the trainer's latest policy weights every ``eval_every``
+environment steps (500 in the full plan) and runs deterministic episodes on the unpaced task; the environment steps come
 from the paced environment of the worker itself.
 """
 
