@@ -6,11 +6,12 @@ settings) through the real tmrl Server, RolloutWorker and Trainer on
 environment. The "player runs" arm first records a few runs with a scripted stand-in for a person
 (or the person, with ``human``) and imports them into data.pkl, and uses them through the
 PLAYER_RUNS levers of ``LEVERS[BEST]``; the "scratch" arm starts from an empty replay with every
-lever off (stock tmrl). Everything else is identical. An arm stops once it reaches the threshold.
+lever off (stock tmrl). Everything else is identical. The benchmark stops an arm once it reaches
+the threshold (``stop_at_threshold``); the demo trains both to the budget.
 
 An evaluator in this process loads the trainer's latest policy weights every ``eval_every``
-environment steps (500 in the full plan) and runs deterministic episodes on the unpaced task; the environment steps come
-from the paced environment of the worker itself.
+environment steps (500 in the full plan) and runs deterministic episodes on the unpaced task; the
+environment steps come from the paced environment of the worker itself.
 """
 
 from __future__ import annotations
