@@ -139,9 +139,8 @@ class DemoWeightedSampling:
     def sample(self) -> DemoBatch:
         """tmrl's ``Memory.sample``, plus the demo flag of each row."""
         indices = self.sample_indices()
-        rows = [self[i] for i in indices]  # type: ignore[index]  # tmrl's __getitem__
         demo = self.demo_index.demo[np.asarray(indices, dtype=np.int64) + self.transition_offset]
-        return DemoBatch(self.collate(rows, self.device), demo)  # type: ignore[attr-defined]
+        return self._collate(indices, demo)
 
     def sample_demos_only(self) -> DemoBatch:
         """A batch of demo transitions only (the agent's pretraining phase)."""
@@ -149,8 +148,12 @@ class DemoWeightedSampling:
         if len(demo_items) == 0:
             raise ValueError("no demo transition in the replay memory")
         indices = demo_items[self._rng.integers(0, len(demo_items), self.batch_size)].tolist()
-        rows = [self[i] for i in indices]  # type: ignore[index]
-        return DemoBatch(self.collate(rows, self.device), np.ones(len(indices), dtype=bool))  # type: ignore[attr-defined]
+        return self._collate(indices, np.ones(len(indices), dtype=bool))
+
+    def _collate(self, indices: list[int], demo: np.ndarray) -> DemoBatch:
+        """The transitions ``indices`` through tmrl's ``__getitem__`` and ``collate``, with their demo flags."""
+        rows = [self[i] for i in indices]  # type: ignore[index]  # tmrl's __getitem__
+        return DemoBatch(self.collate(rows, self.device), demo)  # type: ignore[attr-defined]
 
     def sample_indices(self) -> Any:
         offset = self.transition_offset
