@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from playerruns.builtin.warmup import free_local_ports
+from playerruns.shipping.link import free_local_ports
 from tests.helpers import REPO, make_home, run_program, subprocess_env
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses

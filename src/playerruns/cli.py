@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -102,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--player-runs-dry-run", action="store_true",
                      help="validate the files against the current config and report, writing nothing")
 
+    send = p.add_argument_group("send run files to the trainer through the tmrl server (no shared folder)")
+    send.add_argument("--send-player-runs", action="store_true",
+                      help="send the run files of --player-runs-paths to the trainer connected to the tmrl server "
+                           "(config.json's server address, port, password and TLS, as a worker); each file "
+                           "confirmed by the trainer is renamed <name>.sent")
+    send.add_argument("--send", action="store_true",
+                      help="with --record-episode: send each episode to the trainer as soon as it is saved")
+    send.add_argument("--send-timeout", type=_seconds, default=120.0, metavar="S",
+                      help="how long to wait for the trainer's confirmations (default 120)")
+
     setup = p.add_argument_group("set-up")
     setup.add_argument("--init-tmrl-data", action="store_true",
                        help="create ~/TmrlData with a default config.json without downloading anything")
@@ -121,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
-COMMANDS = (*ROLES, "import_player_runs", "record_episode", "init_tmrl_data", "demo")
+COMMANDS = (*ROLES, "import_player_runs", "send_player_runs", "record_episode", "init_tmrl_data", "demo")
 WORKER_ROLES = ("worker", "expert", "test", "benchmark")
 
 # option -> the commands it belongs to; given without one of them, it is refused rather than ignored
@@ -130,9 +141,11 @@ OPTION_OWNERS: dict[str, tuple[str, ...]] = {
     "config": WORKER_ROLES,
     **{opt: ("record_episode",) for opt in (
         "record_episode_count", "record_episode_output_dir", "record_episode_max_samples", "record_input",
-        "record_driver", "record_step_seconds", "record_auto_start", "record_end_button")},
+        "record_driver", "record_step_seconds", "record_auto_start", "record_end_button", "send")},
+    "player_runs_paths": ("import_player_runs", "send_player_runs"),
     **{opt: ("import_player_runs",) for opt in (
-        "player_runs_paths", "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
+        "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
+    "send_timeout": ("send_player_runs", "record_episode"),
     "interface": ("init_tmrl_data",),
     **{opt: ("demo",) for opt in ("demo_dir", "demo_task", "quick", "human")},
 }
@@ -162,6 +175,8 @@ def check_combination(given: dict[str, Any]) -> str | None:
                                   + (f", not {_flag(command)}" if command else ""))
     if "record_driver" in given and given.get("record_input") != "scripted":
         raise PlayerRunsError("--record-driver goes with --record-input scripted")
+    if "send_timeout" in given and command == "record_episode" and "send" not in given:
+        raise PlayerRunsError("--send-timeout goes with --send-player-runs or --record-episode --send")
     return command
 
 
@@ -191,6 +206,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         return run_role(command, modifiers=args.config, wandb=args.wandb)
     if command == "import_player_runs":
         return _import(args)
+    if command == "send_player_runs":
+        return _send(args)
     if command == "record_episode":
         from playerruns.tmrl_bridge import load_setup
 
@@ -200,7 +217,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         return run_recording(setup, count=args.record_episode_count, output_dir=args.record_episode_output_dir,
                              max_samples=args.record_episode_max_samples, input_kind=args.record_input,
                              driver=args.record_driver, step_seconds=args.record_step_seconds,
-                             end_button=args.record_end_button, auto_start=args.record_auto_start)
+                             end_button=args.record_end_button, auto_start=args.record_auto_start,
+                             send_timeout=args.send_timeout if args.send else None)
     if command == "init_tmrl_data":
         from playerruns.tmrl_bridge import init_tmrl_data
 
@@ -224,3 +242,14 @@ def _import(args: argparse.Namespace) -> int:
                          progress=sys.stderr.isatty())
     print(report.summary())
     return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from playerruns.dataset import resolve_paths
+    from playerruns.shipping.link import ServerLink
+    from playerruns.shipping.sender import send_runs
+
+    if args.player_runs_paths is None:
+        raise PlayerRunsError("--send-player-runs needs --player-runs-paths \"run1.pkl,run2.pkl\"")
+    paths = resolve_paths(args.player_runs_paths)
+    return send_runs(paths, ServerLink.from_config(), timeout=args.send_timeout, say=partial(print, flush=True))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ import numpy as np
 from playerruns.builtin import envs
 from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, read_numbers
 from playerruns.seeding import SEED_ENV
+from playerruns.shipping.link import free_local_ports
 
 
 @dataclass(frozen=True)
@@ -132,17 +132,6 @@ class ArmResult:
 
     def steps_or_budget(self) -> int:
         return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
-
-
-def free_local_ports(n: int) -> list[int]:
-    """n TCP ports free on 127.0.0.1 right now (tmrl's server, trainer and worker each need one)."""
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def hyperparameters(task: Task) -> dict[str, Any]:

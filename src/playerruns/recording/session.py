@@ -27,6 +27,8 @@ from playerruns.recording.input_sources import (
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
+from playerruns.shipping.link import ServerLink
+from playerruns.shipping.sender import RunSender, report
 from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 
 DEFAULT_DRIVER = "playerruns.builtin.drivers:default_driver"
@@ -89,8 +91,14 @@ def _gamepad(env: Any, end_button: int, controls: str) -> GamepadSource:
 
 
 def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_samples: int | None, input_kind: str,
-                  driver: str | None, step_seconds: float | None, end_button: int, auto_start: bool = False) -> int:
-    """``--record-episode``: records ``count`` episodes, one run file each, in the ``setup`` configuration."""
+                  driver: str | None, step_seconds: float | None, end_button: int, auto_start: bool = False,
+                  send_timeout: float | None = None) -> int:
+    """``--record-episode``: records ``count`` episodes, one run file each, in the ``setup`` configuration.
+
+    With ``send_timeout`` (``--send``), each saved run file is also sent to the trainer through the tmrl
+    server while recording goes on; at the end, the recorder waits up to ``send_timeout`` seconds for
+    the confirmations and exits 1 unless every episode was delivered.
+    """
     folder = check_output_dir(Path(output_dir).expanduser() if output_dir else tmrl_data_folder() / "player_runs")
     env = recording_env(setup, render=input_kind in ("keyboard", "auto", "gamepad"))
     source = make_source(input_kind, setup, env, driver=driver, end_button=end_button)
@@ -108,6 +116,11 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         on_start=lambda: say("Recording: drive; Del ends the episode early."),
                         metadata={"step_seconds": step_seconds, "env_id": setup.env_id})
     saved = 0
+    sender = None
+    if send_timeout is not None:
+        link = ServerLink.from_config()
+        sender = RunSender(link, say=say).start_background()
+        say(f"Each saved episode is sent to the trainer through the tmrl server at {link.where}.")
     try:
         start = "Each episode starts at once" if auto_start else "Press Enter to start each episode"
         say(f"Recording {count} episode(s) into {folder} with input {source.name}. {start}; "
@@ -139,6 +152,8 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                     saved += 1
                     say(f"Saved {path}: {outcome.steps} steps, return {outcome.episode_return:.2f}, "
                         f"{outcome.duration:.1f}s, ended by {outcome.ended_by}")
+                    if sender is not None:
+                        sender.add(path)
             if outcome.ended_by == "interrupt":
                 say("Recording stopped (Ctrl+C).")
                 break
@@ -148,7 +163,15 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
         source.close()
         env.close()
     say(f"Done: {saved} run file(s) in {folder}")
-    return 0
+    if sender is None:
+        return 0
+    try:
+        if sender.waiting:
+            say(f"Waiting up to {send_timeout:g} s for the trainer to confirm {len(sender.waiting)} run(s)")
+        sender.wait(send_timeout or 0.0)
+        return report(sender, say)
+    finally:
+        sender.close()
 
 
 def _ask(prompt: str) -> str:

@@ -48,6 +48,15 @@ def atomic_write_pickle(path: str | Path, obj: Any) -> None:
     atomic_write(path, lambda f: pickle.dump(obj, f, protocol=PICKLE_PROTOCOL))
 
 
+def free_name(path: Path) -> Path:
+    """``path``, or ``path.1``, ``path.2``... whichever does not exist yet (nothing is overwritten)."""
+    candidate, k = path, 0
+    while candidate.exists():
+        k += 1
+        candidate = path.with_name(f"{path.name}.{k}")
+    return candidate
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

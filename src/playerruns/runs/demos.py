@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.errors import ValidationError
-from playerruns.runs.runfile import RunFile, load_run
+from playerruns.runs.runfile import RunFile, load_run, loads_run
 from playerruns.runs.sample import Sample
 from playerruns.runs.validation import Compatibility, check_samples
 
@@ -36,6 +36,13 @@ def load_demo_run(path: str | Path, compat: Compatibility | None) -> RunFile:
     """Loads and checks one run file (see ``check_run``). Raises RunFileError or ValidationError."""
     run = load_run(path)
     check_run(run, compat, str(path))
+    return run
+
+
+def read_demo_run(data: bytes, source: str, compat: Compatibility | None) -> RunFile:
+    """Loads and checks a run file's bytes that arrived from elsewhere (the network), exactly as from disk."""
+    run = loads_run(data, Path(source))
+    check_run(run, compat, source)
     return run
 
 

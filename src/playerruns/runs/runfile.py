@@ -94,9 +94,12 @@ def save_run(path: str | Path, run: RunFile) -> Path:
 def load_run(path: str | Path) -> RunFile:
     """Loads a run file without running any code from it. Raises RunFileError."""
     path = Path(path)
-    data = read_file(path)
-    content = safe_loads(data, source=str(path))
-    return parse_run(content, path, data)
+    return loads_run(read_file(path), path)
+
+
+def loads_run(data: bytes, path: Path) -> RunFile:
+    """A run file's content from its bytes (``path`` names it in errors). Raises RunFileError."""
+    return parse_run(safe_loads(data, source=str(path)), path, data)
 
 
 def parse_run(content: Any, path: Path, raw_bytes: bytes) -> RunFile:

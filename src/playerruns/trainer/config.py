@@ -30,6 +30,7 @@ class PlayerRunsConfig:
     DEMO_INJECTION_REPEAT: int = 1
     DEMO_SAMPLING_WEIGHT: float = 1.0
     REJECT_AFTER_SECONDS: float = 60.0  # a bad file unchanged this long is renamed .pkl.rejected
+    RECEIVED_PATH: str = str(Path("~") / "TmrlData" / "player_runs" / "received")  # runs shipped to this trainer
     # the sampling schedule (playerruns.trainer.sampling.DemoSchedule); all off by default
     DEMO_WEIGHT_DECAY_SAMPLES: int = 0  # the weight decays linearly to 1 as the memory fills to this
     DEMO_SAMPLING_FRACTION: float | None = None  # an exact share of every batch instead of a weight
@@ -48,6 +49,10 @@ class PlayerRunsConfig:
         return Path(os.path.expanduser(self.SOURCE_PATH))
 
     @property
+    def received_path(self) -> Path:
+        return Path(os.path.expanduser(self.RECEIVED_PATH))
+
+    @property
     def schedule(self) -> DemoSchedule:
         return DemoSchedule(weight=self.DEMO_SAMPLING_WEIGHT, weight_decay_samples=self.DEMO_WEIGHT_DECAY_SAMPLES,
                             fraction=self.DEMO_SAMPLING_FRACTION, fraction_final=self.DEMO_SAMPLING_FRACTION_FINAL,
@@ -62,6 +67,7 @@ class PlayerRunsConfig:
 _RULES: dict[str, tuple[str, Any]] = {
     "ONLINE_INJECTION": ("true or false", lambda v: isinstance(v, bool)),
     "SOURCE_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
+    "RECEIVED_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "CONSUME_ON_READ": ("true or false", lambda v: isinstance(v, bool)),
     "MAX_FILES_PER_UPDATE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "DEMO_INJECTION_REPEAT": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),

@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playerruns.errors import PlayerRunsError
+from playerruns.runs.atomic_io import free_name
 from playerruns.runs.demos import load_demo_run
-from playerruns.runs.runfile import RunFile
+from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.runs.validation import Compatibility
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class InjectionRecord:
     inject the same runs twice while a fresh one starts over."""
 
     run_ids: set[str] = field(default_factory=set)
+    training_id: str = field(default_factory=new_run_id)  # names this training's folder of received runs
     file_names: set[str] = field(default_factory=set)  # handled files, skipped without re-reading
     files: int = 0
     samples: int = 0  # samples appended, repeats included
@@ -218,7 +220,7 @@ class SourcePoller:
 
     def _handled(self, name: str) -> None:
         if self.consume:
-            target = _free_name(self.source / (name + CONSUMED_SUFFIX))
+            target = free_name(self.source / (name + CONSUMED_SUFFIX))
             try:
                 os.replace(self.source / name, target)
                 return
@@ -227,7 +229,7 @@ class SourcePoller:
         self.record.file_names.add(name)
 
     def _reject(self, name: str, reason: str) -> None:
-        target = _free_name(self.source / (name + REJECTED_SUFFIX))
+        target = free_name(self.source / (name + REJECTED_SUFFIX))
         try:
             os.replace(self.source / name, target)
             (target.parent / (target.name + REASON_SUFFIX)).write_text(reason + "\n", encoding="utf-8")
@@ -241,12 +243,3 @@ class SourcePoller:
 
 def _stamp_of(st: os.stat_result) -> _FolderStamp:
     return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev
-
-
-def _free_name(path: Path) -> Path:
-    """``path``, or ``path.1``, ``path.2``... whichever does not exist yet (nothing is overwritten)."""
-    candidate, k = path, 0
-    while candidate.exists():
-        k += 1
-        candidate = path.with_name(f"{path.name}.{k}")
-    return candidate

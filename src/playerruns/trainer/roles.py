@@ -98,7 +98,7 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
     setup = load_setup()  # validates TmrlData and config.json first
     import tmrl.config.config_constants as cfg
     import tmrl.config.config_objects as cfg_obj
-    from tmrl.networking import RolloutWorker, Server, Trainer
+    from tmrl.networking import RolloutWorker, Server
 
     modifiers = modifiers or {}
     if role == "server":
@@ -125,15 +125,17 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
     if role == "trainer":
         if wandb:
             _require_wandb()  # before anything starts
+        from playerruns.trainer.receiving import PlayerRunsTrainer
         from playerruns.trainer.training import update_training_instance
 
         player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))
         log_injection_settings(player_runs)
         cls = training_cls(setup, player_runs)
-        trainer = Trainer(training_cls=cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
-                          checkpoint_path=cfg.CHECKPOINT_PATH, dump_run_instance_fn=cfg_obj.DUMP_RUN_INSTANCE_FN,
-                          load_run_instance_fn=cfg_obj.LOAD_RUN_INSTANCE_FN,
-                          updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
+        trainer = PlayerRunsTrainer(cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
+                                    checkpoint_path=cfg.CHECKPOINT_PATH,
+                                    dump_run_instance_fn=cfg_obj.DUMP_RUN_INSTANCE_FN,
+                                    load_run_instance_fn=cfg_obj.LOAD_RUN_INSTANCE_FN,
+                                    updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
         logging.info(f"--- NOW RUNNING {cfg_obj.ALG_NAME} on {setup.interface} (with player runs) ---")
         if wandb:
             trainer.run_with_wandb(entity=cfg.WANDB_ENTITY, project=cfg.WANDB_PROJECT, run_id=cfg.WANDB_RUN_ID)

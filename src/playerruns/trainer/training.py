@@ -1,5 +1,6 @@
-"""The trainer inside tmrl: ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus online
-injection on every buffer update, demo-only pretraining of a ``DemoSacAgent`` before the first
+"""The trainer inside tmrl: ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus, on every
+buffer update, the runs shipped through the server (``playerruns.trainer.receiving``) and online
+injection from SOURCE_PATH, demo-only pretraining of a ``DemoSacAgent`` before the first
 epoch, and a per-epoch log of what the demos did (their share of sampled batches, and with the
 demo agent its cloning coefficient and the critic's Q on demo and other rows), with the
 demo-weighted memories of ``playerruns.trainer.memories``.
@@ -22,11 +23,13 @@ from tmrl.training_offline import TorchTrainingOffline
 
 from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, write_numbers
 from playerruns.runs.demos import demo_samples
+from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.demo_sac import DemoSacAgent
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
+from playerruns.trainer.receiving import RunDesk
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
     # transient helpers are rebuilt after a checkpoint is loaded
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_poller", None)
-        state.pop("_setup", None)
+        for transient in ("_poller", "_setup", "_desk", "_recovered"):
+            state.pop(transient, None)
         return state
 
     def _tmrl_setup(self) -> TmrlSetup:
@@ -95,11 +98,48 @@ class PlayerRunsTraining(TorchTrainingOffline):
                                         reject_after=cfg.REJECT_AFTER_SECONDS)
         return self._poller
 
+    def _run_desk(self) -> RunDesk:
+        if getattr(self, "_desk", None) is None:
+            cfg = self.player_runs
+            if not hasattr(self.injection_record, "training_id"):  # a record checkpointed by playerruns < 0.8
+                self.injection_record.training_id = new_run_id()
+            self._desk = RunDesk(self.injection_record, self._tmrl_setup().compat, cfg.received_path,
+                                 enabled=cfg.ONLINE_INJECTION)
+        return self._desk
+
     def update_buffer(self, interface: Any) -> None:
         super().update_buffer(interface)
+        self.receive_player_runs(interface)
         if self.player_runs.ONLINE_INJECTION:
             self.inject_player_runs()
         self.publish_progress()
+
+    def receive_player_runs(self, interface: Any) -> int:
+        """Injects the runs shipped through the server since the last update and answers each shipment;
+        first, after a restart, the runs received after the last checkpoint. Returns the samples appended."""
+        take = getattr(interface, "take_shipments", None)
+        if take is None:  # a stock tmrl interface: shipments cannot reach this trainer
+            return 0
+        desk = self._run_desk()
+        appended = 0
+        if not getattr(self, "_recovered", False):
+            self._recovered = True
+            runs = desk.recover()
+            if runs:
+                log.info(f"Player runs: {len(runs)} run(s) in {desk.inbox} were received after the last checkpoint")
+                appended += self._inject(runs, " received before the restart", desk)
+        for shipment in take():
+            runs = desk.receive(shipment)
+            if runs:
+                appended += self._inject(runs, f" sent from {shipment.sender}", desk, shipment.sender_id)
+            interface.send_receipts(desk.receipts())
+        return appended
+
+    def _inject(self, runs: list[RunFile], origin: str, desk: RunDesk, sender_id: str = "") -> int:
+        counts = self._append_runs(runs, origin)
+        for run, count in zip(runs, counts, strict=True):
+            desk.taken(run, count, self.player_runs.DEMO_INJECTION_REPEAT, sender_id)
+        return sum(counts)
 
     def publish_progress(self) -> None:
         """Writes ``<updates> <samples>`` to PLAYERRUNS_TRAINER_PROGRESS_FILE when that is set (opt-in).
@@ -118,18 +158,26 @@ class PlayerRunsTraining(TorchTrainingOffline):
         """Polls SOURCE_PATH once and injects what is new; returns the samples appended."""
         poller = self._source_poller()
         runs = poller.poll()
+        counts = self._append_runs(runs, "")
+        for run, count in zip(runs, counts, strict=True):
+            poller.mark_injected(run, count)
+        return sum(counts)
+
+    def _append_runs(self, runs: list[RunFile], origin: str) -> list[int]:
+        """Appends runs to the replay memory as demos, DEMO_INJECTION_REPEAT times each, and logs it;
+        returns the samples appended per run."""
         repeat = self.player_runs.DEMO_INJECTION_REPEAT
-        appended = 0
+        counts = []
         for run in runs:
             samples = demo_samples(run, self._tmrl_setup().compress)
             append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
-            appended += len(samples) * repeat
-            poller.mark_injected(run, len(samples) * repeat)
+            counts.append(len(samples) * repeat)
         if runs:
+            appended = sum(counts)
             self.total_samples += appended
-            log.info(f"Player runs injected {len(runs)} file(s): {appended // repeat} samples x{repeat} repeat = "
-                     f"{appended} samples (run ids: {', '.join(r.run_id for r in runs)})")
-        return appended
+            log.info(f"Player runs injected {len(runs)} file(s){origin}: {appended // repeat} samples x{repeat} "
+                     f"repeat = {appended} samples (run ids: {', '.join(r.run_id for r in runs)})")
+        return counts
 
     def run_epoch(self, interface: Any) -> list[Any]:
         if getattr(self, "_broadcast_pending", False):  # the worker's next episode drives the pretrained policy
