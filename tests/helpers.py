@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from playerruns.tmrl_bridge import init_tmrl_data
@@ -39,3 +40,47 @@ def run_program(home: Path, name: str, *args: str, timeout: float = 120) -> subp
     """``python tests/programs/NAME ARGS`` with HOME=home."""
     return subprocess.run([sys.executable, str(PROGRAMS / name), *args], env=subprocess_env(home),
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+class Roles:
+    """``python -m playerruns`` processes of one HOME (server, trainer, worker, senders), each logging to
+    a file of its own; ``stop_all`` kills whatever is left (each runs in a session of its own)."""
+
+    def __init__(self, home: Path, logs: Path) -> None:
+        self.home = home
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *args: str, home: Path | None = None) -> subprocess.Popen:
+        log = self.logs / f"{name}.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "playerruns", *args], env=subprocess_env(home or self.home),
+                                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait()
+
+    def wait_for(self, predicate, timeout: float, what: str, watch: tuple[str, ...] = ()) -> None:
+        """Polls ``predicate`` until true; fails naming ``what`` on timeout or when a watched role exits."""
+        import pytest
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            for name in watch:
+                assert self.procs[name].poll() is None, f"{name} exited early:\n{self.log(name)[-3000:]}"
+            time.sleep(0.3)
+        pytest.fail(f"timed out waiting for {what}")
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name)

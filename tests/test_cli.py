@@ -16,7 +16,16 @@ from playerruns.cli import main
                                                     "not --record-episode"),
     (["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode-count", "3"],
      "--record-episode-count goes with --record-episode, not --import-player-runs"),
-    (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs"),
+    (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs or --send-player-runs"),
+    (["--send-player-runs", "--player-runs-paths", "x.pkl", "--player-runs-dry-run"],
+     "--player-runs-dry-run goes with --import-player-runs, not --send-player-runs"),
+    (["--send-player-runs", "--import-player-runs"], "choose one command, not --import-player-runs and "
+                                                     "--send-player-runs"),
+    (["--import-player-runs", "--send"], "--send goes with --record-episode, not --import-player-runs"),
+    (["--record-episode", "--send-timeout", "5"],
+     "--send-timeout goes with --send-player-runs or --record-episode --send"),
+    (["--trainer", "--send-timeout", "5"], "--send-timeout goes with --send-player-runs or --record-episode, "
+                                           "not --trainer"),
     (["--worker", "--wandb"], "--wandb goes with --trainer, not --worker"),
     (["--trainer", "-d", "{}"], "-d/--config goes with --worker or --expert or --test or --benchmark, not --trainer"),
     (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"],

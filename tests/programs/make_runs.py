@@ -1,5 +1,5 @@
-"""Writes 3 run files of the configured interface into the folder argv[1] (synthetic for TrackMania, a
-random gymnasium driver otherwise)."""
+"""Writes argv[2] (default 3) run files of the configured interface into the folder argv[1] (synthetic for
+TrackMania, a random gymnasium driver otherwise), named run0.pkl, run1.pkl..."""
 
 import sys
 from pathlib import Path
@@ -14,7 +14,7 @@ setup = load_setup()
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
 rng = np.random.default_rng(7)
-for k in range(3):
+for k in range(int(sys.argv[2]) if len(sys.argv) > 2 else 3):
     if setup.env_id:
         run = gym_run(setup, episodes=2, max_steps=40, seed=k)
     else:

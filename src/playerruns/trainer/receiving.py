@@ -81,7 +81,7 @@ class RunDesk:
                 log.info(f"Player runs: {source} holds run {shipped.run_id}, already injected: skipped")
                 continue
             if not self.enabled:
-                self._refuse(shipped.run_id, source, "online injection is off on this trainer "
+                self._refuse(shipped.run_id, f"{source}: online injection is off on this trainer "
                              "(PLAYER_RUNS.ONLINE_INJECTION is false in its config.json)")
                 continue
             try:
@@ -93,7 +93,7 @@ class RunDesk:
                 stored = self.inbox / _file_name(run.run_id)
                 atomic_write_bytes(stored, shipped.data)
             except (PlayerRunsError, OSError) as err:
-                self._refuse(shipped.run_id, source, str(err))
+                self._refuse(shipped.run_id, str(err) if str(err).startswith(source) else f"{source}: {err}")
                 continue
             run.source = stored
             accepted.append(run)
@@ -123,8 +123,9 @@ class RunDesk:
             return wire.Status(wire.ALREADY, "already taken in by this training")
         return self._said.get(run_id, wire.Status(wire.UNKNOWN, "never received"))
 
-    def _refuse(self, run_id: str, source: str, reason: str) -> None:
-        log.warning(f"Player runs: refused {source}: {reason}")
+    def _refuse(self, run_id: str, reason: str) -> None:
+        """``reason`` starts with the run's name and sender."""
+        log.warning(f"Player runs: refused {reason}")
         self._said[run_id] = wire.Status(wire.REFUSED, reason)
 
 

@@ -1,0 +1,232 @@
+"""Runs shipped through a real tmrl server on 127.0.0.1 to a real trainer, by real sender processes
+(``python -m playerruns --send-player-runs`` and ``--record-episode --send``), while a real rollout
+worker trains it: ten senders at once, a wrong password, a refused run, a trainer restarted from its
+checkpoint; and the faults: no trainer yet, the server restarted during a send, a sender killed
+mid-send, a trainer killed between a confirmation and its next checkpoint."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playerruns.runs.runfile import load_run, new_run_id, save_run
+from playerruns.shipping.link import ServerLink, free_local_ports, server_reachable
+from tests.helpers import Roles, make_home, run_cli, run_program, subprocess_env
+
+pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
+
+
+def _home(tmp_path: Path, *, rounds_per_epoch: int, **overrides) -> Path:
+    port, p_server, p_trainer, p_worker = free_local_ports(4)
+    return make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
+                     BATCH_SIZE=64, MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=rounds_per_epoch, TRAINING_STEPS_PER_ROUND=50,
+                     ENVIRONMENT_STEPS_BEFORE_TRAINING=200, UPDATE_BUFFER_INTERVAL=10, UPDATE_MODEL_INTERVAL=50,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200,
+                     PORT=port, LOCAL_PORT_SERVER=p_server, LOCAL_PORT_TRAINER=p_trainer, LOCAL_PORT_WORKER=p_worker,
+                     PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(tmp_path / "unused"),
+                                  "DEMO_INJECTION_REPEAT": 2, "RECEIVED_PATH": str(tmp_path / "received")},
+                     **overrides)
+
+
+def _make_runs(home: Path, folder: Path, count: int) -> list[tuple[Path, str, int]]:
+    """(path, run id, samples) of ``count`` new pendulum runs in ``folder``."""
+    done = run_program(home, "make_runs.py", str(folder), str(count))
+    assert done.returncode == 0, done.stderr
+    runs = []
+    for k in range(count):
+        path = folder / f"run{k}.pkl"
+        run = load_run(path)
+        runs.append((path, run.run_id, len(run.samples)))
+    return runs
+
+
+def _injections(log: str, run_id: str) -> list[str]:
+    return [line for line in log.splitlines() if "Player runs injected" in line and run_id in line]
+
+
+def _rounds(log: str) -> int:
+    return len(re.findall(r"=== epoch \d+/\d+ =+ round", log))
+
+
+def _checkpoint(home: Path):
+    """The trainer's latest checkpoint (tmrl pickles the training instance), or None while it is written."""
+    try:
+        path = next((home / "TmrlData" / "checkpoints").glob("*_t.tcpt"))
+        return pickle.loads(path.read_bytes())
+    except (StopIteration, EOFError, pickle.UnpicklingError, OSError):
+        return None
+
+
+def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
+    home = _home(tmp_path, rounds_per_epoch=2)
+    roles = Roles(home, tmp_path)
+    made = _make_runs(home, tmp_path / "made", 12)
+    distinct, (shared_path, shared_id, shared_n), (bad_src, _bad_id, _) = made[:10], made[10], made[11]
+    bad = load_run(bad_src)  # a NaN reward: the trainer must refuse it, as it refuses such a file from disk
+    act, obs, _rew, *rest = bad.samples[5]
+    bad.samples[5] = (act, obs, float("nan"), *rest)
+    bad.run_id = new_run_id()
+    folders = []
+    for k, (path, _run_id, _n) in enumerate(distinct):
+        folder = tmp_path / f"sender{k}"
+        folder.mkdir()
+        shutil.copy(path, folder / f"mine{k}.pkl")
+        shutil.copy(shared_path, folder / "shared.pkl")  # the same run from all ten senders
+        folders.append(folder)
+    save_run(folders[0] / "bad.pkl", bad)
+    try:
+        roles.start("server", "--server")
+        _wait_for_server(roles, home, "server")
+        roles.start("trainer", "--trainer")
+        roles.start("worker", "--worker")
+        roles.wait_for(lambda: _rounds(roles.log("trainer")) >= 2, 180, "training on worker samples",
+                       ("server", "trainer", "worker"))
+
+        wrong = make_home(tmp_path / "wrong", PORT=_port(home), PASSWORD="not the server's password")
+        refused = run_cli(wrong, "--send-player-runs", "--player-runs-paths", str(distinct[0][0]),
+                          "--send-timeout", "5")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"the server at 127.0.0.1:{_port(home)} did not let this sender in: PASSWORD" in refused.stdout
+        assert distinct[0][0].exists()
+
+        rounds_before = _rounds(roles.log("trainer"))
+        weights_before = roles.log("worker").count("model weights have been updated")
+        senders = [roles.start(f"sender{k}", "--send-player-runs", "--player-runs-paths", str(folder),
+                               "--send-timeout", "240") for k, folder in enumerate(folders)]
+        codes = [p.wait(timeout=300) for p in senders]
+        outputs = [roles.log(f"sender{k}") for k in range(len(folders))]
+        assert codes == [1] + [0] * 9, outputs[0]
+        trainer_log = roles.log("trainer")
+        for k, (_path, run_id, n) in enumerate(distinct):
+            (line,) = _injections(trainer_log, run_id)
+            assert "injected 1 file(s) sent from " in line and f"{n} samples x2 repeat" in line
+            assert f"Sent mine{k}.pkl (run {run_id}): the trainer on " in outputs[k]
+            assert "took it in" in outputs[k] and (folders[k] / f"mine{k}.pkl.sent").exists()
+            assert not (folders[k] / f"mine{k}.pkl").exists()
+        assert len(_injections(trainer_log, shared_id)) == 1
+        assert sum("shared.pkl" in o and "took it in" in o for o in outputs) == 1
+        assert sum(f"Sent shared.pkl (run {shared_id})" in o and "already had it" in o for o in outputs) == 9
+        assert all((f / "shared.pkl.sent").exists() for f in folders)
+        assert f"Not sent bad.pkl (run {bad.run_id}): the trainer on " in outputs[0]
+        assert "refused it: bad.pkl from " in outputs[0] and "sample 5: 'rew' is NaN" in outputs[0]
+        assert (folders[0] / "bad.pkl").exists() and not _injections(trainer_log, bad.run_id)
+        assert "Delivered 2 of 3 run file(s)" in outputs[0]
+
+        # training never stalled, and the stock worker kept getting model weights (and nothing else)
+        roles.wait_for(lambda: _rounds(roles.log("trainer")) >= rounds_before + 4, 180, "training to go on",
+                       ("server", "trainer", "worker"))
+        roles.wait_for(lambda: roles.log("worker").count("model weights have been updated") > weights_before + 2,
+                       120, "the worker to get new weights", ("worker",))
+        for name in ("server", "trainer", "worker"):
+            assert "Traceback" not in roles.log(name), roles.log(name)[-3000:]
+
+        ids = {run_id for _p, run_id, _n in distinct} | {shared_id}
+        demos = 2 * (sum(n for *_x, n in distinct) + shared_n)
+
+        def checkpoint_has_all() -> bool:
+            instance = _checkpoint(home)
+            return instance is not None and ids <= instance.injection_record.run_ids
+
+        roles.wait_for(checkpoint_has_all, 180, "a checkpoint holding every run", ("trainer",))
+        instance = _checkpoint(home)
+        assert instance.memory.demo_index.n_demo_samples == demos
+
+        # the trainer restarted from that checkpoint: a run it took is not injected twice
+        roles.kill("trainer")
+        roles.start("trainer2", "--trainer")
+        roles.wait_for(lambda: "replay memory resumes" in roles.log("trainer2"), 180, "the trainer to resume",
+                       ("trainer2",))
+        again = tmp_path / "again.pkl"
+        shutil.copy(folders[3] / "shared.pkl.sent", again)
+        resent = run_cli(home, "--send-player-runs", "--player-runs-paths", str(again), "--send-timeout", "240",
+                         timeout=300)
+        assert resent.returncode == 0, resent.stdout + resent.stderr
+        assert "already had it (not injected again)" in resent.stdout
+        restarted = roles.log("trainer2")
+        assert f"with {demos} demo samples" in restarted
+        assert not _injections(restarted, shared_id) and "received after the last checkpoint" not in restarted
+    finally:
+        roles.stop_all()
+
+
+def _wait_for_server(roles: Roles, home: Path, name: str) -> None:
+    link = ServerLink(ip="127.0.0.1", port=_port(home), password="", tls=False, tls_hostname="", keys_dir=None,
+                      header_size=12, max_buf_len=1)
+    roles.wait_for(lambda: server_reachable(link, timeout=0.5), 120, "the server to listen", (name,))
+
+
+def _port(home: Path) -> int:
+    return json.loads((home / "TmrlData" / "config" / "config.json").read_text())["PORT"]
+
+
+def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
+    home = _home(tmp_path, rounds_per_epoch=100_000)  # one endless epoch: the only checkpoint is the first one
+    roles = Roles(home, tmp_path)
+    (path_a, id_a, _), (path_c, id_c, _), (path_d, id_d, _) = _make_runs(home, tmp_path / "runs", 3)
+    try:
+        roles.start("server", "--server")
+        _wait_for_server(roles, home, "server")
+        alone = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path_a), "--send-timeout", "5")
+        assert alone.returncode == 1
+        assert "no playerruns trainer answered through the server" in alone.stdout and path_a.exists()
+
+        # the trainer is not started yet, and the server restarts while the run waits there
+        roles.start("sender_a", "--send-player-runs", "--player-runs-paths", str(path_a), "--send-timeout", "300")
+        roles.wait_for(lambda: "Sending 1 run file(s)" in roles.log("sender_a"), 60, "the sender to start")
+        roles.kill("server")
+        roles.start("server2", "--server")
+        _wait_for_server(roles, home, "server2")
+        # a sender killed mid-send: its run waits at the new server, or never got there
+        roles.start("sender_c", "--send-player-runs", "--player-runs-paths", str(path_c), "--send-timeout", "300")
+        roles.wait_for(lambda: "Sending 1 run file(s)" in roles.log("sender_c"), 60, "the second sender to start")
+        roles.kill("sender_c")
+        assert path_c.exists()
+        roles.start("trainer", "--trainer")
+        assert roles.procs["sender_a"].wait(timeout=300) == 0, roles.log("sender_a")
+        assert "took it in" in roles.log("sender_a") and not path_a.exists()
+        again_c = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path_c), "--send-timeout", "240",
+                          timeout=300)
+        assert again_c.returncode == 0, again_c.stdout
+        assert f"Sent run1.pkl (run {id_c})" in again_c.stdout
+
+        # killed after confirming run D, before any new checkpoint: the restarted trainer injects D again
+        sent_d = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path_d), "--send-timeout", "240",
+                         timeout=300)
+        assert sent_d.returncode == 0 and "took it in" in sent_d.stdout
+        roles.kill("trainer")
+        first = roles.log("trainer")
+        assert [len(_injections(first, i)) for i in (id_a, id_c, id_d)] == [1, 1, 1]
+        roles.start("trainer2", "--trainer")
+        roles.wait_for(lambda: "received before the restart" in roles.log("trainer2"), 180,
+                       "the restarted trainer to re-inject", ("trainer2",))
+        restarted = roles.log("trainer2")
+        assert "3 run(s) in " in restarted and "were received after the last checkpoint" in restarted
+        (line,) = [x for x in restarted.splitlines() if "received before the restart" in x]
+        assert all(i in line for i in (id_a, id_c, id_d))
+        resent = tmp_path / "d-again.pkl"
+        shutil.copy(path_d.with_name("run2.pkl.sent"), resent)
+        again_d = run_cli(home, "--send-player-runs", "--player-runs-paths", str(resent), "--send-timeout", "240",
+                          timeout=300)
+        assert again_d.returncode == 0 and "already had it" in again_d.stdout
+
+        # record and send: each episode reaches the trainer while recording goes on
+        recorded = tmp_path / "recorded"
+        rec = subprocess.run(
+            [sys.executable, "-m", "playerruns", "--record-episode", "--record-input", "scripted", "--record-driver",
+             "playerruns.builtin.drivers:sine_driver", "--record-auto-start", "--record-episode-count", "2",
+             "--record-episode-max-samples", "50", "--record-episode-output-dir", str(recorded), "--send",
+             "--send-timeout", "240"], env=subprocess_env(home), capture_output=True, text=True, timeout=300)
+        assert rec.returncode == 0, rec.stdout + rec.stderr
+        assert rec.stdout.count("took it in") == 2 and "Delivered 2 of 2 run file(s)" in rec.stdout
+        assert sorted(p.suffix for p in recorded.iterdir()) == [".sent", ".sent"]
+        roles.wait_for(lambda: roles.log("trainer2").count("sent from") >= 2, 30, "the trainer's log")
+        assert "Traceback" not in roles.log("trainer2")
+    finally:
+        roles.stop_all()
