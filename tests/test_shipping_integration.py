@@ -111,8 +111,11 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
             assert "took it in" in outputs[k] and (folders[k] / f"mine{k}.pkl.sent").exists()
             assert not (folders[k] / f"mine{k}.pkl").exists()
         assert len(_injections(trainer_log, shared_id)) == 1
-        assert sum("shared.pkl" in o and "took it in" in o for o in outputs) == 1
-        assert sum(f"Sent shared.pkl (run {shared_id})" in o and "already had it" in o for o in outputs) == 9
+        shared_lines = [line for o in outputs for line in o.splitlines()
+                        if line.startswith(f"Sent shared.pkl (run {shared_id}): the trainer on ")]
+        assert len(shared_lines) == 10
+        assert sum("took it in" in line for line in shared_lines) == 1
+        assert sum("already had it (not injected again)" in line for line in shared_lines) == 9
         assert all((f / "shared.pkl.sent").exists() for f in folders)
         assert f"Not sent bad.pkl (run {bad.run_id}): the trainer on " in outputs[0]
         assert "refused it: bad.pkl from " in outputs[0] and "sample 5: 'rew' is NaN" in outputs[0]
@@ -124,8 +127,12 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
                        ("server", "trainer", "worker"))
         roles.wait_for(lambda: roles.log("worker").count("model weights have been updated") > weights_before + 2,
                        120, "the worker to get new weights", ("worker",))
-        for name in ("server", "trainer", "worker"):
+        for name in ("trainer", "worker"):
             assert "Traceback" not in roles.log(name), roles.log(name)[-3000:]
+        # tlspyo's relay reads a password of another length than its own as part of the message, and logs
+        # the decoding error with a traceback before it drops the connection: that one only, and it lives on
+        server_log = roles.log("server")
+        assert server_log.count("Traceback") == server_log.count("builtins.UnicodeDecodeError"), server_log[-3000:]
 
         ids = {run_id for _p, run_id, _n in distinct} | {shared_id}
         demos = 2 * (sum(n for *_x, n in distinct) + shared_n)
