@@ -137,7 +137,7 @@ def run(home: Path, rounds: int) -> None:
     run_file = synthetic_run(setup, episodes=EPISODES, steps=STEPS, rng=np.random.default_rng(0))
     n = len(run_file.samples)
     files = []
-    for k in range(2 * rounds):  # a new run id each time: a run sent twice is not injected twice
+    for k in range(2 * rounds + 1):  # a new run id each time: a run sent twice is not injected twice
         run_file.run_id = new_run_id()
         files.append(save_run(home / f"run{k}.pkl", run_file))
     episodes = _episodes(run_file.samples)
