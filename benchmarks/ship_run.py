@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,11 +73,12 @@ def trainer_loop() -> None:
     last = None
     print("ready", flush=True)
     while True:
+        started = time.monotonic()
         training.update_buffer(interface)
         memory = training.memory
         now = (raw_sample_count(memory.data), memory.demo_index.n_demo_samples)
         if now != last:
-            print(f"{time.monotonic():.6f} {now[0]} {now[1]}", flush=True)
+            print(f"{time.monotonic():.6f} {now[0]} {now[1]} {time.monotonic() - started:.6f}", flush=True)
             last = now
         time.sleep(0.005)
 
@@ -87,6 +89,7 @@ class TrainerWatch:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self.points: list[tuple[float, int, int]] = []
+        self.update_seconds: list[float] = []  # how long the buffer update that grew the memory took
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -97,9 +100,10 @@ class TrainerWatch:
                 self.ready.set()
                 continue
             parts = line.split()
-            if len(parts) == 3:
+            if len(parts) == 4:
                 try:
                     self.points.append((float(parts[0]), int(parts[1]), int(parts[2])))
+                    self.update_seconds.append(float(parts[3]))
                 except ValueError:
                     pass
 
@@ -145,12 +149,13 @@ def run(home: Path, rounds: int) -> None:
     print(f"run: {n} samples in {len(episodes)} episodes, {files[0].stat().st_size / 1e6:.1f} MB on disk; "
           f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
-    from tmrl.networking import Server
-
-    server = Server()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "playerruns", "--server"], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trainer = subprocess.Popen([sys.executable, __file__, "--trainer-role", str(home)], stdout=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               text=True, env=env, start_new_session=True)
     watch = TrainerWatch(trainer)
+    worker = None
     try:
         if not watch.ready.wait(180):
             raise SystemExit("the trainer process did not start")
@@ -160,10 +165,12 @@ def run(home: Path, rounds: int) -> None:
         ship_one(warm, files.pop(), watch, n)  # connects, and warms both ends
         send_worker(worker, compressed, watch, n)
         rows = []
+        parts: list[tuple[float, float]] = []  # per ship: the sender reading the file, the trainer's update
         for k in range(rounds):
             first_worker = k % 2 == 0
             worker_s = send_worker(worker, compressed, watch, n) if first_worker else None
             ship_s, injected_s = ship_one(warm, files.pop(), watch, n)
+            parts.append((ship_one.read_seconds, ship_one.trainer_seconds))  # type: ignore[attr-defined]
             cold = _sender(link)
             cold_s, _ = ship_one(cold, files.pop(), watch, n, cold=True)
             cold.close()
@@ -171,12 +178,16 @@ def run(home: Path, rounds: int) -> None:
                 worker_s = send_worker(worker, compressed, watch, n)
             assert worker_s is not None
             rows.append((worker_s, ship_s, injected_s, cold_s))
-            print(f"round {k + 1}: worker {worker_s:.3f} s, ship {ship_s:.3f} s (injected at {injected_s:.3f} s), "
-                  f"cold ship {cold_s:.3f} s, ratio {ship_s / worker_s:.2f}", flush=True)
+            print(f"round {k + 1}: worker {worker_s:.3f} s, ship {ship_s:.3f} s (read {parts[-1][0]:.3f} s, trainer's "
+                  f"update {parts[-1][1]:.3f} s, injected at {injected_s:.3f} s), cold ship {cold_s:.3f} s, "
+                  f"ratio {ship_s / worker_s:.2f}", flush=True)
         warm.close()
     finally:
-        trainer.kill()
-        del server
+        if worker is not None:
+            worker._RolloutWorker__endpoint.stop()  # tmrl keeps it private; a live endpoint keeps this process up
+        for proc in (trainer, server):  # each with the tlspyo connection process it started
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     ratios = [s / w for w, s, _i, _c in rows]
     cold_ratios = [c / w for w, _s, _i, c in rows]
     medians = [statistics.median(r[i] for r in rows) for i in (0, 1, 3)]
@@ -239,14 +250,16 @@ def ship_one(sender, path: Path, watch: TrainerWatch, n: int, cold: bool = False
     demo0 = watch.last[2]
     start = time.monotonic()
     outgoing = sender.add(path)
+    ship_one.read_seconds = time.monotonic() - start  # type: ignore[attr-defined]
     while outgoing.status is None:
         sender.pump()
         time.sleep(0.001)
     done = time.monotonic()
     if not outgoing.delivered:
         raise SystemExit(f"the trainer did not take the run: {outgoing.detail}")
-    t, _raw, _demo = watch.when(lambda p: p[2] >= demo0 + n)
-    return done - start, t - start
+    point = watch.when(lambda p: p[2] >= demo0 + n)
+    ship_one.trainer_seconds = watch.update_seconds[watch.points.index(point)]  # type: ignore[attr-defined]
+    return done - start, point[0] - start
 
 
 if __name__ == "__main__":
