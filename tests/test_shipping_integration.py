@@ -237,3 +237,52 @@ def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
         assert "Traceback" not in roles.log("trainer2")
     finally:
         roles.stop_all()
+
+
+def _self_signed_credentials(folder: Path, hostname: str = "default") -> None:
+    """key.pem and certificate.pem as tlspyo expects them (its own generator fails with pyOpenSSL >= 24)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.TraditionalOpenSSL,
+                                                       serialization.NoEncryption()))
+    (folder / "certificate.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_sending_over_tls_as_tmrl_workers_do(tmp_path):
+    keys = tmp_path / "keys"
+    _self_signed_credentials(keys)  # a self-signed certificate for tmrl's default TLS_HOSTNAME, "default"
+    home = _home(tmp_path, rounds_per_epoch=100_000, TLS=True, TLS_HOSTNAME="default",
+                 TLS_CREDENTIALS_DIRECTORY=str(keys))
+    roles = Roles(home, tmp_path)
+    ((path, run_id, n),) = _make_runs(home, tmp_path / "runs", 1)
+    try:
+        roles.start("server", "--server")
+        _wait_for_server(roles, home, "server")
+        roles.start("trainer", "--trainer")
+        plain = make_home(tmp_path / "plain", PORT=_port(home), TLS=False)  # the right password, but no TLS
+        refused = run_cli(plain, "--send-player-runs", "--player-runs-paths", str(path), "--send-timeout", "5")
+        assert refused.returncode == 1 and "did not let this sender in" in refused.stdout and path.exists()
+        sent = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path), "--send-timeout", "240",
+                       timeout=300)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert f"Sent run0.pkl (run {run_id}): the trainer on " in sent.stdout and "took it in" in sent.stdout
+        (line,) = _injections(roles.log("trainer"), run_id)
+        assert f"{n} samples x2 repeat" in line
+    finally:
+        roles.stop_all()
