@@ -22,6 +22,7 @@ Rounds alternate which goes first. Target: ship at most 2x the worker's time. La
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import signal
@@ -73,12 +74,13 @@ def trainer_loop() -> None:
     last = None
     print("ready", flush=True)
     while True:
-        started = time.monotonic()
+        started, full_collections = time.monotonic(), gc.get_stats()[2]["collections"]
         training.update_buffer(interface)
         memory = training.memory
         now = (raw_sample_count(memory.data), memory.demo_index.n_demo_samples)
         if now != last:
-            print(f"{time.monotonic():.6f} {now[0]} {now[1]} {time.monotonic() - started:.6f}", flush=True)
+            collected = gc.get_stats()[2]["collections"] - full_collections
+            print(f"{time.monotonic():.6f} {now[0]} {now[1]} {time.monotonic() - started:.6f} {collected}", flush=True)
             last = now
         time.sleep(0.005)
 
@@ -90,6 +92,7 @@ class TrainerWatch:
         self.proc = proc
         self.points: list[tuple[float, int, int]] = []
         self.update_seconds: list[float] = []  # how long the buffer update that grew the memory took
+        self.full_collections: list[int] = []  # Python's full garbage collections during that update
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -100,10 +103,11 @@ class TrainerWatch:
                 self.ready.set()
                 continue
             parts = line.split()
-            if len(parts) == 4:
+            if len(parts) == 5:
                 try:
                     self.points.append((float(parts[0]), int(parts[1]), int(parts[2])))
                     self.update_seconds.append(float(parts[3]))
+                    self.full_collections.append(int(parts[4]))
                 except ValueError:
                     pass
 
@@ -165,12 +169,13 @@ def run(home: Path, rounds: int) -> None:
         ship_one(warm, files.pop(), watch, n)  # connects, and warms both ends
         send_worker(worker, compressed, watch, n)
         rows = []
-        parts: list[tuple[float, float]] = []  # per ship: the sender reading the file, the trainer's update
+        parts: list[tuple[float, float, int]] = []  # per ship: reading the file, the trainer's update, its full GCs
         for k in range(rounds):
             first_worker = k % 2 == 0
             worker_s = send_worker(worker, compressed, watch, n) if first_worker else None
             ship_s, injected_s = ship_one(warm, files.pop(), watch, n)
-            parts.append((ship_one.read_seconds, ship_one.trainer_seconds))  # type: ignore[attr-defined]
+            parts.append((ship_one.read_seconds, ship_one.trainer_seconds,  # type: ignore[attr-defined]
+                          ship_one.full_collections))  # type: ignore[attr-defined]
             cold = _sender(link)
             cold_s, _ = ship_one(cold, files.pop(), watch, n, cold=True)
             cold.close()
@@ -178,9 +183,10 @@ def run(home: Path, rounds: int) -> None:
                 worker_s = send_worker(worker, compressed, watch, n)
             assert worker_s is not None
             rows.append((worker_s, ship_s, injected_s, cold_s))
-            print(f"round {k + 1}: worker {worker_s:.3f} s, ship {ship_s:.3f} s (read {parts[-1][0]:.3f} s, trainer's "
-                  f"update {parts[-1][1]:.3f} s, injected at {injected_s:.3f} s), cold ship {cold_s:.3f} s, "
-                  f"ratio {ship_s / worker_s:.2f}", flush=True)
+            read_s, update_s, full_gc = parts[-1]
+            print(f"round {k + 1}: worker {worker_s:.3f} s, ship {ship_s:.3f} s (read {read_s:.3f} s, trainer's "
+                  f"update {update_s:.3f} s with {full_gc} full GC, injected at {injected_s:.3f} s), "
+                  f"cold ship {cold_s:.3f} s, ratio {ship_s / worker_s:.2f}", flush=True)
         warm.close()
     finally:
         if worker is not None:
@@ -258,7 +264,9 @@ def ship_one(sender, path: Path, watch: TrainerWatch, n: int, cold: bool = False
     if not outgoing.delivered:
         raise SystemExit(f"the trainer did not take the run: {outgoing.detail}")
     point = watch.when(lambda p: p[2] >= demo0 + n)
-    ship_one.trainer_seconds = watch.update_seconds[watch.points.index(point)]  # type: ignore[attr-defined]
+    at = watch.points.index(point)
+    ship_one.trainer_seconds = watch.update_seconds[at]  # type: ignore[attr-defined]
+    ship_one.full_collections = watch.full_collections[at]  # type: ignore[attr-defined]
     return done - start, point[0] - start
 
 
