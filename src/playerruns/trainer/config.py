@@ -12,6 +12,7 @@ from typing import Any
 
 from playerruns.errors import ConfigError
 from playerruns.trainer.sampling import DemoSchedule
+from playerruns.trainer.windows import WindowShape
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class PlayerRunsConfig:
     DEMO_BC_Q_FILTER: bool = True  # clone a demo action only where the critic rates it above the policy's
     DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
+    # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
+    RECURRENT: bool = False
+    SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
+    SEQUENCE_LENGTH: int = 30  # window steps trained on; a batch holds BATCH_SIZE // SEQUENCE_LENGTH windows
+    RECURRENT_HIDDEN_SIZE: int = 64  # the GRU's state size (actor and each critic)
 
     @property
     def source_path(self) -> Path:
@@ -57,6 +63,10 @@ class PlayerRunsConfig:
         return DemoSchedule(weight=self.DEMO_SAMPLING_WEIGHT, weight_decay_samples=self.DEMO_WEIGHT_DECAY_SAMPLES,
                             fraction=self.DEMO_SAMPLING_FRACTION, fraction_final=self.DEMO_SAMPLING_FRACTION_FINAL,
                             anneal_steps=self.DEMO_SAMPLING_ANNEAL_STEPS)
+
+    @property
+    def window(self) -> WindowShape:
+        return WindowShape(burn_in=self.SEQUENCE_BURN_IN, length=self.SEQUENCE_LENGTH)
 
     @property
     def uses_demo_agent(self) -> bool:
@@ -83,6 +93,10 @@ _RULES: dict[str, tuple[str, Any]] = {
     "DEMO_BC_Q_FILTER": ("true or false", lambda v: isinstance(v, bool)),
     "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
+    "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
+    "RECURRENT_HIDDEN_SIZE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF")
 
@@ -158,6 +172,18 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
         raise conflict("DEMO_PRETRAIN_STEPS", "DEMO_BC_COEF", "go together: pretraining clones demos, so it needs "
                        "DEMO_BC_COEF above 0")
+    recurrent = values.get("RECURRENT", False)
+    for dependent in ("SEQUENCE_BURN_IN", "SEQUENCE_LENGTH", "RECURRENT_HIDDEN_SIZE"):
+        if dependent in values and not recurrent:
+            raise conflict(dependent, "RECURRENT", "go together: set RECURRENT to true to train the recurrent agent")
+    if recurrent and bc > 0:
+        raise conflict("RECURRENT", "DEMO_BC_COEF", "do not go together: the recurrent agent does not clone demos "
+                       "(its demos are weighted in sampling; set DEMO_BC_COEF to 0)")
+    if recurrent or bc > 0:
+        algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
+        if algorithm != "SAC" and recurrent:
+            raise ConfigError(f"{config_file}: {SECTION}.RECURRENT needs ALG.ALGORITHM \"SAC\" (the recurrent "
+                              f"agent extends tmrl's SAC), not {algorithm!r}")
     if bc > 0:
         algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
         if algorithm != "SAC":

@@ -30,10 +30,14 @@ def _env_cls(setup: TmrlSetup, modifiers: dict[str, Any]) -> Any:
     return partial(GenericGymEnv, id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
 
 
-def _policy_cls(setup: TmrlSetup) -> Any:
+def _policy_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> Any:
     import tmrl.config.config_objects as cfg_obj
     from tmrl.custom.custom_models import SquashedGaussianMLPActor
 
+    if player_runs.RECURRENT:
+        from playerruns.trainer.recurrent_sac import RecurrentActor
+
+        return partial(RecurrentActor, hidden=player_runs.RECURRENT_HIDDEN_SIZE)
     return SquashedGaussianMLPActor if setup.env_id is not None else cfg_obj.POLICY
 
 
@@ -53,6 +57,17 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
         keywords["env_cls"] = partial(GenericGymEnv, id=setup.env_id)
         keywords["memory_cls"] = setup.memory_cls
         keywords["training_agent_cls"] = partial(agent.func, *agent.args, **{**agent.keywords, "model_cls": model})
+    if player_runs.RECURRENT:
+        from playerruns.trainer.recurrent_sac import RecurrentActorCritic, RecurrentSacAgent
+        from playerruns.trainer.sequences import sequence_memory_cls
+
+        keywords["memory_cls"] = sequence_memory_cls(keywords["memory_cls"], player_runs.schedule,
+                                                     player_runs.KEEP_DEMOS, player_runs.window)
+        agent = keywords["training_agent_cls"]
+        model = partial(RecurrentActorCritic, hidden=player_runs.RECURRENT_HIDDEN_SIZE)
+        keywords["training_agent_cls"] = partial(RecurrentSacAgent, *agent.args, **{**agent.keywords,
+                                                                                   "model_cls": model})
+        return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
     keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.schedule, player_runs.KEEP_DEMOS)
     if player_runs.uses_demo_agent:
         keywords["training_agent_cls"] = demo_agent_cls(keywords["training_agent_cls"], player_runs)
@@ -105,8 +120,14 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
         server = Server()  # must stay referenced: the relay stops when the object is collected
         while server is not None:
             time.sleep(1.0)
+    player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))  # workers too: the recurrent policy
     if role in ("worker", "expert", "test", "benchmark"):
-        worker = RolloutWorker(env_cls=_env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup),
+        worker_cls = RolloutWorker
+        if player_runs.RECURRENT:
+            from playerruns.trainer.recurrent_sac import RecurrentRolloutWorker
+
+            worker_cls = RecurrentRolloutWorker
+        worker = worker_cls(env_cls=_env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
                                sample_compressor=setup.sample_compressor,
                                device="cuda" if cfg.CUDA_INFERENCE else "cpu",
                                server_ip=cfg.SERVER_IP_FOR_WORKER,
@@ -128,7 +149,6 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
         from playerruns.trainer.receiving import PlayerRunsTrainer
         from playerruns.trainer.training import update_training_instance
 
-        player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))
         log_injection_settings(player_runs)
         cls = training_cls(setup, player_runs)
         trainer = PlayerRunsTrainer(cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
