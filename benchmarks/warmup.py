@@ -63,7 +63,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
             if args.force or not run_file(args.out, task.name, arm, seed).exists()]
     print(f"{task.env_id}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {budget} steps", flush=True)
     recorded: dict[int, Path] = {}
-    for seed in sorted({seed for arm, seed in todo if arm != "scratch"}):  # one set of runs per seed, all levers
+    for seed in sorted({seed for arm, seed in todo if arm not in warmup.ARMS_WITHOUT_RUNS}):  # one set per seed
         home = warmup.arm_home(work / f"recorder-seed{seed}", task, levers=None)
         recorded[seed] = warmup.record_runs(home, plan["runs"], seed)
 
@@ -73,9 +73,11 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
 
         def progress(label: str, steps: int, ret: float | None) -> None:
             print(f"  seed {seed} {label}: {steps} steps, eval return {ret:.1f}", flush=True)
+        levers = None if arm == "scratch" else warmup.LEVERS[arm]
         return warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
-                              evaluator=warmup.Evaluator(task), demo_runs=recorded.get(seed) if arm != "scratch"
-                              else None, on_progress=progress, stop_at_threshold=not args.keep_going)
+                              evaluator=warmup.Evaluator(task, levers=levers),
+                              demo_runs=None if arm in warmup.ARMS_WITHOUT_RUNS else recorded.get(seed),
+                              on_progress=progress, stop_at_threshold=not args.keep_going)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # a finished run frees its slot at once
         futures = [pool.submit(one, arm, seed) for arm, seed in todo]
@@ -173,9 +175,9 @@ def report(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("minitrack", "mountaincar"), default="minitrack")
+    parser.add_argument("--task", choices=("minitrack", "mountaincar", "pomdp-mountaincar"), default="minitrack")
     parser.add_argument("--arms", default="scratch,all", help="comma-separated: scratch and lever settings "
-                        "(weight, schedule, retention, learning, all)")
+                        "(weight, schedule, retention, learning, all, recurrent, recurrent+runs)")
     parser.add_argument("--seeds", type=seed_range, default=seed_range("0-4"), help="e.g. 0-4 or 0,3")
     parser.add_argument("--budget", type=int, help="environment steps per run (default: the task's plan)")
     parser.add_argument("--eval-every", type=int, default=500)

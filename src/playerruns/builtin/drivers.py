@@ -77,12 +77,32 @@ def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | 
     return act
 
 
+def position_momentum_driver(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,
+                             noise: float = 0.3) -> Policy:
+    """MountainCar without velocity: the momentum driver on the velocity a person reads from the last
+    two positions (a jump back to the valley is a new episode)."""
+    rng = rng if rng is not None else np.random.default_rng()
+    last: dict[str, float | None] = {"position": None}
+
+    def act(obs: Any) -> np.ndarray:
+        position = float(obs[0])
+        previous = last["position"]
+        velocity = 0.0 if previous is None or abs(position - previous) > 0.2 else position - previous
+        last["position"] = position
+        push = 1.0 if velocity >= 0 else -1.0
+        return np.clip(np.array([push + rng.normal(0.0, noise)], dtype=np.float32), -1.0, 1.0)
+    return act
+
+
 def default_driver(setup: TmrlSetup) -> Policy:
     """The scripted stand-in for a person on the configured task (seeded through playerruns.seeding):
-    the line follower on MiniTrack, the momentum driver on MountainCar, a sine elsewhere."""
+    the line follower on MiniTrack, the momentum driver on MountainCar (on positions alone without the
+    velocity), a sine elsewhere."""
     env_id = setup.env_id or ""
     if "MiniTrack" in env_id:
         return line_follower(setup, rng=generator("scripted driver"))
+    if "PositionOnlyMountainCar" in env_id:
+        return position_momentum_driver(setup, rng=generator("scripted driver"))
     if "MountainCarContinuous" in env_id:
         return momentum_driver(setup, rng=generator("scripted driver"))
     return sine_driver(setup)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium
+import numpy as np
 
 from playerruns.builtin import driving  # registers the MiniTrack ids
 from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, read_numbers, write_numbers
@@ -89,11 +90,33 @@ class Paced(gymnasium.Wrapper):
         return result
 
 
+class PositionOnly(gymnasium.ObservationWrapper):
+    """MountainCarContinuous without its velocity: the car's position alone. One observation does not
+    tell which way the car rolls; a history does, so this is a task where an agent needs memory."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        assert isinstance(space, gymnasium.spaces.Box)
+        self.observation_space = gymnasium.spaces.Box(space.low[:1], space.high[:1], dtype=np.float32)
+
+    def observation(self, observation: Any) -> Any:
+        return np.asarray(observation[:1], dtype=np.float32)
+
+
+def make_position_only(**kwargs: Any) -> gymnasium.Env:
+    return PositionOnly(gymnasium.make("MountainCarContinuous-v0", disable_env_checker=True, **kwargs))
+
+
 def make_paced(env_id: str, step_seconds: float = 0.01, **kwargs: Any) -> gymnasium.Env:
     return Paced(gymnasium.make(env_id, disable_env_checker=True, **kwargs), step_seconds=step_seconds)
 
 
-for _task in ("MountainCarContinuous-v0", "Pendulum-v1", *driving.TRACK_IDS.values()):
+POSITION_ONLY_ID = "PositionOnlyMountainCar-v0"
+if POSITION_ONLY_ID not in gymnasium.registry:
+    gymnasium.register(id=POSITION_ONLY_ID, entry_point=make_position_only)
+
+for _task in ("MountainCarContinuous-v0", "Pendulum-v1", *driving.TRACK_IDS.values(), POSITION_ONLY_ID):
     _paced_id = f"Paced{_task}"
     if _paced_id not in gymnasium.registry:
         gymnasium.register(id=_paced_id, entry_point=make_paced,  # type: ignore[arg-type]  # any callable works

@@ -68,6 +68,13 @@ TASKS: dict[str, Task] = {
         goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999, every_episode=False,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
         quick=QUICK_PLAN, full=FULL_PLAN),
+    "pomdp-mountaincar": Task(
+        name="pomdp-mountaincar", env_id="playerruns.builtin.envs:PositionOnlyMountainCar-v0",
+        worker_env="playerruns.builtin.envs:PacedPositionOnlyMountainCar-v0", threshold=90.0,
+        goal="reach the flag seeing only the car's position, on average over the evaluation episodes",
+        max_episode_steps=999, every_episode=False,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
+        quick=QUICK_PLAN, full=FULL_PLAN),
 }
 DEFAULT_TASK = "minitrack"
 
@@ -101,14 +108,18 @@ _SCHEDULE = {"DEMO_SAMPLING_FRACTION": 0.25, "DEMO_SAMPLING_FRACTION_FINAL": 0.0
 _RETENTION = {"KEEP_DEMOS": True}
 _LEARNING = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_PRETRAIN_STEPS": 1000,
              "DEMO_ACTOR_WARMUP_STEPS": 3000}  # 0.4: TD3+BC's weight
+_RECURRENT = {"RECURRENT": True, "SEQUENCE_BURN_IN": 10, "SEQUENCE_LENGTH": 30, "RECURRENT_HIDDEN_SIZE": 64}
 LEVERS: dict[str, dict[str, Any]] = {
     "weight": _WEIGHT,
     "schedule": _SCHEDULE,
     "retention": {**_WEIGHT, **_RETENTION},
     "learning": _LEARNING,
     "all": {**_SCHEDULE, **_RETENTION, **_LEARNING},
+    "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
+    "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
 BEST = "all"
+ARMS_WITHOUT_RUNS = ("scratch", "recurrent")  # the arms that train without player runs
 STEP_SECONDS = 0.01  # the worker's pace: 100 steps/s, what 2 CPU cores can train on at one update per step
 
 
@@ -195,13 +206,20 @@ class Evaluator:
     """Loads the trainer's latest policy and runs deterministic episodes of the unpaced task; its score is
     the lowest return (a task solved in every episode) or the mean (MountainCar, as gymnasium defines it)."""
 
-    def __init__(self, task: Task, episodes: int = 3) -> None:
+    def __init__(self, task: Task, episodes: int = 3, levers: dict[str, Any] | None = None) -> None:
         import gymnasium
         from tmrl.custom.custom_models import SquashedGaussianMLPActor
 
         self.task = task
         self.env = gymnasium.make(task.env_id)
-        self.actor = SquashedGaussianMLPActor(self.env.observation_space, self.env.action_space)
+        self.actor: Any
+        if (levers or {}).get("RECURRENT"):  # the policy the arm's worker drives
+            from playerruns.trainer.recurrent_sac import RecurrentActor
+
+            self.actor = RecurrentActor(self.env.observation_space, self.env.action_space,
+                                        hidden=(levers or {}).get("RECURRENT_HIDDEN_SIZE", 64))
+        else:
+            self.actor = SquashedGaussianMLPActor(self.env.observation_space, self.env.action_space)
         self.episodes = episodes
 
     def evaluate(self, weights: Path) -> float | None:
@@ -212,6 +230,8 @@ class Evaluator:
         returns = []
         for k in range(self.episodes):
             obs, _ = self.env.reset(seed=10_000 + k)
+            if hasattr(self.actor, "reset_hidden"):
+                self.actor.reset_hidden()
             total, done = 0.0, False
             while not done:
                 act = self.actor.act_(obs, test=True)
