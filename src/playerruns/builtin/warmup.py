@@ -441,7 +441,8 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = {"player runs": "tab:green", "all": "tab:green", "scratch": "tab:gray"}
+    colors = {"player runs": "tab:green", "all": "tab:green", "recurrent+runs": "tab:green", "recurrent": "tab:blue",
+              "scratch": "tab:gray"}
     seeds = {arm: sorted(r.seed for r in results if r.arm == arm) for arm in {r.arm for r in results}}
     labelled: set[str] = set()
     for r in results:
