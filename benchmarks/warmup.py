@@ -148,7 +148,7 @@ def report(args: argparse.Namespace) -> None:
     shown = ("scratch", headline, *(("recurrent",) if headline == "recurrent+runs" else ()))
     out_png = warmup.plot([r for r in results if r.arm in shown], task,
                           args.out / f"warmup-{task.name}.png",
-                          f"{task.env_id}: player runs ({headline} levers) vs {' and '.join(shown[::2])}, "
+                          f"{task.name}: {headline} vs {' and '.join(a for a in shown if a != headline)}, "
                           f"{len(by_arm.get(headline, []))} seeds")
 
     print()
