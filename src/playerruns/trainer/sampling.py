@@ -10,8 +10,8 @@ A draw picks the number of demos in the batch, then draws uniformly inside each 
 work per batch whatever the memory size. Transitions whose previous sample ends an episode are never drawn
 (tmrl's memories would re-draw or shift them, silently diluting the weighting).
 
-The index works per transition; an episode-sequence memory can weight per episode by feeding it
-one flag per episode start instead.
+The index works per transition; the episode-sequence memory (``playerruns.trainer.sequences``) draws
+window starts through the same schedule.
 """
 
 from __future__ import annotations
