@@ -33,7 +33,12 @@ from tmrl.custom.custom_memories import GenericTorchMemory, MemoryTMLidar, Memor
 
 from playerruns.errors import PlayerRunsError
 from playerruns.tmrl_bridge import raw_sample_count
-from playerruns.trainer.memories import GENERIC_COLUMNS, TRACKMANIA_COLUMNS, DemoWeightedSampling
+from playerruns.trainer.memories import (
+    DemoWeightedGenericTorchMemory,
+    DemoWeightedMemoryTMLidar,
+    DemoWeightedMemoryTMLidarProgress,
+    DemoWeightedSampling,
+)
 from playerruns.trainer.sampling import DemoSchedule
 from playerruns.trainer.windows import WindowIndex, WindowShape
 
@@ -124,24 +129,15 @@ def _windows(x: Any, n: int, size: int) -> Any:
     return x.reshape(n, size, *x.shape[1:])
 
 
-class SequenceGenericTorchMemory(EpisodeSequences, GenericTorchMemory):
-    columns = GENERIC_COLUMNS
-
-
-class _SequenceTM(EpisodeSequences):
-    columns = TRACKMANIA_COLUMNS
-    min_samples: int
-
-    @property
-    def transition_offset(self) -> int:
-        return self.min_samples
-
-
-class SequenceMemoryTMLidar(_SequenceTM, MemoryTMLidar):
+class SequenceGenericTorchMemory(EpisodeSequences, DemoWeightedGenericTorchMemory):
     pass
 
 
-class SequenceMemoryTMLidarProgress(_SequenceTM, MemoryTMLidarProgress):
+class SequenceMemoryTMLidar(EpisodeSequences, DemoWeightedMemoryTMLidar):
+    pass
+
+
+class SequenceMemoryTMLidarProgress(EpisodeSequences, DemoWeightedMemoryTMLidarProgress):
     pass
 
 
