@@ -66,6 +66,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
     from tmrl.memory import Memory
 
     from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.runs.sample import split_episodes
     from playerruns.trainer.memories import weighted_memory_cls
     from playerruns.trainer.sampling import DemoIndex, DemoSchedule, expected_demo_fraction
 
@@ -73,7 +74,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     raw = synthetic_run(setup, episodes=args.raw_episodes, steps=999, rng=np.random.default_rng(0))
     compressed = [setup.compress(s) for s in raw.samples]
-    episodes = split_on_done(compressed)
+    episodes = split_episodes(compressed)
     t_gen = time.perf_counter() - t0
 
     demo_info = {"is_demo": True, "player_run_id": "bench"}
@@ -191,16 +192,6 @@ def run(home: Path, args: argparse.Namespace) -> None:
     verdict = "OK" if ratio <= TARGET_RATIO else "OVER TARGET"
     print(f"target: weighted / stock median per batch <= {TARGET_RATIO:.2f} -> {ratio:.3f} {verdict}")
     print(f"sampling_ratio: {ratio:.3f}")
-
-
-def split_on_done(samples: list[tuple]) -> list[list[tuple]]:
-    """Samples cut into episodes after each terminated or truncated flag."""
-    episodes: list[list[tuple]] = [[]]
-    for s in samples:
-        episodes[-1].append(s)
-        if s[3] or s[4]:
-            episodes.append([])
-    return [ep for ep in episodes if ep]
 
 
 if __name__ == "__main__":

@@ -52,10 +52,11 @@ def main() -> None:
 
 def build_samples(setup: Any, n: int) -> list[tuple]:
     from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.runs.sample import split_episodes
 
     raw = synthetic_run(setup, episodes=4, steps=999, rng=np.random.default_rng(0))
     short = synthetic_run(setup, episodes=4, steps=12, rng=np.random.default_rng(1))  # padded windows
-    episodes = _split([setup.compress(s) for s in raw.samples]) + _split([setup.compress(s) for s in short.samples])
+    episodes = split_episodes([setup.compress(s) for s in (*raw.samples, *short.samples)])
     demo_info = {"is_demo": True, "player_run_id": "bench"}
     samples: list[tuple] = []
     e = 0
@@ -64,15 +65,6 @@ def build_samples(setup: Any, n: int) -> list[tuple]:
         samples.extend((*s[:5], demo_info if e % 10 == 0 else {}) for s in ep)
         e += 1
     return samples[:n]
-
-
-def _split(samples: list[tuple]) -> list[list[tuple]]:
-    episodes: list[list[tuple]] = [[]]
-    for s in samples:
-        episodes[-1].append(s)
-        if s[3] or s[4]:
-            episodes.append([])
-    return [ep for ep in episodes if ep]
 
 
 def run(home: Path, args: argparse.Namespace) -> None:

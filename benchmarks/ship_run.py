@@ -132,6 +132,7 @@ def run(home: Path, rounds: int) -> None:
 
     from playerruns.builtin.synthetic import synthetic_run
     from playerruns.runs.runfile import new_run_id, save_run
+    from playerruns.runs.sample import split_episodes
     from playerruns.shipping.link import ServerLink, free_local_ports
     from playerruns.tmrl_bridge import init_tmrl_data, load_setup
 
@@ -148,7 +149,7 @@ def run(home: Path, rounds: int) -> None:
     for k in range(2 * rounds + 1):  # a new run id each time: a run sent twice is not injected twice
         run_file.run_id = new_run_id()
         files.append(save_run(home / f"run{k}.pkl", run_file))
-    episodes = _episodes(run_file.samples)
+    episodes = split_episodes(run_file.samples)
     compressed = [[setup.compress(s) for s in ep] for ep in episodes]
     print(f"run: {n} samples in {len(episodes)} episodes, {files[0].stat().st_size / 1e6:.1f} MB on disk; "
           f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
@@ -202,18 +203,6 @@ def run(home: Path, rounds: int) -> None:
           f"best {min(ratios):.2f} over {len(rows)} rounds (target <= {TARGET:g}); cold ship/worker: "
           f"median {statistics.median(cold_ratios):.2f}, worst {max(cold_ratios):.2f}")
     print(f"ship_ratio: {statistics.median(ratios):.3f}")
-
-
-def _episodes(samples: list) -> list[list]:
-    episodes, current = [], []
-    for s in samples:
-        current.append(s)
-        if s[3] or s[4]:
-            episodes.append(current)
-            current = []
-    if current:
-        episodes.append(current)
-    return episodes
 
 
 def _worker(setup):
