@@ -113,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--send-timeout", type=_seconds, default=120.0, metavar="S",
                       help="how long to wait for the trainer's confirmations (default 120)")
 
+    look = p.add_argument_group("look at runs, keep them useful, trade them with Minari (inputs are never modified)")
+    look.add_argument("--inspect", action="store_true",
+                      help="list the runs of --player-runs-paths: a row per run, and whether it fits the config")
+    look.add_argument("--json", action="store_true", help="with --inspect: one JSON object per run instead of a table")
+    look.add_argument("--plot", action="store_true",
+                      help="write one PNG per run of --player-runs-paths: actions, reward and return, speed, "
+                           "trajectory")
+    look.add_argument("--reward-from-run", metavar="RUN",
+                      help="write tmrl's reward file (TmrlData/reward/reward.pkl) from the positions of a "
+                           "TrackMania player run (the old file is kept as reward.pkl.old)")
+    look.add_argument("--relabel-rewards", action="store_true",
+                      help="recompute the rewards of the TrackMania runs of --player-runs-paths with the current "
+                           "reward file, into new run files (the originals are kept)")
+    look.add_argument("--export-minari", metavar="DATASET_ID",
+                      help="export the runs of --player-runs-paths (a gymnasium task) to a new local Minari dataset")
+    look.add_argument("--import-minari", metavar="DATASET_ID",
+                      help="turn the episodes of a local Minari dataset into run files")
+    look.add_argument("--output-dir", metavar="DIR",
+                      help="with --plot, --relabel-rewards or --import-minari: where new files go (default: "
+                           "~/TmrlData/player_runs/plots, .../relabeled, .../minari/<dataset>)")
+
     setup = p.add_argument_group("set-up")
     setup.add_argument("--init-tmrl-data", action="store_true",
                        help="create ~/TmrlData with a default config.json without downloading anything")
@@ -132,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
-COMMANDS = (*ROLES, "import_player_runs", "send_player_runs", "record_episode", "init_tmrl_data", "demo")
+RUN_TOOLS = ("inspect", "plot", "reward_from_run", "relabel_rewards", "export_minari", "import_minari")
+COMMANDS = (*ROLES, "import_player_runs", "send_player_runs", "record_episode", *RUN_TOOLS, "init_tmrl_data", "demo")
 WORKER_ROLES = ("worker", "expert", "test", "benchmark")
 
 # option -> the commands it belongs to; given without one of them, it is refused rather than ignored
@@ -142,7 +164,10 @@ OPTION_OWNERS: dict[str, tuple[str, ...]] = {
     **{opt: ("record_episode",) for opt in (
         "record_episode_count", "record_episode_output_dir", "record_episode_max_samples", "record_input",
         "record_driver", "record_step_seconds", "record_auto_start", "record_end_button", "send")},
-    "player_runs_paths": ("import_player_runs", "send_player_runs"),
+    "player_runs_paths": ("import_player_runs", "send_player_runs", "inspect", "plot", "relabel_rewards",
+                          "export_minari"),
+    "json": ("inspect",),
+    "output_dir": ("plot", "relabel_rewards", "import_minari"),
     **{opt: ("import_player_runs",) for opt in (
         "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
     "send_timeout": ("send_player_runs", "record_episode"),
@@ -219,6 +244,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
                              driver=args.record_driver, step_seconds=args.record_step_seconds,
                              end_button=args.record_end_button, auto_start=args.record_auto_start,
                              send_timeout=args.send_timeout if args.send else None)
+    if command in RUN_TOOLS:
+        return _run_tool(command, args)
     if command == "init_tmrl_data":
         from playerruns.tmrl_bridge import init_tmrl_data
 
@@ -253,3 +280,38 @@ def _send(args: argparse.Namespace) -> int:
         raise PlayerRunsError("--send-player-runs needs --player-runs-paths \"run1.pkl,run2.pkl\"")
     paths = resolve_paths(args.player_runs_paths)
     return send_runs(paths, ServerLink.from_config(), timeout=args.send_timeout, say=partial(print, flush=True))
+
+
+def _run_tool(command: str, args: argparse.Namespace) -> int:
+    """The commands that read run files and write new files (never the inputs)."""
+    from playerruns.dataset import resolve_paths
+    from playerruns.tmrl_bridge import load_setup
+
+    needs_paths = command in ("inspect", "plot", "relabel_rewards", "export_minari")
+    if needs_paths and args.player_runs_paths is None:
+        raise PlayerRunsError(f"{_flag(command)} needs --player-runs-paths \"run1.pkl,folder,*.pkl\"")
+    paths = resolve_paths(args.player_runs_paths) if needs_paths else []
+    output_dir = Path(args.output_dir).expanduser() if args.output_dir else None
+    say = partial(print, flush=True)
+    setup = load_setup()
+    if command == "inspect":
+        from playerruns.inspection import inspect_runs
+
+        return inspect_runs(paths, setup, as_json=args.json, say=say)
+    if command == "plot":
+        from playerruns.plotting import plot_runs
+
+        return plot_runs(paths, setup, output_dir=output_dir, say=say)
+    if command == "reward_from_run":
+        from playerruns.rewards import reward_from_run
+
+        return reward_from_run(Path(args.reward_from_run).expanduser(), setup, say=say)
+    if command == "relabel_rewards":
+        from playerruns.rewards import relabel_runs
+
+        return relabel_runs(paths, setup, output_dir=output_dir, say=say)
+    from playerruns import minari_io
+
+    if command == "export_minari":
+        return minari_io.export_runs(paths, args.export_minari, setup, say=say)
+    return minari_io.import_dataset(args.import_minari, setup, output_dir=output_dir, say=say)

@@ -31,6 +31,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from playerruns.errors import PlayerRunsError
+from playerruns.rewards import reward_stamp, warn_if_stale
 from playerruns.runs.atomic_io import TEMP_SUFFIX, atomic_write
 from playerruns.runs.demos import demo_samples, load_demo_run, run_id_of
 from playerruns.runs.safe_pickle import safe_load
@@ -128,8 +129,10 @@ def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool
     """
     paths = list(paths)
     batches: dict[str, DemoBatch] = {}
+    stamp = reward_stamp(setup)
     for path in tqdm(paths, desc="reading run files", unit="file", disable=not progress, leave=False):
         run = load_demo_run(path, setup.compat)
+        warn_if_stale(run, stamp)
         first = batches.get(run.run_id)
         if first is not None:
             log.warning(f"Player run {run.run_id} appears twice ({first.source} and {run.source}): imported once")

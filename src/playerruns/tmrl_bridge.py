@@ -76,6 +76,8 @@ class TmrlSetup:
     action_space: Any
     max_samples_per_episode: int
     env_id: str | None = None  # gymnasium id on the generic path
+    reward_path: Path | None = None  # TrackMania: tmrl's reward trajectory file (TmrlData/reward/reward.pkl)
+    reward_config: dict[str, Any] | None = None  # TrackMania: config.json's ENV.REWARD_CONFIG
 
     def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> ReplayMemory:
         """A replay memory of the configured class; ``dataset_path`` defaults to tmrl's dataset folder."""
@@ -84,6 +86,18 @@ class TmrlSetup:
         if dataset_path is not None:
             kwargs["dataset_path"] = str(dataset_path)
         return self.memory_cls(**kwargs)
+
+    def reward_function(self) -> Any:
+        """A fresh tmrl ``RewardFunction`` for the current reward file and REWARD_CONFIG, built exactly as
+        tmrl's TrackMania interfaces build theirs (TrackMania configurations only)."""
+        from tmrl.custom.tm.utils.compute_reward import RewardFunction
+
+        if self.reward_path is None or self.reward_config is None:
+            raise ConfigError(f"the current interface {self.interface} has no reward trajectory (TrackMania only)")
+        rc = self.reward_config
+        return RewardFunction(reward_data_path=str(self.reward_path), nb_obs_forward=rc["CHECK_FORWARD"],
+                              nb_obs_backward=rc["CHECK_BACKWARD"], nb_zero_rew_before_failure=rc["FAILURE_COUNTDOWN"],
+                              min_nb_steps_before_failure=rc["MIN_STEPS"], max_dist_from_traj=rc["MAX_STRAY"])
 
     def compress(self, sample: tuple) -> tuple:
         """What a rollout worker sends for this raw sample."""
@@ -195,7 +209,8 @@ def _trackmania_setup(cfg: Any, cfg_obj: Any) -> TmrlSetup:
                      memory_cls=cfg_obj.MEMORY, sample_compressor=cfg_obj.SAMPLE_COMPRESSOR,
                      obs_preprocessor=cfg_obj.OBS_PREPROCESSOR, act_buf_len=act_buf_len,
                      default_action=default_action, observation_space=obs_space, action_space=act_space,
-                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE))
+                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE),
+                     reward_path=Path(cfg.REWARD_PATH), reward_config=dict(cfg.REWARD_CONFIG))
 
 
 def _gym_setup(cfg: Any) -> TmrlSetup:

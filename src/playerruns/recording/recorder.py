@@ -96,11 +96,12 @@ class Recorder:
             if samples and not (samples[-1][3] or samples[-1][4]):
                 act, obs, rew, terminated, _, info = samples[-1]
                 samples[-1] = (act, obs, rew, terminated, True, info)
+        duration = time.monotonic() - started
         run = RunFile(samples=samples, run_id=new_run_id())
         run.metadata = build_metadata(samples, interface=self.interface, input_device=self.source.name,
-                                      ended_by=ended_by, **self.metadata)
+                                      ended_by=ended_by, duration_s=round(duration, 3), **self.metadata)
         return EpisodeOutcome(run=run, steps=max(len(samples) - 1, 0), episode_return=ret,
-                              duration=time.monotonic() - started, ended_by=ended_by)
+                              duration=duration, ended_by=ended_by)
 
 
 def check_output_dir(folder: Path) -> Path:

@@ -27,6 +27,7 @@ from playerruns.recording.input_sources import (
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
+from playerruns.rewards import reward_stamp
 from playerruns.shipping.link import ServerLink
 from playerruns.shipping.sender import RunSender, report
 from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
@@ -114,7 +115,7 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         step_seconds=step_seconds,
                         stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
                         on_start=lambda: say("Recording: drive; Del ends the episode early."),
-                        metadata={"step_seconds": step_seconds, "env_id": setup.env_id})
+                        metadata=_run_metadata(setup, step_seconds))
     saved = 0
     sender = None
     if send_timeout is not None:
@@ -172,6 +173,16 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
         return report(sender, say)
     finally:
         sender.close()
+
+
+def _run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
+    """What every recorded run's metadata says about how it was recorded (and, for TrackMania, what its
+    rewards were computed from: see ``playerruns.rewards``)."""
+    metadata: dict[str, Any] = {"step_seconds": step_seconds, "env_id": setup.env_id}
+    stamp = reward_stamp(setup)
+    if stamp is not None:
+        metadata["reward_stamp"] = stamp
+    return metadata
 
 
 def _ask(prompt: str) -> str:

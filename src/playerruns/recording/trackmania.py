@@ -4,7 +4,8 @@ For TrackMania the recording variants of tmrl's interfaces never actuate anythin
 gamepad or keyboard input, no automatic race reset (the person restarts and presses Enter). The
 person's steer, gas and brake come from the OpenPlanet telemetry the interface already reads
 (11 little-endian floats: speed, distance, x, y, z, steer, gas, brake, finished, gear, rpm) and are
-mapped to tmrl's action ``[gas, brake, steer]``. Observations, reward and episode ends stay tmrl's.
+mapped to tmrl's action ``[gas, brake, steer]``. Observations, reward and episode ends stay tmrl's;
+the whole packet each step read is kept in the step's ``info`` (``playerruns.runs.telemetry``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tmrl.custom.tm.tm_gym_interfaces import TM2020Interface, TM2020InterfaceLid
 
 from playerruns.errors import PlayerRunsError
 from playerruns.recording.input_sources import SourceWithoutEndControl
+from playerruns.runs.telemetry import TELEMETRY_KEY, telemetry_record
 from playerruns.tmrl_bridge import TmrlSetup
 
 STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
@@ -47,6 +49,20 @@ class _RecordingMixin:
         super().initialize()  # type: ignore[misc]  # the tmrl interface this is mixed into
         if not isinstance(self.client, _TelemetryTap):
             self.client = _TelemetryTap(self.client)
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        obs, info = super().reset(seed=seed, options=options)  # type: ignore[misc]
+        return obs, self._with_telemetry(info)
+
+    def get_obs_rew_terminated_info(self) -> tuple[Any, Any, bool, dict]:
+        obs, rew, terminated, info = super().get_obs_rew_terminated_info()  # type: ignore[misc]
+        return obs, rew, terminated, self._with_telemetry(info)
+
+    def _with_telemetry(self, info: dict) -> dict:
+        """``info`` plus the packet the observation and reward were just computed from."""
+        if self.client.latest is None:
+            return info
+        return {**info, TELEMETRY_KEY: telemetry_record(self.client.latest)}
 
     def send_control(self, control: Any) -> None:
         """The person drives: nothing is sent to the game."""

@@ -14,6 +14,9 @@ run id derived from the file's content so that re-importing it is still detected
 from __future__ import annotations
 
 import hashlib
+import io
+import pickle
+import pickletools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +29,7 @@ from playerruns import __version__
 from playerruns.errors import RunFileError
 from playerruns.runs.atomic_io import atomic_write_pickle
 from playerruns.runs.safe_pickle import read_file, safe_loads
-from playerruns.runs.sample import ACT, OBS, REW, Sample, split_episodes
+from playerruns.runs.sample import ACT, OBS, REW, TERMINATED, TRUNCATED, Sample, split_episodes
 from playerruns.runs.signature import describe
 
 FORMAT_V1 = "tmrl_player_run_v1"
@@ -75,11 +78,18 @@ def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
         "episode_count": len(episodes),
         "episode_returns": [float(sum(float(s[REW]) for s in ep)) for ep in episodes],
         "episode_steps": [len(ep) - 1 if reset_samples else len(ep) for ep in episodes],
+        "episode_ends": [episode_end(ep) for ep in episodes],
         "reset_samples": reset_samples,
         "playerruns_version": __version__,
     }
     meta.update(extra)
     return meta
+
+
+def episode_end(episode: list[Sample]) -> str:
+    """How an episode ended, from its last sample: "terminated", "truncated" or "open" (no flag)."""
+    last = episode[-1]
+    return "terminated" if last[TERMINATED] else "truncated" if last[TRUNCATED] else "open"
 
 
 def save_run(path: str | Path, run: RunFile) -> Path:
@@ -100,6 +110,94 @@ def load_run(path: str | Path) -> RunFile:
 def loads_run(data: bytes, path: Path) -> RunFile:
     """A run file's content from its bytes (``path`` names it in errors). Raises RunFileError."""
     return parse_run(safe_loads(data, source=str(path)), path, data)
+
+
+@dataclass
+class RunHeader:
+    """A run file's envelope without its samples: what a listing of many runs needs."""
+
+    run_id: str
+    recorded_at: str
+    metadata: dict[str, Any]
+    source: Path
+
+
+def read_header(path: str | Path) -> RunHeader | None:
+    """The run id, date and metadata of a v1 run file, read without unpickling its samples.
+
+    A v1 file written by ``save_run`` pickles its keys in order, the samples last, so the bytes
+    before the top-level ``samples`` key hold everything else: they are cut there, closed into a
+    dict and unpickled (as safely as a whole file). Returns None when the file is laid out otherwise
+    (a bare list, another writer's key order) or cannot be read that way: the caller then loads it
+    whole, which also reports any damage properly.
+    """
+    path = Path(path)
+    size = _HEADER_READ
+    while True:
+        with open(path, "rb") as f:
+            data = f.read(size)
+        cut = _before_samples(data)
+        if cut is not None or len(data) < size or size >= _HEADER_MAX:
+            break
+        size *= 16  # a large metadata (many episodes): read further once
+    if cut is None:
+        return None
+    try:
+        content = safe_loads(cut + pickle.SETITEMS + pickle.STOP, source=str(path))
+    except RunFileError:
+        return None
+    if not isinstance(content, dict) or content.get("format") != FORMAT_V1:
+        return None
+    try:
+        run = parse_run({**content, "samples": []}, path, b"")
+    except RunFileError:
+        return None
+    return RunHeader(run_id=run.run_id, recorded_at=run.recorded_at, metadata=run.metadata, source=path)
+
+
+_HEADER_READ = 1 << 16  # bytes read first for a header: a run's metadata is far smaller
+_HEADER_MAX = 1 << 20  # beyond this the file is read whole
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"})
+
+
+def _before_samples(data: bytes) -> bytes | None:
+    """The pickle opcodes of ``data`` up to the top-level ``samples`` key, frames removed (None if not found).
+
+    The unpickler's stack is followed by its shape only (``pickletools`` gives each opcode's stack
+    effect): the top-level dict's keys are pushed right above its one MARK, at an even count of
+    items. (A key pushed into a one-item nested dict looks the same; the header it gives lacks keys,
+    and ``read_header``'s callers then read the file whole.)
+    """
+    stack: list[bool] = []  # True for a MARK
+    marks = 0
+    kept: list[bytes] = []
+    start = 0
+    try:
+        for op, arg, pos in pickletools.genops(io.BytesIO(data)):
+            if op.name == "FRAME":  # frames are optional framing: dropped, as the cut ends inside one
+                kept.append(data[start:pos])
+                start = pos + 9
+                continue
+            if (op.name in _STRING_OPS and arg == "samples" and marks == 1 and len(stack) >= 2
+                    and stack[1] and (len(stack) - 2) % 2 == 0):
+                kept.append(data[start:pos])
+                return b"".join(kept)
+            if op.name == "STOP":
+                return None
+            before = op.stack_before
+            if pickletools.markobject in before:  # pops everything down to the last MARK, then what lies below
+                while stack and not stack.pop():
+                    pass
+                marks -= 1
+                del stack[len(stack) - before.index(pickletools.markobject):]
+            else:
+                del stack[len(stack) - len(before):]
+            for item in op.stack_after:
+                stack.append(item is pickletools.markobject)
+                marks += item is pickletools.markobject
+    except ValueError:  # the data read so far ends inside an opcode
+        return None
+    return None
 
 
 def parse_run(content: Any, path: Path, raw_bytes: bytes) -> RunFile:

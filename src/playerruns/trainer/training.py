@@ -22,6 +22,7 @@ from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
 
 from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, write_numbers
+from playerruns.rewards import reward_stamp, warn_if_stale
 from playerruns.runs.demos import demo_samples
 from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
@@ -168,7 +169,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
         returns the samples appended per run."""
         repeat = self.player_runs.DEMO_INJECTION_REPEAT
         counts = []
+        stamp = reward_stamp(self._tmrl_setup()) if runs else None
         for run in runs:
+            warn_if_stale(run, stamp)
             samples = demo_samples(run, self._tmrl_setup().compress)
             append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             counts.append(len(samples) * repeat)
