@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from playerruns.dataset import read_dataset
 from playerruns.recording.recorder import EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
 from tests.helpers import REPO, make_home, run_cli, run_program, subprocess_env
@@ -209,6 +210,30 @@ def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
         assert set(steps) <= expected_actions() and len(set(steps)) >= 2  # the person's inputs, as sent
         assert ep["buffer_tail"][1:] == ep["actions"][1:]  # the action buffer holds the measured action
         assert ep["truncated"][-1] and not any(ep["truncated"][:-1])
+    # the whole OpenPlanet packet of each step is kept in its info, for the reset sample too
+    for ep in episodes:
+        telemetry = np.array(ep["telemetry"])
+        assert ep["telemetry_dtype"] == "float32" and telemetry.shape == (len(ep["actions"]), 11)
+        assert np.all(np.diff(telemetry[:, 2]) >= 0) and np.all(telemetry[:, 3:5] == 0)  # x grows along the lap
+        assert np.all(telemetry[:, 9] == 3.0) and np.all(telemetry[:, 10] == 5000.0)  # gear, rpm
+        # each action is the person's input of the packet read at the previous step (gas, brake, steer)
+        assert [tuple(a) for a in ep["actions"][1:]] == [(g, b, s) for s, g, b in telemetry[:-1, 5:8].tolist()]
+        assert ep["reward_stamp"]["trajectory"] != "none"
     check = run_cli(home, "--import-player-runs", "--player-runs-paths", str(runs))
     assert check.returncode == 0, check.stderr
     assert "imported 2 run(s)" in check.stdout
+    # through the sample compressor and the memory: the telemetry is still in each sample's info
+    data = read_dataset(home / "TmrlData" / "dataset" / "data.pkl")
+    infos = next(col for col in data if isinstance(col[0], dict))  # the info column (its place varies by memory)
+    kept = [i["openplanet"].tolist() for i in infos]
+    assert kept == [row for ep in episodes for row in ep["telemetry"]][-len(kept):]
+    # tmrl's reward function, run again over the telemetry with the same reward file, gives the recorded rewards
+    relabeled = tmp_path / "relabeled"
+    again = run_cli(home, "--relabel-rewards", "--player-runs-paths", str(runs), "--output-dir", str(relabeled))
+    assert again.returncode == 0, again.stderr
+    recomputed = {load_run(p).metadata["relabeled_from"]: load_run(p) for p in relabeled.glob("*.pkl")}
+    for ep in episodes:
+        original = load_run(ep["path"])
+        new = recomputed[original.run_id]
+        assert [float(s[2]) for s in new.samples] == ep["rewards"] and any(r != 0 for r in ep["rewards"])
+        assert new.run_id != original.run_id and new.metadata["reward_stamp"] == ep["reward_stamp"]

@@ -9,6 +9,7 @@ from tests import fake_trackmania as fake
 
 from playerruns.recording.recorder import Recorder
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
+from playerruns.rewards import reward_stamp
 from playerruns.runs.runfile import save_run
 from playerruns.runs.validation import check_samples
 from playerruns.tmrl_bridge import load_setup, tmrl_data_folder
@@ -29,7 +30,8 @@ def stop_after_12_in_second_episode():
 
 recorder = Recorder(env, OpenPlanetSource(env), interface=setup.interface, max_samples=30,
                     obs_preprocessor=setup.obs_preprocessor, default_action=env.unwrapped.default_action,
-                    stop_requested=stop_after_12_in_second_episode, metadata={"test": True})
+                    stop_requested=stop_after_12_in_second_episode,
+                    metadata={"test": True, "reward_stamp": reward_stamp(setup)})
 out = []
 for k in range(2):
     outcome = recorder.record_episode()
@@ -39,6 +41,10 @@ for k in range(2):
                 "actions": [s[0].tolist() for s in outcome.run.samples],
                 "buffer_tail": [s[1][-1].tolist() for s in outcome.run.samples],
                 "truncated": [bool(s[4]) for s in outcome.run.samples],
-                "input_device": outcome.run.metadata["input_device"]})
+                "input_device": outcome.run.metadata["input_device"],
+                "telemetry": [s[5]["openplanet"].tolist() for s in outcome.run.samples],
+                "telemetry_dtype": str(outcome.run.samples[0][5]["openplanet"].dtype),
+                "rewards": [float(s[2]) for s in outcome.run.samples],
+                "reward_stamp": outcome.run.metadata.get("reward_stamp")})
 env.close()
 print(json.dumps(out))

@@ -1,0 +1,231 @@
+"""Minari export and import as a user runs them (``--export-minari`` / ``--import-minari``), on MiniTrack.
+
+Every test points Minari at a folder of its own (MINARI_DATASETS_PATH) and the CLI at a HOME of its
+own: nothing reads or writes the real ~/.minari or ~/TmrlData. Datasets the tests build themselves
+use Minari's own API (``create_dataset_from_buffers``; its DataCollector needs jax, which
+``minari[hdf5]`` does not install), laid out as the DataCollector lays them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+
+from playerruns.dataset import read_dataset
+from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
+from playerruns.runs.runfile import load_run
+from playerruns.runs.sample import split_episodes
+from tests.helpers import make_home, run_program, subprocess_env
+
+minari = pytest.importorskip("minari")
+
+MINITRACK = "GYM:playerruns.builtin.driving:MiniTrack-v0"
+
+
+@pytest.fixture(scope="module")
+def gym_home(tmp_path_factory):
+    """A MiniTrack HOME and a folder of 3 run files made by a random driver (2 episodes of <= 40 steps each)."""
+    base = tmp_path_factory.mktemp("minari")
+    home = make_home(base, interface=MINITRACK)
+    runs = base / "runs"
+    made = run_program(home, "make_runs.py", str(runs), "3")
+    assert made.returncode == 0, made.stderr
+    return home, runs
+
+
+@pytest.fixture
+def minari_root(tmp_path, monkeypatch):
+    """Minari's local datasets folder for this test, for the test process and its CLI calls alike."""
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    return root
+
+
+def _cli(home: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m playerruns ARGS`` with HOME=home and Minari's datasets in ``root``."""
+    return subprocess.run([sys.executable, "-m", "playerruns", *args],
+                          env=subprocess_env(home, MINARI_DATASETS_PATH=str(root)),
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("playerruns: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _make_dataset(dataset_id: str, env_id: str, lengths: list[int], *, seed: int = 0,
+                  obs_dtype: type | None = None, cut_last: bool = False):
+    """A Minari dataset of random episodes of ``env_id`` laid out as Minari's DataCollector records them
+    (n + 1 observations and infos, n actions); episodes stopped at their length are truncated, except
+    the last one when ``cut_last`` (no flag at all: a dataset cut short). Returns the dataset and, per
+    episode, (observations, actions, rewards, infos) as the environment gave them."""
+    import playerruns.builtin.driving  # noqa: F401  # registers MiniTrack-v0
+
+    env = gymnasium.make(env_id)
+    env.action_space.seed(seed)
+    buffers, raw = [], []
+    for k, length in enumerate(lengths):
+        obs, info = env.reset(seed=seed + k)
+        observations, infos, actions, rewards, terms, truncs = [obs], [info], [], [], [], []
+        for _ in range(length):
+            act = env.action_space.sample()
+            obs, rew, terminated, truncated, info = env.step(act)
+            observations.append(obs)
+            infos.append(info)
+            actions.append(act)
+            rewards.append(float(rew))
+            terms.append(bool(terminated))
+            truncs.append(bool(truncated))
+            if terminated or truncated:
+                break
+        if not (terms[-1] or truncs[-1]) and not (cut_last and k == len(lengths) - 1):
+            truncs[-1] = True  # as the DataCollector does on the next reset
+        keys = [key for key in infos[0] if all(key in i for i in infos)]
+        buffers.append(minari.data_collector.EpisodeBuffer(
+            observations=np.stack(observations).astype(obs_dtype or observations[0].dtype),
+            actions=np.stack(actions), rewards=rewards, terminations=terms, truncations=truncs,
+            infos={key: np.array([i[key] for i in infos]) for key in keys} or None))
+        raw.append((observations, actions, rewards, terms, truncs, infos))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Minari's advice about author, code link...
+        dataset = minari.create_dataset_from_buffers(dataset_id, buffers, env=env, algorithm_name="random")
+    env.close()
+    return dataset, raw
+
+
+def _numeric_infos(info: dict) -> dict:
+    return {k: v for k, v in info.items() if isinstance(v, (bool, int, float, np.bool_, np.number))}
+
+
+def test_export_then_import_round_trips_every_sample(gym_home, minari_root, tmp_path):
+    home, runs = gym_home
+    paths = sorted(runs.glob("*.pkl"))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+    exported = _cli(home, minari_root, "--export-minari", "minitrack/players-v0", "--player-runs-paths", str(runs))
+    assert exported.returncode == 0, exported.stderr
+    originals = [(load_run(p), k, ep) for p in paths for k, ep in enumerate(split_episodes(load_run(p).samples))]
+    steps = sum(len(ep) - 1 for _, _, ep in originals)
+    assert f"'minitrack/players-v0': {len(originals)} episode(s), {steps} steps" in exported.stdout
+    assert str(minari_root / "minitrack" / "players-v0") in exported.stdout
+
+    dataset = minari.load_dataset("minitrack/players-v0")  # what an offline-RL user gets
+    assert dataset.spec.env_spec.id == "MiniTrack-v0" and dataset.total_episodes == len(originals)
+    assert dataset.total_steps == steps and "playerruns" in dataset.storage.metadata["algorithm_name"]
+    episode_meta = list(dataset.storage.get_episode_metadata(range(len(originals))))
+    assert [(m["playerruns_run_id"], int(m["playerruns_run_episode"])) for m in episode_meta] == \
+        [(run.run_id, k) for run, k, _ in originals]
+
+    out = tmp_path / "imported"
+    imported = _cli(home, minari_root, "--import-minari", "minitrack/players-v0", "--output-dir", str(out))
+    assert imported.returncode == 0, imported.stderr
+    assert f"{len(originals)} episode(s), {steps} steps" in imported.stdout and str(out) in imported.stdout
+
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths} == before  # inputs untouched
+    news = sorted((load_run(p) for p in out.glob("*.pkl")), key=lambda r: r.metadata["minari_episode"])
+    assert [r.metadata["minari_episode"] for r in news] == list(range(len(originals)))
+    for (run, _, old), new in zip(originals, news, strict=True):
+        assert new.metadata["minari_dataset"] == "minitrack/players-v0"
+        assert new.metadata["minari_source_run_id"] == run.run_id
+        assert new.metadata["input_device"] == "minari:minitrack/players-v0"
+        assert len(new.samples) == len(old)
+        for i, (a, b) in enumerate(zip(old, new.samples, strict=True)):
+            if i == 0:
+                assert a[0] is None and b[0] is None  # the reset sample of a gymnasium task
+            else:
+                assert b[0].dtype == a[0].dtype == np.float32 and np.array_equal(b[0], a[0])
+            assert b[1].dtype == a[1].dtype == np.float32 and np.array_equal(b[1], a[1])
+            assert type(b[2]) is float and b[2] == a[2]
+            assert (b[3], b[4]) == (a[3], a[4])
+            assert b[5] == _numeric_infos(a[5]) and b[5]  # MiniTrack's infos are all kept
+
+
+def test_minari_made_dataset_imports_and_trains_as_demos(gym_home, minari_root):
+    home, _ = gym_home
+    lengths = [12, 15, 9]
+    # float64 observations: the import must give the float32 the configuration expects
+    _, raw = _make_dataset("minitrack/random-v0", "MiniTrack-v0", lengths, seed=3, obs_dtype=np.float64,
+                           cut_last=True)
+
+    imported = _cli(home, minari_root, "--import-minari", "minitrack/random-v0")  # default output folder
+    assert imported.returncode == 0, imported.stderr
+    folder = home / "TmrlData" / "player_runs" / "minari" / "minitrack_random-v0"
+    assert str(folder) in imported.stdout
+    runs = sorted((load_run(p) for p in folder.glob("*.pkl")), key=lambda r: r.metadata["minari_episode"])
+    assert len(runs) == len(lengths)
+    for run, (observations, actions, rewards, terms, truncs, infos) in zip(runs, raw, strict=True):
+        samples = run.samples
+        assert len(samples) == len(actions) + 1
+        assert samples[0][0] is None and samples[0][2] == 0.0 and not samples[0][3] and not samples[0][4]
+        assert samples[0][5] == infos[0]
+        for t, sample in enumerate(samples):
+            assert sample[1].dtype == np.float32 and np.array_equal(sample[1], observations[t])
+        for t, sample in enumerate(samples[1:]):
+            assert sample[0].dtype == np.float32 and sample[0].shape == (3,)
+            assert np.array_equal(sample[0], actions[t]) and sample[2] == rewards[t]
+            last = t == len(actions) - 1
+            assert sample[3] is terms[t] and sample[4] is (truncs[t] or (last and not terms[t]))
+            assert sample[5] == infos[t + 1]
+    assert not raw[-1][3][-1] and not raw[-1][4][-1] and runs[-1].samples[-1][4] is True  # cut: truncated added
+
+    into_dataset = _cli(home, minari_root, "--import-player-runs", "--player-runs-paths", str(folder))
+    assert into_dataset.returncode == 0, into_dataset.stderr
+    data = read_dataset(home / "TmrlData" / "dataset" / "data.pkl")
+    infos = next(column for column in data if column and isinstance(column[0], dict))
+    assert len(infos) == sum(len(r.samples) for r in runs)
+    assert all(info[DEMO_FLAG] is True for info in infos)
+    assert {info[RUN_ID_KEY] for info in infos} == {r.run_id for r in runs}
+
+
+def test_import_of_an_unknown_dataset_is_refused(gym_home, minari_root, tmp_path):
+    home, _ = gym_home
+    out = tmp_path / "out"
+    line = _one_line_error(_cli(home, minari_root, "--import-minari", "nowhere/missing-v0", "--output-dir", str(out)),
+                           "'nowhere/missing-v0'", "minari list local", "MINARI_DATASETS_PATH")
+    assert "never downloads" in line
+    assert not out.exists()
+    assert not (home / "TmrlData" / "player_runs" / "minari" / "nowhere_missing-v0").exists()
+
+
+def test_export_never_overwrites_a_dataset(gym_home, minari_root):
+    home, runs = gym_home
+    _make_dataset("minitrack/taken-v0", "MiniTrack-v0", [5, 6])
+    before = _digests(minari_root)
+    result = _cli(home, minari_root, "--export-minari", "minitrack/taken-v0", "--player-runs-paths", str(runs))
+    _one_line_error(result, "'minitrack/taken-v0'", "already exists")
+    assert _digests(minari_root) == before
+    assert minari.load_dataset("minitrack/taken-v0").total_episodes == 2
+
+
+def test_export_is_refused_under_a_trackmania_config(gym_home, minari_root, tmp_path):
+    _, runs = gym_home
+    home = make_home(tmp_path)  # TM20LIDAR
+    result = _cli(home, minari_root, "--export-minari", "tm/players-v0", "--player-runs-paths", str(runs))
+    _one_line_error(result, "Minari export serves gymnasium tasks", "TM20LIDAR")
+    assert not (minari_root / "tm").exists()
+
+
+def test_import_of_a_dataset_of_another_shape_writes_nothing(gym_home, minari_root, tmp_path):
+    home, _ = gym_home
+    _make_dataset("pendulum/random-v0", "Pendulum-v1", [8, 8])
+    out = tmp_path / "out"
+    result = _cli(home, minari_root, "--import-minari", "pendulum/random-v0", "--output-dir", str(out))
+    _one_line_error(result, "pendulum/random-v0 episode 0", "observation", "float32[26]", "float32[3]")
+    assert not out.exists()
