@@ -74,7 +74,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
         raise PlayerRunsError(f"--export-minari: Minari export serves gymnasium tasks (ENV.RTGYM_INTERFACE "
                               f"'GYM:<id>'); the current configuration is {setup.interface}")
     minari = _import_minari()
-    _check_dataset_id(dataset_id)
+    _check_dataset_id(dataset_id, "--export-minari")
     target = _datasets_root() / dataset_id
     if target.exists():
         raise _exists_error(dataset_id, target)
@@ -114,10 +114,11 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
             dataset.storage.update_episode_metadata(episode_metadata, range(len(buffers)))
             dataset.storage.update_metadata({RUN_IDS_KEY: [run.run_id for run in runs]})
     except ValueError as err:
-        if "already exists" in str(err):  # created by someone else meanwhile: theirs, left alone
+        if str(err).startswith("A Minari dataset with ID"):  # created by someone else meanwhile: left alone
             raise _exists_error(dataset_id, target) from None
         _remove_partial(target)
-        raise PlayerRunsError(f"--export-minari {dataset_id}: Minari refused the dataset: {err}") from None
+        raise PlayerRunsError(f"--export-minari {dataset_id}: Minari refused the dataset: {err}"
+                              .replace("\n", " ")) from None
     except BaseException:
         _remove_partial(target)
         raise
@@ -225,7 +226,7 @@ def import_dataset(dataset_id: str, setup: TmrlSetup, *, output_dir: Path | None
     episode came from (``minari_source_run_id``).
     """
     minari = _import_minari()
-    _check_dataset_id(dataset_id)
+    _check_dataset_id(dataset_id, "--import-minari")
     root = _datasets_root()
     data_path = root / dataset_id / "data"
     if not data_path.is_dir():
@@ -387,15 +388,15 @@ def _import_minari() -> Any:
     return minari
 
 
-def _check_dataset_id(dataset_id: str) -> None:
+def _check_dataset_id(dataset_id: str, flag: str) -> None:
     """Refuses an id Minari would not parse (it also keeps the id a plain path below the datasets folder)."""
     from minari.dataset.minari_dataset import parse_dataset_id
 
     try:
         parse_dataset_id(dataset_id)
     except (TypeError, ValueError):  # TypeError: Minari 0.5.4 fails on an id without its version
-        raise PlayerRunsError(f"{dataset_id!r} is not a Minari dataset id: expected (namespace/)name-v<version>, "
-                              "e.g. minitrack/player-runs-v0") from None
+        raise PlayerRunsError(f"{flag}: {dataset_id!r} is not a Minari dataset id: expected "
+                              "(namespace/)name-v<version>, e.g. minitrack/player-runs-v0") from None
 
 
 def _datasets_root() -> Path:

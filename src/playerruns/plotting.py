@@ -34,6 +34,8 @@ def _series(run: RunFile) -> dict[str, Any]:
         acts = np.array([np.asarray(s[ACT], dtype=np.float64).reshape(-1) for s in steps if s[ACT] is not None])
         rewards = np.array([float(s[REW]) for s in steps])
         table = telemetry_table(ep)
+        speed: np.ndarray | None
+        xy: np.ndarray | None
         if table is not None:  # TrackMania: the packet of each step
             speed, xy = column(table, "speed"), np.stack([column(table, "x"), column(table, "z")], axis=1)
         else:

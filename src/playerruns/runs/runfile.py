@@ -152,6 +152,8 @@ def read_header(path: str | Path) -> RunHeader | None:
         run = parse_run({**content, "samples": []}, path, b"")
     except RunFileError:
         return None
+    if not run.metadata:  # maybe a cut inside a one-item metadata {"samples": ...} (see _before_samples)
+        return None
     return RunHeader(run_id=run.run_id, recorded_at=run.recorded_at, metadata=run.metadata, source=path)
 
 
@@ -165,15 +167,17 @@ def _before_samples(data: bytes) -> bytes | None:
 
     The unpickler's stack is followed by its shape only (``pickletools`` gives each opcode's stack
     effect): the top-level dict's keys are pushed right above its one MARK, at an even count of
-    items. (A key pushed into a one-item nested dict looks the same; the header it gives lacks keys,
-    and ``read_header``'s callers then read the file whole.)
+    items. A ``samples`` string met inside the metadata looks the same only when every container
+    around it is built without a MARK, which a pickler does for one-item containers only: the
+    metadata dict is then still empty at the cut, and ``read_header`` refuses an empty metadata.
     """
     stack: list[bool] = []  # True for a MARK
     marks = 0
     kept: list[bytes] = []
     start = 0
     try:
-        for op, arg, pos in pickletools.genops(io.BytesIO(data)):
+        for op, arg, at in pickletools.genops(io.BytesIO(data)):
+            pos = int(at or 0)  # genops gives positions for a seekable stream
             if op.name == "FRAME":  # frames are optional framing: dropped, as the cut ends inside one
                 kept.append(data[start:pos])
                 start = pos + 9

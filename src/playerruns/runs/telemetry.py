@@ -40,10 +40,13 @@ def telemetry_of(info: Any) -> np.ndarray | None:
 
 def telemetry_table(samples: list[Sample]) -> np.ndarray | None:
     """An (n samples, 11) float array of the samples' telemetry; None unless every sample has it."""
-    rows = [telemetry_of(s[INFO]) for s in samples]
-    if not rows or any(r is None for r in rows):
-        return None
-    return np.stack(rows).astype(np.float64)
+    rows = []
+    for sample in samples:
+        row = telemetry_of(sample[INFO])
+        if row is None:
+            return None
+        rows.append(row)
+    return np.stack(rows).astype(np.float64) if rows else None
 
 
 def column(table: np.ndarray, name: str) -> np.ndarray:
