@@ -16,7 +16,18 @@ from playerruns.cli import main
                                                     "not --record-episode"),
     (["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode-count", "3"],
      "--record-episode-count goes with --record-episode, not --import-player-runs"),
-    (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs or --send-player-runs"),
+    (["--player-runs-paths", "x.pkl"], "--player-runs-paths goes with --import-player-runs or --send-player-runs "
+                                       "or --inspect or --plot or --relabel-rewards or --export-minari"),
+    (["--json"], "--json goes with --inspect"),
+    (["--inspect", "--player-runs-paths", "x.pkl", "--output-dir", "d"],
+     "--output-dir goes with --plot or --relabel-rewards or --import-minari, not --inspect"),
+    (["--plot", "--import-minari", "a-v0"], "choose one command, not --plot and --import-minari"),
+    (["--inspect"], '--inspect needs --player-runs-paths "run1.pkl,folder,*.pkl"'),
+    (["--relabel-rewards", "--player-runs-paths", "missing.pkl"], "--player-runs-paths: missing.pkl: no such file or "
+                                                                  "folder"),
+    (["--import-minari", "x-v0", "--player-runs-paths", "a.pkl"],
+     "--player-runs-paths goes with --import-player-runs or --send-player-runs or --inspect or --plot or "
+     "--relabel-rewards or --export-minari, not --import-minari"),
     (["--send-player-runs", "--player-runs-paths", "x.pkl", "--player-runs-dry-run"],
      "--player-runs-dry-run goes with --import-player-runs, not --send-player-runs"),
     (["--send-player-runs", "--import-player-runs"], "choose one command, not --import-player-runs and "
