@@ -15,12 +15,11 @@ an import (or ``--import-player-runs --player-runs-dry-run``): they need every s
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from playerruns.errors import PlayerRunsError
 from playerruns.rewards import reward_stamp, stale_rewards
@@ -169,8 +168,6 @@ def json_line(row: RunRow) -> str:
 def inspect_runs(paths: list[Path], setup: TmrlSetup, *, as_json: bool, say: Callable[[str], None]) -> int:
     """``--inspect``: prints the table (or JSON lines); a file it cannot read gets one line on stderr and
     the exit code 1, after the other runs are listed."""
-    import sys
-
     stamp = reward_stamp(setup)
     rows: list[RunRow] = []
     failed = 0
@@ -187,7 +184,7 @@ def inspect_runs(paths: list[Path], setup: TmrlSetup, *, as_json: bool, say: Cal
         if rows:
             say(format_table(rows))
         fit = sum(r.fits for r in rows)
-        steps = int(np.sum([r.steps for r in rows])) if rows else 0
+        steps = sum(r.steps for r in rows)
         say(f"{len(rows)} run(s), {sum(r.episodes for r in rows)} episode(s), {steps} steps; {fit} fit the current "
             f"config ({setup.interface})" + (f"; {failed} file(s) unreadable" if failed else ""))
     return 1 if failed else 0

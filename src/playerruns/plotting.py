@@ -30,7 +30,7 @@ def _series(run: RunFile) -> dict[str, Any]:
     """What the panels draw, per episode: actions, rewards, speed and (x, y) positions (None if absent)."""
     episodes = []
     for ep in split_episodes(run.samples):
-        steps = ep[1:] if ep[0][ACT] is None or len(ep) > 1 else ep  # the reset sample holds no decision
+        steps = ep[1:] or ep  # the reset sample holds no decision and no reward
         acts = np.array([np.asarray(s[ACT], dtype=np.float64).reshape(-1) for s in steps if s[ACT] is not None])
         rewards = np.array([float(s[REW]) for s in steps])
         table = telemetry_table(ep)
@@ -68,9 +68,12 @@ def _track_of(run: RunFile) -> Any:
 
 def plot_run(run: RunFile, target: Path, *, action_names: tuple[str, ...] | None = None) -> Path:
     """Draws ``run`` into the PNG ``target`` (written whole or not at all) and returns its path."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("Agg")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # not its font-cache notice on a first run
     import matplotlib.pyplot as plt
 
     data = _series(run)
