@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,9 @@ class Terminal:
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         pid, fd = pty.fork()
         if pid == 0:  # child
+            # a person's terminal delivers Ctrl+C; a test run started in the background (a shell's `cmd &`)
+            # has SIGINT ignored, which the child would inherit through exec
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.chdir(REPO)
             os.execve(argv[0], argv, env)
         self.pid, self.fd, self.output = pid, fd, ""
