@@ -207,7 +207,11 @@ def test_reward_from_run_refuses_what_cannot_give_a_trajectory(tmp_path, lidar_s
     line = np.stack([np.arange(50.0), np.zeros(50), np.zeros(50)], axis=1)
     unfinished = save_run(tmp_path / "unfinished.pkl", telemetry_run(lidar_setup, line, finish=False, rng=rng))
     plain = save_run(tmp_path / "plain.pkl", synthetic_run(lidar_setup, steps=10, rng=rng))
+    holed = line.copy()
+    holed[7, 2] = np.nan
+    nan = save_run(tmp_path / "nan.pkl", telemetry_run(lidar_setup, holed, rng=rng))
     for path, words in ((unfinished, "no episode reaches the finish line"), (plain, "no OpenPlanet telemetry"),
+                        (nan, "position is not finite at sample 7"),
                         (tmp_path / "missing.pkl", "no such file")):
         result = run_cli(home, "--reward-from-run", str(path))
         assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1

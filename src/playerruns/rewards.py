@@ -93,9 +93,17 @@ def _finished_episode(run: RunFile, source: str) -> tuple[int, np.ndarray]:
                               "by playerruns 0.13 or later has it)")
     for k, table in enumerate(tables):
         if table is not None and column(table, "finished").max() > 0:
+            _check_positions(table, f"{source}: episode {k + 1}")
             return k, table
     raise PlayerRunsError(f"{source}: no episode reaches the finish line (telemetry 'finished' never set); "
                           "a reward trajectory must cover the whole track")
+
+
+def _check_positions(table: np.ndarray, where: str) -> None:
+    """Refuses telemetry whose positions hold NaN or infinity: a trajectory or reward made of them is garbage."""
+    finite = np.isfinite(table[:, POSITION]).all(axis=1)
+    if not finite.all():
+        raise PlayerRunsError(f"{where}: the telemetry's position is not finite at sample {int(np.argmin(finite))}")
 
 
 def reward_from_run(path: Path, setup: TmrlSetup, *, say: Callable[[str], None]) -> int:
@@ -168,6 +176,7 @@ def relabel_runs(paths: list[Path], setup: TmrlSetup, *, output_dir: Path | None
         if table is None:
             raise PlayerRunsError(f"{path}: some samples carry no OpenPlanet telemetry, so their rewards cannot be "
                                   "recomputed (a TrackMania run recorded by playerruns 0.13 or later has it)")
+        _check_positions(table, str(path))
         runs.append((run, table))
     folder = output_dir or tmrl_data_folder() / "player_runs" / "relabeled"
     folder.mkdir(parents=True, exist_ok=True)
