@@ -29,6 +29,7 @@ SIZE_INCHES, DPI = (12.0, 8.0), 100  # a 1200 x 800 picture
 def _series(run: RunFile) -> dict[str, Any]:
     """What the panels draw, per episode: actions, rewards, speed and (x, y) positions (None if absent)."""
     episodes = []
+    telemetry = False
     for ep in split_episodes(run.samples):
         steps = ep[1:] or ep  # the reset sample holds no decision and no reward
         acts = np.array([np.asarray(s[ACT], dtype=np.float64).reshape(-1) for s in steps if s[ACT] is not None])
@@ -37,6 +38,7 @@ def _series(run: RunFile) -> dict[str, Any]:
         speed: np.ndarray | None
         xy: np.ndarray | None
         if table is not None:  # TrackMania: the packet of each step
+            telemetry = True
             speed, xy = column(table, "speed"), np.stack([column(table, "x"), column(table, "z")], axis=1)
         else:
             infos = [s[INFO] for s in ep]
@@ -44,8 +46,7 @@ def _series(run: RunFile) -> dict[str, Any]:
             x, y = _info_column(infos, "x"), _info_column(infos, "y")
             xy = np.stack([x, y], axis=1) if x is not None and y is not None else None
         episodes.append({"acts": acts, "rewards": rewards, "speed": speed, "xy": xy})
-    return {"episodes": episodes, "telemetry": any(telemetry_table(ep) is not None
-                                                   for ep in split_episodes(run.samples))}
+    return {"episodes": episodes, "telemetry": telemetry}
 
 
 def _info_column(infos: list[Any], key: str) -> np.ndarray | None:

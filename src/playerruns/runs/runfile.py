@@ -172,7 +172,6 @@ def _before_samples(data: bytes) -> bytes | None:
     metadata dict is then still empty at the cut, and ``read_header`` refuses an empty metadata.
     """
     stack: list[bool] = []  # True for a MARK
-    marks = 0
     kept: list[bytes] = []
     start = 0
     try:
@@ -182,8 +181,8 @@ def _before_samples(data: bytes) -> bytes | None:
                 kept.append(data[start:pos])
                 start = pos + 9
                 continue
-            if (op.name in _STRING_OPS and arg == "samples" and marks == 1 and len(stack) >= 2
-                    and stack[1] and (len(stack) - 2) % 2 == 0):
+            if (op.name in _STRING_OPS and arg == "samples" and len(stack) >= 2 and stack[1]
+                    and stack.count(True) == 1 and len(stack) % 2 == 0):
                 kept.append(data[start:pos])
                 return b"".join(kept)
             if op.name == "STOP":
@@ -192,13 +191,10 @@ def _before_samples(data: bytes) -> bytes | None:
             if pickletools.markobject in before:  # pops everything down to the last MARK, then what lies below
                 while stack and not stack.pop():
                     pass
-                marks -= 1
                 del stack[len(stack) - before.index(pickletools.markobject):]
             else:
                 del stack[len(stack) - len(before):]
-            for item in op.stack_after:
-                stack.append(item is pickletools.markobject)
-                marks += item is pickletools.markobject
+            stack.extend(item is pickletools.markobject for item in op.stack_after)
     except ValueError:  # the data read so far ends inside an opcode
         return None
     return None
