@@ -29,7 +29,7 @@ import numpy as np
 from playerruns.errors import PlayerRunsError
 from playerruns.runs.atomic_io import atomic_write, atomic_write_bytes, free_name
 from playerruns.runs.demos import check_run, load_demo_run
-from playerruns.runs.runfile import RunFile, load_run, new_run_id, save_run
+from playerruns.runs.runfile import RunFile, episode_returns, load_run, new_run_id, save_run
 from playerruns.runs.sample import REW, Sample, split_episodes
 from playerruns.runs.telemetry import FINISHED, POSITION, column, telemetry_table
 from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
@@ -182,7 +182,7 @@ def relabel_runs(paths: list[Path], setup: TmrlSetup, *, output_dir: Path | None
     folder.mkdir(parents=True, exist_ok=True)
     for run, table in runs:
         samples = relabel_samples(run.samples, table, setup)
-        returns = [float(sum(float(s[REW]) for s in ep)) for ep in split_episodes(samples)]
+        returns = episode_returns(split_episodes(samples))
         metadata = {**run.metadata, "episode_returns": returns, STAMP_KEY: stamp, "relabeled_from": run.run_id}
         new = RunFile(samples=samples, run_id=new_run_id(), recorded_at=run.recorded_at, metadata=metadata)
         target = save_run(folder / f"{new.run_id}.pkl", new)

@@ -76,7 +76,7 @@ def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
         "act_signature": describe(first_act),
         "raw": raw,
         "episode_count": len(episodes),
-        "episode_returns": [float(sum(float(s[REW]) for s in ep)) for ep in episodes],
+        "episode_returns": episode_returns(episodes),
         "episode_steps": [len(ep) - 1 if reset_samples else len(ep) for ep in episodes],
         "episode_ends": [episode_end(ep) for ep in episodes],
         "reset_samples": reset_samples,
@@ -84,6 +84,11 @@ def build_metadata(samples: list[Sample], *, interface: str, raw: bool = True,
     }
     meta.update(extra)
     return meta
+
+
+def episode_returns(episodes: list[list[Sample]]) -> list[float]:
+    """The sum of rewards of each episode (the reset sample's reward is 0)."""
+    return [float(sum(float(s[REW]) for s in ep)) for ep in episodes]
 
 
 def episode_end(episode: list[Sample]) -> str:
