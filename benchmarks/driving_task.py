@@ -5,7 +5,7 @@ Prints, for each track:
   works as it does during training), target at least 2,000 steps/s;
 - how often random driving (uniform actions in [-1, 1]^3, what SAC starts from) finishes a lap, and
   how far it gets (it should almost never finish);
-- how often the scripted stand-in for a person (``playerruns.builtin.drivers.line_follower``)
+- how often the scripted stand-in for a person (``playerruns.envs.drivers.line_follower``)
   finishes, and in how many steps.
 
 How many steps tmrl's SAC needs from scratch is measured through tmrl's real roles by the warmup
@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from playerruns.builtin import driving
-from playerruns.builtin.drivers import line_follower
+from playerruns.envs import minitrack as driving
+from playerruns.envs.drivers import line_follower
 
 
 def run_episodes(track: str, policy_for: object, episodes: int, seed: int) -> tuple[list[bool], list[int], list[float],

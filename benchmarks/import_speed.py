@@ -1,4 +1,4 @@
-"""Import speed and peak memory of ``playerruns.dataset.import_runs`` at the TM20LIDAR configuration.
+"""Import speed and peak memory of ``playerruns.bridge.dataset.import_runs`` at the TM20LIDAR configuration.
 
 What it measures. 300,000 raw TM20LIDAR samples (default), spread over run files of 2,000 samples
 (150 files), are imported into a fresh ``data.pkl`` with ``import_runs(files, setup, overwrite=True)``.
@@ -9,7 +9,7 @@ fsync. Everything else the import does (restricted unpickler, schema and configu
 tagging, the sample compressor, tmrl's ``append_buffer``, the file lock, the rename) is overhead on
 top of that floor. Each measurement is repeated (3 times by default, import and floor alternating)
 and the medians are compared: target ratio <= 2. The import does not write with ``pickle.dump``
-but with ``playerruns.dataset.write_dataset`` (a pickle in small pieces, see its docstring), which
+but with ``playerruns.bridge.dataset.write_dataset`` (a pickle in small pieces, see its docstring), which
 is faster: a second floor that writes with it instead is timed too, and its ratio printed beside.
 
 Peak memory. The import and the floor each run once more in a fresh child process (this script with
@@ -138,8 +138,8 @@ def deep_size(obj: Any) -> tuple[int, int]:
 
 def make_run_files(setup: Any, folder: Path, samples: int, file_samples: int) -> list[str]:
     """Writes ceil(samples / file_samples) run files of TM20LIDAR samples (one synthetic run, many run ids)."""
-    from playerruns.builtin.synthetic import synthetic_run
     from playerruns.runs.runfile import save_run
+    from playerruns.tools.synthetic import synthetic_run
 
     if file_samples < 4 or file_samples % 2:
         raise SystemExit("--file-samples must be an even number >= 4 (2 episodes of a reset sample + steps)")
@@ -155,7 +155,7 @@ def make_run_files(setup: Any, folder: Path, samples: int, file_samples: int) ->
 
 
 def time_import(files: list[str], setup: Any, dataset_file: Path) -> tuple[float, Any]:
-    from playerruns.dataset import import_runs
+    from playerruns.bridge.dataset import import_runs
 
     dataset_file.unlink(missing_ok=True)
     t0 = time.perf_counter()
@@ -174,8 +174,8 @@ def load_inputs(files: list[str]) -> list[Any]:
 
 def write_floor(data: Any, out_file: Path, writer: str) -> None:
     """Pickles ``data`` to ``out_file`` + flush + fsync: with ``pickle.dump(protocol=4)`` ("pickle")
-    or with the import's own serializer ``playerruns.dataset.dump_dataset`` ("writer")."""
-    from playerruns.dataset import dump_dataset
+    or with the import's own serializer ``playerruns.bridge.dataset.dump_dataset`` ("writer")."""
+    from playerruns.bridge.dataset import dump_dataset
 
     with open(out_file, "wb") as f:
         if writer == "pickle":
@@ -207,8 +207,8 @@ def child(mode: str, home: Path, files_list: Path) -> None:
     import wrote (that RSS counts in its growth, the transient of loading it does not).
     """
     os.environ["HOME"] = str(home)
-    from playerruns.dataset import import_runs
-    from playerruns.tmrl_bridge import load_setup
+    from playerruns.bridge.dataset import import_runs
+    from playerruns.bridge.setup import load_setup
 
     setup = load_setup()
     files = files_list.read_text().split("\n")
@@ -281,7 +281,7 @@ def main() -> None:
 
 
 def run_benchmark(home: Path, args: argparse.Namespace) -> None:
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    from playerruns.bridge.setup import init_tmrl_data, load_setup
 
     init_tmrl_data(home, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 1_000_000})
     setup = load_setup()
@@ -350,7 +350,7 @@ def run_benchmark(home: Path, args: argparse.Namespace) -> None:
     print(f"  ratio import/floor : {ratio:.2f} (target <= {TARGET_RATIO:g}: {verdict})")
     print(f"  floor, import's writer: median {med_writer_floor:.3f} s "
           f"[{', '.join(f'{s:.3f}' for s in writer_totals)}]; its write: median {med_writer:.3f} s "
-          f"(playerruns.dataset.dump_dataset + fsync) -> ratio import/that floor {writer_ratio:.2f}")
+          f"(playerruns.bridge.dataset.dump_dataset + fsync) -> ratio import/that floor {writer_ratio:.2f}")
     print("  peak memory (each in a fresh process; growth = peak (VmHWM) - RSS before the work)")
     imp = mems["import"]
     reset_note = "reset to the RSS before the work" if imp["peak_reset"] else "NOT reset: figures may be too low"

@@ -3,7 +3,7 @@
 What it measures. ``--runs`` (1,000) TM20LIDAR run files of ``--steps`` (1,000) steps each, one
 episode, the OpenPlanet telemetry in every sample's info (what a recording writes today: about 0.6 MB
 a file), are listed two ways, interleaved ``--repeats`` times in one process:
-- ``inspect``: ``playerruns.inspection.inspect_row`` per file, what ``--inspect`` does (the header
+- ``inspect``: ``playerruns.tools.inspection.inspect_row`` per file, what ``--inspect`` does (the header
   is read without unpickling the samples; ``runfile.read_header``);
 - ``whole``: what a listing without headers must do: ``load_run`` (the restricted unpickler) and the
   schema check of every sample, then the same statistics from the samples (``build_metadata``).
@@ -50,9 +50,9 @@ def main() -> None:
 
 def make_runs(setup: Any, folder: Path, runs: int, steps: int) -> int:
     """Writes the run files (the same driving under new run ids) and returns the bytes written."""
-    from playerruns.builtin.synthetic import synthetic_run
     from playerruns.runs.runfile import RunFile, build_metadata, new_run_id, save_run
     from playerruns.runs.telemetry import TELEMETRY_KEY
+    from playerruns.tools.synthetic import synthetic_run
 
     rng = np.random.default_rng(0)
     base = synthetic_run(setup, steps=steps, rng=rng)
@@ -67,11 +67,11 @@ def make_runs(setup: Any, folder: Path, runs: int, steps: int) -> int:
 
 
 def run(home: Path, args: argparse.Namespace) -> None:
-    from playerruns.inspection import inspect_row
-    from playerruns.rewards import reward_stamp
+    from playerruns.bridge.demo_path import reward_stamp
+    from playerruns.bridge.setup import init_tmrl_data, load_setup
     from playerruns.runs.runfile import build_metadata, load_run
     from playerruns.runs.validation import check_samples
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    from playerruns.tools.inspection import inspect_row
 
     init_tmrl_data(home, interface="TM20LIDAR")
     setup = load_setup()

@@ -62,9 +62,9 @@ def _link_or_copy(template: Path, target: Path, content: bytes) -> None:
 
 
 def run(home: Path, args: argparse.Namespace, sizes: list[int]) -> None:
-    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.bridge.setup import init_tmrl_data, load_setup
     from playerruns.runs.runfile import save_run
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    from playerruns.tools.synthetic import synthetic_run
     from playerruns.trainer.injection import (
         FULL_SCAN_SECONDS,
         MTIME_GRANULARITY_SECONDS,

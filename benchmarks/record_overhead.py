@@ -28,11 +28,11 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="playerruns-bench-record-"))
     os.environ["HOME"] = str(home)
+    from playerruns.bridge.setup import init_tmrl_data, load_setup
     from playerruns.recording.input_sources import ScriptedSource
     from playerruns.recording.keys import TerminalKeys
     from playerruns.recording.recorder import Recorder
     from playerruns.runs.runfile import save_run
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
 
     init_tmrl_data(home, interface="TM20LIDAR")
     setup = load_setup()

@@ -57,7 +57,7 @@ def main() -> None:
 
 
 def run(home: Path, args: argparse.Namespace) -> None:
-    from playerruns.tmrl_bridge import append_samples, init_tmrl_data, load_setup, raw_sample_count
+    from playerruns.bridge.setup import append_samples, init_tmrl_data, load_setup, raw_sample_count
 
     init_tmrl_data(home, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 1_000_000, "BATCH_SIZE": 256})
     setup = load_setup()
@@ -65,8 +65,8 @@ def run(home: Path, args: argparse.Namespace) -> None:
     import tmrl.config.config_constants as cfg
     from tmrl.memory import Memory
 
-    from playerruns.builtin.synthetic import synthetic_run
     from playerruns.runs.sample import split_episodes
+    from playerruns.tools.synthetic import synthetic_run
     from playerruns.trainer.memories import weighted_memory_cls
     from playerruns.trainer.sampling import DemoIndex, DemoSchedule, expected_demo_fraction
 

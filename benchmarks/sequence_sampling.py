@@ -51,8 +51,8 @@ def main() -> None:
 
 
 def build_samples(setup: Any, n: int) -> list[tuple]:
-    from playerruns.builtin.synthetic import synthetic_run
     from playerruns.runs.sample import split_episodes
+    from playerruns.tools.synthetic import synthetic_run
 
     raw = synthetic_run(setup, episodes=4, steps=999, rng=np.random.default_rng(0))
     short = synthetic_run(setup, episodes=4, steps=12, rng=np.random.default_rng(1))  # padded windows
@@ -68,7 +68,7 @@ def build_samples(setup: Any, n: int) -> list[tuple]:
 
 
 def run(home: Path, args: argparse.Namespace) -> None:
-    from playerruns.tmrl_bridge import append_samples, init_tmrl_data, load_setup
+    from playerruns.bridge.setup import append_samples, init_tmrl_data, load_setup
 
     init_tmrl_data(home, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 1_000_000, "BATCH_SIZE": 256})
     setup = load_setup()

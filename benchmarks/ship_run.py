@@ -61,7 +61,7 @@ def trainer_loop() -> None:
     import tmrl.config.config_constants as cfg
     from gymnasium.spaces import Tuple
 
-    from playerruns.tmrl_bridge import load_setup, raw_sample_count
+    from playerruns.bridge.setup import load_setup, raw_sample_count
     from playerruns.trainer.config import parse_player_runs
     from playerruns.trainer.receiving import PlayerRunsTrainerInterface
     from playerruns.trainer.roles import training_cls
@@ -130,11 +130,11 @@ class TrainerWatch:
 def run(home: Path, rounds: int) -> None:
     import numpy as np
 
-    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.bridge.setup import init_tmrl_data, load_setup
     from playerruns.runs.runfile import new_run_id, save_run
     from playerruns.runs.sample import split_episodes
     from playerruns.shipping.link import ServerLink, free_local_ports
-    from playerruns.tmrl_bridge import init_tmrl_data, load_setup
+    from playerruns.tools.synthetic import synthetic_run
 
     port, p_server, p_trainer, p_worker = free_local_ports(4)
     init_tmrl_data(home, interface="TM20LIDAR", overrides={

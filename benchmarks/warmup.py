@@ -1,9 +1,9 @@
 """Warmup benchmark: steps to the solved threshold with player runs vs from scratch, over seeds, resumable.
 
 Each (arm, seed) trains tmrl's SAC through the real Server, RolloutWorker and Trainer
-(``playerruns.builtin.warmup.run_arm``) on a built-in task, until the evaluation return reaches the
+(``playerruns.builtin.harness.run_arm``) on a built-in task, until the evaluation return reaches the
 task's threshold or the step budget runs out. Arms: ``scratch`` (every lever off: stock tmrl) and the
-PLAYER_RUNS lever settings of ``warmup.LEVERS`` (``all`` is the player-runs arm of the headline;
+PLAYER_RUNS lever settings of ``tasks.LEVERS`` (``all`` is the player-runs arm of the headline;
 ``weight``, ``schedule``, ``retention`` and ``learning`` are the ablation). The worker waits while
 its trainer is behind, so every arm trains at the configured updates per environment step whatever
 the machine's speed; each arm's achieved rate is reported.
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HEADLINE = "all"  # the player-runs arm of the headline ratio
+
 HEADLINES = {"pomdp-mountaincar": "recurrent+runs"}  # tasks whose player-runs arm is another one
 
 
@@ -55,29 +55,29 @@ def run_file(out: Path, task: str, arm: str, seed: int) -> Path:
 def run_missing(args: argparse.Namespace, work: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from playerruns.builtin import warmup
+    from playerruns.builtin import harness, report, tasks
 
-    task = warmup.TASKS[args.task]
+    task = tasks.TASKS[args.task]
     plan = task.full
     budget = args.budget or plan["budget_steps"]
     todo = [(arm, seed) for seed in args.seeds for arm in args.arms
             if args.force or not run_file(args.out, task.name, arm, seed).exists()]
     print(f"{task.env_id}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {budget} steps", flush=True)
     recorded: dict[int, Path] = {}
-    for seed in sorted({seed for arm, seed in todo if arm not in warmup.ARMS_WITHOUT_RUNS}):  # one set per seed
-        home = warmup.arm_home(work / f"recorder-seed{seed}", task, levers=None)
-        recorded[seed] = warmup.record_runs(home, plan["runs"], seed)
+    for seed in sorted({seed for arm, seed in todo if arm not in tasks.ARMS_WITHOUT_RUNS}):  # one set per seed
+        home = harness.arm_home(work / f"recorder-seed{seed}", task, levers=None)
+        recorded[seed] = harness.record_runs(home, plan["runs"], seed)
 
-    def one(arm: str, seed: int) -> warmup.ArmResult:
-        home = warmup.arm_home(work / f"{arm}-seed{seed}", task,
-                               levers=None if arm == "scratch" else warmup.LEVERS[arm])
+    def one(arm: str, seed: int) -> harness.ArmResult:
+        home = harness.arm_home(work / f"{arm}-seed{seed}", task,
+                               levers=None if arm == "scratch" else tasks.LEVERS[arm])
 
         def progress(label: str, steps: int, ret: float | None) -> None:
             print(f"  seed {seed} {label}: {steps} steps, eval return {ret:.1f}", flush=True)
-        levers = None if arm == "scratch" else warmup.LEVERS[arm]
-        return warmup.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
-                              evaluator=warmup.Evaluator(task, levers=levers),
-                              demo_runs=None if arm in warmup.ARMS_WITHOUT_RUNS else recorded.get(seed),
+        levers = None if arm == "scratch" else tasks.LEVERS[arm]
+        return harness.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
+                              evaluator=harness.Evaluator(task, levers=levers),
+                              demo_runs=None if arm in tasks.ARMS_WITHOUT_RUNS else recorded.get(seed),
                               on_progress=progress, stop_at_threshold=not args.keep_going)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # a finished run frees its slot at once
@@ -86,7 +86,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
             result = future.result()
             target = run_file(args.out, task.name, result.arm, result.seed)
             target.parent.mkdir(parents=True, exist_ok=True)
-            warmup.write_json(target, {**result.__dict__, "date": date.today().isoformat(), "machine": machine()})
+            report.write_json(target, {**result.__dict__, "date": date.today().isoformat(), "machine": machine()})
             print(f"seed {result.seed} {result.arm}: steps to threshold {result.steps_to_threshold}, "
                   f"updates/step {result.updates_per_step}, {result.wall_seconds:.0f}s -> {target}", flush=True)
 
@@ -118,24 +118,24 @@ def interval_estimates(steps_by_arm: dict[str, list[float]]) -> dict[str, dict[s
     return out
 
 
-def report(args: argparse.Namespace) -> None:
+def write_report(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from playerruns.builtin import warmup
+    from playerruns.builtin import harness, report, tasks
 
-    task = warmup.TASKS[args.task]
+    task = tasks.TASKS[args.task]
     folder = args.out / "warmup-runs" / task.name
     saved = [json.loads(p.read_text()) for p in sorted(folder.glob("*-seed*.json"))]
     if not saved:
         raise SystemExit(f"no saved run under {folder}: run some arms first")
     results = []
     for d in saved:
-        fields = {k: v for k, v in d.items() if k in warmup.ArmResult.__dataclass_fields__}
-        result = warmup.ArmResult(**fields)
+        fields = {k: v for k, v in d.items() if k in harness.ArmResult.__dataclass_fields__}
+        result = harness.ArmResult(**fields)
         result.curve = [tuple(p) for p in result.curve]  # type: ignore[misc]
         results.append(result)
-    headline = HEADLINES.get(task.name, HEADLINE)
-    summary = warmup.summarize(results, task, best=headline)
+    headline = HEADLINES.get(task.name, tasks.BEST)
+    summary = report.summarize(results, task, best=headline)
     by_arm = {a: sorted((r for r in results if r.arm == a), key=lambda r: r.seed) for a in summary["seeds"]}
     steps = {a: [float(r.steps_or_budget()) for r in v] for a, v in by_arm.items()}
     summary["steps_iqm"] = interval_estimates(steps)
@@ -144,9 +144,9 @@ def report(args: argparse.Namespace) -> None:
     summary["headline_arm"] = headline
     summary["machine"] = {**saved[0]["machine"], "dates": sorted({d["date"] for d in saved}),
                           "wall_minutes": round(sum(d["wall_seconds"] for d in saved) / 60, 1)}
-    out_json = warmup.write_json(args.out / f"warmup-{task.name}.json", summary)
+    out_json = report.write_json(args.out / f"warmup-{task.name}.json", summary)
     shown = ("scratch", headline, *(("recurrent",) if headline == "recurrent+runs" else ()))
-    out_png = warmup.plot([r for r in results if r.arm in shown], task,
+    out_png = report.plot([r for r in results if r.arm in shown], task,
                           args.out / f"warmup-{task.name}.png",
                           f"{task.name}: {headline} vs {' and '.join(a for a in shown if a != headline)}, "
                           f"{len(by_arm.get(headline, []))} seeds")
@@ -195,19 +195,19 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="playerruns-warmup-"))
     os.environ["HOME"] = str(work / "evaluator")  # tmrl reads HOME at import: the evaluator's own TmrlData
-    from playerruns.builtin import warmup
-    from playerruns.tmrl_bridge import init_tmrl_data
+    from playerruns.bridge.setup import init_tmrl_data
+    from playerruns.builtin import tasks
 
-    unknown = [a for a in args.arms if a != "scratch" and a not in warmup.LEVERS]
+    unknown = [a for a in args.arms if a != "scratch" and a not in tasks.LEVERS]
     if unknown:
-        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)}; known: scratch, {', '.join(warmup.LEVERS)}")
-    init_tmrl_data(work / "evaluator", interface=f"GYM:{warmup.TASKS[args.task].env_id}")
+        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)}; known: scratch, {', '.join(tasks.LEVERS)}")
+    init_tmrl_data(work / "evaluator", interface=f"GYM:{tasks.TASKS[args.task].env_id}")
     started = time.monotonic()
     try:
         if not args.report_only:
             run_missing(args, work)
             print(f"runs done in {(time.monotonic() - started) / 60:.1f} min", flush=True)
-        report(args)
+        write_report(args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

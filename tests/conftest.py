@@ -16,7 +16,7 @@ import pytest
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="playerruns-tests-home-"))
 os.environ["HOME"] = str(_SESSION_HOME)  # before anything imports tmrl
 
-from playerruns.tmrl_bridge import init_tmrl_data  # noqa: E402
+from playerruns.bridge.setup import init_tmrl_data  # noqa: E402
 
 init_tmrl_data(_SESSION_HOME, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 5000, "BATCH_SIZE": 32})
 
@@ -24,7 +24,7 @@ init_tmrl_data(_SESSION_HOME, interface="TM20LIDAR", overrides={"MEMORY_SIZE": 5
 @pytest.fixture(scope="session")
 def lidar_setup():
     """The TM20LIDAR configuration of the test session's HOME."""
-    from playerruns.tmrl_bridge import load_setup
+    from playerruns.bridge.setup import load_setup
 
     return load_setup()
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from playerruns.tmrl_bridge import init_tmrl_data
+from playerruns.bridge.setup import init_tmrl_data
+from playerruns.trainer.statistics import read_statistics, statistics_file
 
 
 def make_home(tmp_path: Path, interface: str = "TM20LIDAR", **overrides) -> Path:
@@ -84,3 +86,9 @@ class Roles:
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.kill(name)
+
+
+def trainer_statistics(home: Path, event: str | None = None) -> list[dict]:
+    """The records the trainer of ``home`` wrote to its statistics channel (default STATISTICS_PATH)."""
+    config = json.loads((home / "TmrlData" / "config" / "config.json").read_text(encoding="utf-8"))
+    return read_statistics(statistics_file(home / "TmrlData" / "statistics", config["RUN_NAME"]), event)

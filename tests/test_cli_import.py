@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import dataset_run_ids, read_dataset
+from playerruns.bridge.dataset import dataset_run_ids, read_dataset
 from playerruns.runs.runfile import load_run, save_run
+from playerruns.tools.synthetic import synthetic_run
 from tests.helpers import make_home, run_cli, run_program, subprocess_env
 
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from playerruns.errors import ConfigError
+from playerruns.runs.errors import ConfigError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 from tests.helpers import make_home, run_cli
 

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.helpers import subprocess_env
+from tests.helpers import subprocess_env, trainer_statistics
 
 pytestmark = pytest.mark.slow
 
@@ -40,23 +40,26 @@ def test_quick_demo(tmp_path):
     assert not (folder / "from-scratch" / "TmrlData" / "dataset" / "data.pkl").exists()
 
     # each trainer was built before its worker stepped: one from the imported demos, one from nothing
-    with_log = (folder / "with-player-runs" / "trainer.log").read_text()
-    scratch_log = (folder / "from-scratch" / "trainer.log").read_text()
-    from playerruns.builtin.warmup import BEST, LEVERS
+    with_home, scratch_home = folder / "with-player-runs", folder / "from-scratch"
+    from playerruns.builtin.tasks import BEST, LEVERS
 
     levers = LEVERS[BEST]
-    assert f"Player runs: pretraining on {n_demo} demo samples for {levers['DEMO_PRETRAIN_STEPS']} steps" in with_log
-    assert f"Player runs: replay memory starts with {n_demo} demo samples of {n_demo} (DEMO_SAMPLING_FRACTION=" \
-           f"{levers['DEMO_SAMPLING_FRACTION']:g} -> {levers['DEMO_SAMPLING_FRACTION_FINAL']:g} over " \
-           f"{levers['DEMO_SAMPLING_ANNEAL_STEPS']} steps, now {levers['DEMO_SAMPLING_FRACTION']:.3f}, KEEP_DEMOS)" \
-        in with_log
-    assert "Player runs: replay memory starts with 0 demo samples of 0 (DEMO_SAMPLING_WEIGHT=1)" in scratch_log
-    assert "pretraining" not in scratch_log  # every lever off: stock tmrl
-    for log in (with_log, scratch_log):
-        assert "Traceback" not in log
+    [pretrained] = trainer_statistics(with_home, "pretrain")
+    assert pretrained["steps"] == levers["DEMO_PRETRAIN_STEPS"] and pretrained["updates"] == 0
+    [started] = trainer_statistics(with_home, "start")
+    assert (started["demo_samples"], started["memory_samples"]) == (n_demo, n_demo)
+    assert started["schedule"] == f"DEMO_SAMPLING_FRACTION={levers['DEMO_SAMPLING_FRACTION']:g} -> " \
+        f"{levers['DEMO_SAMPLING_FRACTION_FINAL']:g} over {levers['DEMO_SAMPLING_ANNEAL_STEPS']} steps, now " \
+        f"{levers['DEMO_SAMPLING_FRACTION']:.3f}"
+    [scratch_start] = trainer_statistics(scratch_home, "start")
+    assert (scratch_start["demo_samples"], scratch_start["memory_samples"]) == (0, 0)
+    assert scratch_start["schedule"] == "DEMO_SAMPLING_WEIGHT=1"
+    assert trainer_statistics(scratch_home, "pretrain") == []  # every lever off: stock tmrl
+    for home_folder in (with_home, scratch_home):
+        assert "Traceback" not in (home_folder / "trainer.log").read_text()
 
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["env"] == "playerruns.builtin.driving:MiniTrack-v0" and summary["budget_steps"] == 3000
+    assert summary["env"] == "playerruns.envs.minitrack:MiniTrack-v0" and summary["budget_steps"] == 3000
     assert set(summary["steps_to_threshold"]) == {"player runs", "scratch"}
     threshold = summary["threshold"]
     for run in summary["runs"]:

@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import import_runs
-from playerruns.errors import ValidationError
+from playerruns.bridge.dataset import import_runs
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY, demo_samples
+from playerruns.runs.errors import ValidationError
 from playerruns.runs.runfile import save_run
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 
 

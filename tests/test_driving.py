@@ -6,8 +6,8 @@ import gymnasium
 import numpy as np
 import pytest
 
-from playerruns.builtin import driving
-from playerruns.builtin.drivers import line_follower
+from playerruns.envs import minitrack as driving
+from playerruns.envs.drivers import line_follower
 from playerruns.runs.runfile import load_run
 from tests.helpers import make_home, run_cli
 
@@ -27,7 +27,7 @@ def _drive(env, policy, limit=5000):
 
 
 def test_interface_mirrors_tmrls_lidar_interface():
-    env = gymnasium.make("playerruns.builtin.driving:MiniTrack-v0")
+    env = gymnasium.make("playerruns.envs.minitrack:MiniTrack-v0")
     obs, info = env.reset(seed=0)
     assert env.observation_space.shape == (26,) and env.observation_space.contains(obs)
     assert env.action_space.shape == (3,) and float(env.action_space.low[0]) == -1.0
@@ -126,7 +126,7 @@ def test_the_view_shows_the_track_and_the_car():
 
 @pytest.mark.slow
 def test_recorded_and_imported_through_tmrls_generic_path(tmp_path):
-    home = make_home(tmp_path, interface="GYM:playerruns.builtin.driving:MiniTrack-v0",
+    home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0",
                      RW_MAX_SAMPLES_PER_EPISODE=1000)
     out = tmp_path / "runs"
     recorded = run_cli(home, "--record-episode", "--record-episode-count", "2", "--record-input", "scripted",

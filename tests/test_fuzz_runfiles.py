@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.errors import PlayerRunsError
 from playerruns.runs.demos import demo_samples, load_demo_run
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, load_run, save_run
 from playerruns.runs.validation import Compatibility
+from playerruns.tools.synthetic import synthetic_run
 from tests.helpers import make_home
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
@@ -62,9 +62,9 @@ class Base:
 
 GYM_RUN = """
 import pickle, sys
-from playerruns.builtin.synthetic import gym_run
+from playerruns.tools.synthetic import gym_run
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.bridge.setup import load_setup
 setup = load_setup()
 save_run(sys.argv[1], gym_run(setup, episodes=2, max_steps=8, seed=3))
 with open(sys.argv[2], "wb") as f:

@@ -24,7 +24,7 @@ from tests.test_recording import ENTER, Terminal
 
 pytestmark = pytest.mark.slow
 
-MINITRACK = "GYM:playerruns.builtin.driving:MiniTrack-v0"
+MINITRACK = "GYM:playerruns.envs.minitrack:MiniTrack-v0"
 WINDOW_TITLE = "playerruns: Del ends the episode"
 
 

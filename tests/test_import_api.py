@@ -9,13 +9,13 @@ import weakref
 import numpy as np
 import pytest
 
-from playerruns import dataset as dataset_module
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import dataset_run_ids, dump_dataset, import_runs, read_dataset
-from playerruns.errors import PlayerRunsError, ValidationError
+from playerruns.bridge import dataset as dataset_module
+from playerruns.bridge.dataset import dataset_run_ids, dump_dataset, import_runs, read_dataset
 from playerruns.runs.demos import DEMO_FLAG
+from playerruns.runs.errors import PlayerRunsError, ValidationError
 from playerruns.runs.runfile import FORMAT_V1, load_run, save_run
 from playerruns.runs.safe_pickle import safe_loads
+from playerruns.tools.synthetic import synthetic_run
 
 
 def _save_runs(setup, folder, rng, count=2, episodes=1, steps=30):

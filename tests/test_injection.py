@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
 from playerruns.runs.runfile import save_run
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import FULL_SCAN_SECONDS, InjectionRecord, SourcePoller
 
 

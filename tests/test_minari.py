@@ -18,7 +18,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-from playerruns.dataset import read_dataset
+from playerruns.bridge.dataset import read_dataset
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.runfile import load_run
 from playerruns.runs.sample import split_episodes
@@ -26,7 +26,7 @@ from tests.helpers import make_home, run_program, subprocess_env
 
 minari = pytest.importorskip("minari")
 
-MINITRACK = "GYM:playerruns.builtin.driving:MiniTrack-v0"
+MINITRACK = "GYM:playerruns.envs.minitrack:MiniTrack-v0"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def _make_dataset(dataset_id: str, env_id: str, lengths: list[int], *, seed: int
     (n + 1 observations and infos, n actions); episodes stopped at their length are truncated, except
     the last one when ``cut_last`` (no flag at all: a dataset cut short). Returns the dataset and, per
     episode, (observations, actions, rewards, infos) as the environment gave them."""
-    import playerruns.builtin.driving  # noqa: F401  # registers MiniTrack-v0
+    import playerruns.envs.minitrack  # noqa: F401  # registers MiniTrack-v0
 
     env = gymnasium.make(env_id)
     env.action_space.seed(seed)

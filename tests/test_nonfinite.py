@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
 from playerruns.runs.runfile import RunFile, save_run
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from tests.helpers import make_home, run_cli
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from playerruns.dataset import read_dataset
+from playerruns.bridge.dataset import read_dataset
 from playerruns.recording.recorder import EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
 from tests.helpers import REPO, make_home, run_cli, run_program, subprocess_env
@@ -84,7 +84,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     # Pendulum ends its episodes at 200 steps: the limit of 150 is what ends episode 2
     term = Terminal([sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", "4",
                      "--record-episode-output-dir", str(out_dir), "--record-episode-max-samples", "150",
-                     "--record-input", "scripted", "--record-driver", "playerruns.builtin.drivers:sine_driver",
+                     "--record-input", "scripted", "--record-driver", "playerruns.envs.drivers:sine_driver",
                      "--record-step-seconds", "0.03"], env)
     term.read_until("Episode 1 of 4: press Enter to start.")
     assert "no global key hook" in term.output  # said once, with the alternatives
@@ -119,7 +119,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
         assert last[4] is True and not any(s[3] or s[4] for s in run.samples[:-1])
         meta = run.metadata
         assert meta["interface"] == "GYM:Pendulum-v1" and meta["raw"] is True
-        assert meta["input_device"] == "scripted:playerruns.builtin.drivers:sine_driver" and meta["episode_count"] == 1
+        assert meta["input_device"] == "scripted:playerruns.envs.drivers:sine_driver" and meta["episode_count"] == 1
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out_dir))
     assert result.returncode == 0, result.stderr
     assert "imported 3 run(s)" in result.stdout
@@ -171,7 +171,7 @@ def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path):
 
 
 def test_failed_save_keeps_the_samples_and_retries_elsewhere(tmp_path, lidar_setup, rng):
-    from playerruns.builtin.synthetic import synthetic_run
+    from playerruns.tools.synthetic import synthetic_run
 
     run = synthetic_run(lidar_setup, steps=5, rng=rng)
     outcome = EpisodeOutcome(run=RunFile(samples=run.samples, metadata=run.metadata), steps=5, episode_return=0.0,

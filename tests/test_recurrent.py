@@ -4,7 +4,6 @@ Server, Trainer and RolloutWorker on the episode-sequence memory, with player ru
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from playerruns.tmrl_bridge import append_samples
+from playerruns.bridge.setup import append_samples
 from playerruns.trainer.recurrent_sac import RecurrentActor, RecurrentActorCritic, RecurrentSacAgent
 from playerruns.trainer.sequences import SequenceGenericTorchMemory
 from playerruns.trainer.windows import WindowShape
@@ -82,7 +81,7 @@ def test_the_rollout_worker_resets_the_policy_at_each_episode(tmp_path, monkeypa
 
 @pytest.mark.slow
 def test_recurrent_training_through_tmrl_roles_with_player_runs(tmp_path):
-    from tests.helpers import Roles, make_home, run_cli
+    from tests.helpers import Roles, make_home, run_cli, trainer_statistics
     from tests.test_shipping_integration import _make_runs, _wait_for_server
 
     home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
@@ -103,22 +102,24 @@ def test_recurrent_training_through_tmrl_roles_with_player_runs(tmp_path):
         roles.start("trainer", "--trainer")
         roles.start("worker", "--worker")
 
-        def epochs(name: str) -> list[tuple[float, int]]:
-            found = re.findall(r"demo fraction of sampled batches this epoch: ([\d.]+) .*?; (\d+) of", roles.log(name))
-            return [(float(f), int(d)) for f, d in found]
+        def epochs() -> list[tuple[float, int]]:
+            return [(r["demo_fraction_sampled"], r["demo_samples"]) for r in trainer_statistics(home, "epoch")]
 
-        roles.wait_for(lambda: len(epochs("trainer")) >= 3, 240, "three epochs", ("server", "trainer", "worker"))
-        assert f"replay memory starts with {demos} demo samples" in roles.log("trainer")
-        assert all(d == demos for _f, d in epochs("trainer"))
-        assert any(f > 0 for f, _d in epochs("trainer"))  # weight 5: demo windows are drawn
+        roles.wait_for(lambda: len(epochs()) >= 3, 240, "three epochs", ("server", "trainer", "worker"))
+        assert [r["demo_samples"] for r in trainer_statistics(home, "start")] == [demos]
+        assert all(d == demos for _f, d in epochs())
+        assert any(f > 0 for f, _d in epochs())  # weight 5: demo windows are drawn
         roles.wait_for(lambda: roles.log("worker").count("model weights have been updated") >= 2, 120,
                        "the worker to drive the trained policy", ("worker",))
         for name in ("trainer", "worker"):
             assert "Traceback" not in roles.log(name), roles.log(name)[-3000:]
         roles.kill("trainer")
         roles.start("trainer2", "--trainer")
-        roles.wait_for(lambda: len(epochs("trainer2")) >= 1, 240, "an epoch after resuming", ("trainer2",))
-        assert "replay memory resumes" in roles.log("trainer2") and "Traceback" not in roles.log("trainer2")
+        first_run = len(epochs())
+        roles.wait_for(lambda: len(epochs()) > first_run, 240, "an epoch after resuming", ("trainer2",))
+        resumed = trainer_statistics(home, "resume")
+        assert len(resumed) == 1 and resumed[0]["demo_samples"] == demos
+        assert "Traceback" not in roles.log("trainer2")
     finally:
         roles.stop_all()
 
@@ -133,9 +134,9 @@ def _ports() -> dict[str, int]:
 def test_the_position_only_task_hides_the_velocity_and_a_scripted_person_still_solves_it():
     import gymnasium
 
-    from playerruns.builtin.drivers import position_momentum_driver
+    from playerruns.envs.drivers import position_momentum_driver
 
-    env = gymnasium.make("playerruns.builtin.envs:PositionOnlyMountainCar-v0")
+    env = gymnasium.make("playerruns.envs.position_only:PositionOnlyMountainCar-v0")
     assert env.observation_space.shape == (1,)
     driver = position_momentum_driver(rng=np.random.default_rng(0))
     obs, _ = env.reset(seed=3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from playerruns.builtin.synthetic import synthetic_run
+from playerruns.bridge.setup import append_samples
 from playerruns.runs.demos import demo_samples
-from playerruns.tmrl_bridge import append_samples
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.roles import training_cls
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.inspection import inspect_row
-from playerruns.plotting import plot_runs
-from playerruns.rewards import reward_stamp
+from playerruns.bridge.demo_path import reward_stamp
 from playerruns.runs.runfile import RunFile, build_metadata, load_run, read_header, save_run
 from playerruns.runs.sample import split_episodes
 from playerruns.runs.telemetry import TELEMETRY_KEY
+from playerruns.tools.inspection import inspect_row
+from playerruns.tools.plotting import plot_runs
+from playerruns.tools.synthetic import synthetic_run
 from tests.helpers import make_home, run_cli, run_program
 
 

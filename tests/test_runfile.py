@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pickle
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import import_runs
+from playerruns.bridge.dataset import import_runs
 from playerruns.runs.runfile import FORMAT_V1, load_run, save_run
+from playerruns.tools.synthetic import synthetic_run
 
 
 def test_bare_list_loaded_then_saved_is_written_in_the_current_format(lidar_setup, clean_dataset, tmp_path, rng):

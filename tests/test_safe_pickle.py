@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from playerruns.errors import RunFileError
+from playerruns.runs.errors import RunFileError
 from playerruns.runs.runfile import load_run
 from playerruns.runs.safe_pickle import safe_load, safe_loads
 

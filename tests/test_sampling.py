@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.dataset import import_runs
+from playerruns.bridge.dataset import import_runs
+from playerruns.bridge.setup import append_samples
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import append_samples
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
 
 BATCHES = 150

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from playerruns.errors import ConfigError
+from playerruns.bridge.setup import append_samples, raw_sample_count
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
-from playerruns.tmrl_bridge import append_samples, raw_sample_count
+from playerruns.runs.errors import ConfigError
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
 from tests.test_sampling import _episodes, _lidar_memory, _valid_counts

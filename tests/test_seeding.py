@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
+from playerruns.bridge.seeding import seed_everything
+from playerruns.bridge.setup import append_samples
 from playerruns.cli import main
 from playerruns.runs.demos import demo_samples
-from playerruns.seeding import seed_everything
-from playerruns.tmrl_bridge import append_samples
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.memories import weighted_memory_cls
 from playerruns.trainer.sampling import DemoSchedule
 

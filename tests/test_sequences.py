@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from playerruns.bridge.setup import append_samples, raw_sample_count
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
-from playerruns.tmrl_bridge import append_samples, raw_sample_count
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
 from playerruns.trainer.sequences import SequenceGenericTorchMemory
 from playerruns.trainer.windows import WindowIndex, WindowShape

@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.errors import ConfigError
+from playerruns.runs.errors import ConfigError
 from playerruns.runs.runfile import save_run
 from playerruns.shipping import wire
 from playerruns.shipping.link import ServerLink, Unreadable, deserialize, free_local_ports, serialize
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import InjectionRecord
 from playerruns.trainer.receiving import RunDesk
 from tests.helpers import make_home, run_cli
@@ -193,7 +193,7 @@ def test_an_unreadable_file_stops_the_send_before_anything_leaves(tmp_path, lida
 
 def test_a_sender_imports_neither_tmrl_nor_torch(tmp_path):
     home = make_home(tmp_path)
-    code = ("import sys, playerruns.cli, playerruns.shipping.sender, playerruns.dataset; "
+    code = ("import sys, playerruns.cli, playerruns.shipping.sender, playerruns.bridge.dataset; "
             "print(sorted(m for m in ('tmrl', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HOME": str(home)},
                          capture_output=True, text=True, check=True)

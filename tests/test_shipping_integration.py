@@ -227,7 +227,7 @@ def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
         recorded = tmp_path / "recorded"
         rec = subprocess.run(
             [sys.executable, "-m", "playerruns", "--record-episode", "--record-input", "scripted", "--record-driver",
-             "playerruns.builtin.drivers:sine_driver", "--record-auto-start", "--record-episode-count", "2",
+             "playerruns.envs.drivers:sine_driver", "--record-auto-start", "--record-episode-count", "2",
              "--record-episode-max-samples", "50", "--record-episode-output-dir", str(recorded), "--send",
              "--send-timeout", "240"], env=subprocess_env(home), capture_output=True, text=True, timeout=300)
         assert rec.returncode == 0, rec.stdout + rec.stderr

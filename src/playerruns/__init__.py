@@ -23,9 +23,11 @@ What users import is listed in ``__all__`` below.
 
 __version__ = "0.1.0"
 
-from playerruns.dataset import ImportReport, import_runs, read_dataset, resolve_paths  # noqa: E402
-from playerruns.errors import ConfigError, PlayerRunsError, RunFileError, ValidationError  # noqa: E402
+from playerruns.bridge.dataset import ImportReport, import_runs, read_dataset, resolve_paths  # noqa: E402
+from playerruns.bridge.seeding import seed_everything  # noqa: E402
+from playerruns.bridge.setup import TmrlSetup, init_tmrl_data, load_setup  # noqa: E402
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY, demo_samples, is_demo, load_demo_run  # noqa: E402
+from playerruns.runs.errors import ConfigError, PlayerRunsError, RunFileError, ValidationError  # noqa: E402
 from playerruns.runs.runfile import (  # noqa: E402
     FORMAT_V1,
     RunFile,
@@ -38,8 +40,6 @@ from playerruns.runs.runfile import (  # noqa: E402
 from playerruns.runs.sample import ACT, INFO, OBS, REW, TERMINATED, TRUNCATED, Sample  # noqa: E402
 from playerruns.runs.telemetry import TELEMETRY_FIELDS, TELEMETRY_KEY, telemetry_table  # noqa: E402
 from playerruns.runs.validation import Compatibility, check_samples  # noqa: E402
-from playerruns.seeding import seed_everything  # noqa: E402
-from playerruns.tmrl_bridge import TmrlSetup, init_tmrl_data, load_setup  # noqa: E402
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs  # noqa: E402
 
 __all__ = [

@@ -12,9 +12,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-from playerruns import __version__
-from playerruns.errors import PlayerRunsError
-from playerruns.seeding import seed_from_environment
+from playerruns.bridge.seeding import seed_from_environment
+from playerruns.runs.errors import PlayerRunsError
+from playerruns.version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -234,7 +234,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command == "send_player_runs":
         return _send(args)
     if command == "record_episode":
-        from playerruns.tmrl_bridge import load_setup
+        from playerruns.bridge.setup import load_setup
 
         setup = load_setup()  # a missing or broken config fails here, before the recorder imports tmrl
         from playerruns.recording.session import run_recording
@@ -247,7 +247,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command in RUN_TOOLS:
         return _run_tool(command, args)
     if command == "init_tmrl_data":
-        from playerruns.tmrl_bridge import init_tmrl_data
+        from playerruns.bridge.setup import init_tmrl_data
 
         folder = init_tmrl_data(interface=args.interface)
         print(f"TmrlData ready at {folder} (config: {folder / 'config' / 'config.json'})")
@@ -258,8 +258,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from playerruns.dataset import import_runs
-    from playerruns.tmrl_bridge import load_setup
+    from playerruns.bridge.dataset import import_runs
+    from playerruns.bridge.setup import load_setup
 
     if args.player_runs_paths is None:
         raise PlayerRunsError("--import-player-runs needs --player-runs-paths \"run1.pkl,run2.pkl\"")
@@ -272,7 +272,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from playerruns.dataset import resolve_paths
+    from playerruns.bridge.dataset import resolve_paths
     from playerruns.shipping.link import ServerLink
     from playerruns.shipping.sender import send_runs
 
@@ -284,8 +284,8 @@ def _send(args: argparse.Namespace) -> int:
 
 def _run_tool(command: str, args: argparse.Namespace) -> int:
     """The commands that read run files and write new files (never the inputs)."""
-    from playerruns.dataset import resolve_paths
-    from playerruns.tmrl_bridge import load_setup
+    from playerruns.bridge.dataset import resolve_paths
+    from playerruns.bridge.setup import load_setup
 
     needs_paths = command in ("inspect", "plot", "relabel_rewards", "export_minari")
     if needs_paths and args.player_runs_paths is None:
@@ -295,22 +295,22 @@ def _run_tool(command: str, args: argparse.Namespace) -> int:
     say = partial(print, flush=True)
     setup = load_setup()
     if command == "inspect":
-        from playerruns.inspection import inspect_runs
+        from playerruns.tools.inspection import inspect_runs
 
         return inspect_runs(paths, setup, as_json=args.json, say=say)
     if command == "plot":
-        from playerruns.plotting import plot_runs
+        from playerruns.tools.plotting import plot_runs
 
         return plot_runs(paths, setup, output_dir=output_dir, say=say)
     if command == "reward_from_run":
-        from playerruns.rewards import reward_from_run
+        from playerruns.tools.rewards import reward_from_run
 
         return reward_from_run(Path(args.reward_from_run).expanduser(), setup, say=say)
     if command == "relabel_rewards":
-        from playerruns.rewards import relabel_runs
+        from playerruns.tools.rewards import relabel_runs
 
         return relabel_runs(paths, setup, output_dir=output_dir, say=say)
-    from playerruns import minari_io
+    from playerruns.tools import minari_io
 
     if command == "export_minari":
         return minari_io.export_runs(paths, args.export_minari, setup, say=say)

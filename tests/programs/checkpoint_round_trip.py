@@ -8,9 +8,9 @@ import tmrl.config.config_constants as cfg
 from tmrl.networking import Buffer
 from tmrl.training_offline import TorchTrainingOffline
 
-from playerruns.builtin.synthetic import gym_run
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.tools.synthetic import gym_run
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.roles import training_cls
 from playerruns.trainer.training import PlayerRunsTraining, update_training_instance

@@ -8,10 +8,10 @@ import tmrl.config.config_constants as cfg
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.networking import Buffer
 
-from playerruns.builtin.synthetic import gym_run
-from playerruns.dataset import import_runs
+from playerruns.bridge.dataset import import_runs
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.tools.synthetic import gym_run
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.demo_sac import DemoSacAgent
 from playerruns.trainer.roles import training_cls

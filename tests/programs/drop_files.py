@@ -6,9 +6,9 @@ import pickle
 import sys
 from pathlib import Path
 
-from playerruns.builtin.synthetic import gym_run
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.tools.synthetic import gym_run
 
 source, marker = Path(sys.argv[1]), sys.argv[2]
 run = gym_run(load_setup(), episodes=2, max_steps=60, seed=3)

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import tmrl.config.config_constants as cfg
 
-from playerruns.builtin.synthetic import synthetic_run
-from playerruns.rewards import reward_stamp
+from playerruns.bridge.demo_path import reward_stamp
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.roles import training_cls
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from playerruns.builtin.synthetic import gym_run, synthetic_run
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import save_run
-from playerruns.tmrl_bridge import load_setup
+from playerruns.tools.synthetic import gym_run, synthetic_run
 
 setup = load_setup()
 out = Path(sys.argv[1])

@@ -7,12 +7,12 @@ from pathlib import Path
 import tmrl.custom.tm.tm_gym_interfaces as tm_interfaces
 from tests import fake_trackmania as fake
 
+from playerruns.bridge.demo_path import reward_stamp
+from playerruns.bridge.setup import load_setup, tmrl_data_folder
 from playerruns.recording.recorder import Recorder
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
-from playerruns.rewards import reward_stamp
 from playerruns.runs.runfile import save_run
 from playerruns.runs.validation import check_samples
-from playerruns.tmrl_bridge import load_setup, tmrl_data_folder
 
 tm_interfaces.WindowInterface = fake.SyntheticWindow  # no screen here: synthetic frames of the window's size
 

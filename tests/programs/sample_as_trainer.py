@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from playerruns.bridge.setup import load_setup
 from playerruns.runs.runfile import load_run
-from playerruns.tmrl_bridge import load_setup
 
 setup = load_setup()
 if setup.env_id:

@@ -34,26 +34,26 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
     os.environ["HOME"] = str(folder / "evaluator")  # this process only evaluates policies
     from tqdm import tqdm
 
-    from playerruns.builtin import warmup
-    from playerruns.tmrl_bridge import init_tmrl_data
+    from playerruns.bridge.setup import init_tmrl_data
+    from playerruns.builtin import harness, report, tasks
 
-    task = warmup.TASKS[task_name or warmup.DEFAULT_TASK]
+    task = tasks.TASKS[task_name or tasks.DEFAULT_TASK]
     init_tmrl_data(folder / "evaluator", interface=f"GYM:{task.env_id}")
     plan = task.quick if quick else task.full
     budget = plan["budget_steps"]
     print(f"playerruns demo ({'quick' if quick else 'full'}): {task.env_id}, {budget} environment steps per arm, "
           f"goal: {task.goal}; everything in {folder}", flush=True)
 
-    with_runs = warmup.arm_home(folder / ARM_FOLDERS[0], task, levers=warmup.LEVERS[warmup.BEST])
-    scratch = warmup.arm_home(folder / ARM_FOLDERS[1], task, levers=None)
+    with_runs = harness.arm_home(folder / ARM_FOLDERS[0], task, levers=tasks.LEVERS[tasks.BEST])
+    scratch = harness.arm_home(folder / ARM_FOLDERS[1], task, levers=None)
     print(f"[1/4] recording {plan['runs']} player runs "
           f"({'you drive' if human else 'a scripted stand-in for a person drives'}) ...", flush=True)
-    runs_dir = warmup.record_runs(with_runs, plan["runs"], seed, human=human)
+    runs_dir = harness.record_runs(with_runs, plan["runs"], seed, human=human)
     print(f"      run files: {runs_dir}", flush=True)
-    print(f"[2/4] {warmup.import_runs_cli(with_runs, runs_dir)}", flush=True)
+    print(f"[2/4] {harness.import_runs_cli(with_runs, runs_dir)}", flush=True)
 
     print(f"[3/4] training tmrl's SAC twice side by side (server, trainer and worker each, on 127.0.0.1): with "
-          f"player runs ({', '.join(f'{k}={v}' for k, v in warmup.LEVERS[warmup.BEST].items())}) and from scratch, "
+          f"player runs ({', '.join(f'{k}={v}' for k, v in tasks.LEVERS[tasks.BEST].items())}) and from scratch, "
           f"{budget} steps each ...", flush=True)
     bars = {arm: tqdm(total=budget, desc=f"      {arm:<12}", unit="step", file=sys.stdout, dynamic_ncols=True,
                       position=i) for i, arm in enumerate(("player runs", "scratch"))}
@@ -68,17 +68,17 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
                  on_progress=progress, stop_at_threshold=False)
             for arm, home, demos in (("player runs", with_runs, runs_dir), ("scratch", scratch, None))]
     try:
-        results = warmup.run_arms_side_by_side(arms, task)
+        results = harness.run_arms_side_by_side(arms, task)
     finally:
         for bar in bars.values():
             bar.close()
     print("[4/4] results")
     print()
-    print(warmup.table(results, task))
-    summary = warmup.summarize(results, task)
-    plot = warmup.plot(results, task, folder / "learning_curves.png",
+    print(report.table(results, task))
+    summary = report.summarize(results, task)
+    plot = report.plot(results, task, folder / "learning_curves.png",
                        f"{task.env_id}: with player runs vs from scratch (seed {seed})")
-    summary_file = warmup.write_json(folder / "summary.json", summary)
+    summary_file = report.write_json(folder / "summary.json", summary)
     reached = summary["reached_threshold"]
     if not any(reached["player runs"]) and not any(reached["scratch"]):
         print(f"\nNeither arm reached {task.threshold:g} ({task.goal}) within {budget} steps"

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from playerruns.errors import PlayerRunsError
+from playerruns.runs.errors import PlayerRunsError
 
 Policy = Callable[[Any], Any]  # observation -> action (a scripted stand-in for a person)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import PlayerRunsError
 from playerruns.recording.input_sources import InputSource
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, build_metadata, new_run_id, save_run
 
 

@@ -14,7 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import PlayerRunsError
+from playerruns.bridge.demo_path import reward_stamp
+from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
 from playerruns.recording.input_sources import (
     GamepadSource,
     InputSource,
@@ -27,12 +28,11 @@ from playerruns.recording.input_sources import (
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
 from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
-from playerruns.rewards import reward_stamp
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.shipping.link import ServerLink
 from playerruns.shipping.sender import RunSender, report
-from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 
-DEFAULT_DRIVER = "playerruns.builtin.drivers:default_driver"
+DEFAULT_DRIVER = "playerruns.envs.drivers:default_driver"
 
 
 def load_policy(spec: str) -> Callable[[TmrlSetup], Policy]:
@@ -177,7 +177,7 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
 
 def _run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
     """What every recorded run's metadata says about how it was recorded (and, for TrackMania, what its
-    rewards were computed from: see ``playerruns.rewards``)."""
+    rewards were computed from: see ``playerruns.tools.rewards``)."""
     metadata: dict[str, Any] = {"step_seconds": step_seconds, "env_id": setup.env_id}
     stamp = reward_stamp(setup)
     if stamp is not None:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from tmrl.custom.tm.tm_gym_interfaces import TM2020Interface, TM2020InterfaceLidar, TM2020InterfaceLidarProgress
 
-from playerruns.errors import PlayerRunsError
+from playerruns.bridge.setup import TmrlSetup
 from playerruns.recording.input_sources import SourceWithoutEndControl
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.telemetry import TELEMETRY_KEY, telemetry_record
-from playerruns.tmrl_bridge import TmrlSetup
 
 STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
 

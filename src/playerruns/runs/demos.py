@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import ValidationError
+from playerruns.runs.errors import ValidationError
 from playerruns.runs.runfile import RunFile, load_run, loads_run
 from playerruns.runs.sample import Sample
 from playerruns.runs.validation import Compatibility, check_samples

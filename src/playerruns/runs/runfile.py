@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from playerruns import __version__
-from playerruns.errors import RunFileError
 from playerruns.runs.atomic_io import atomic_write_pickle
+from playerruns.runs.errors import RunFileError
 from playerruns.runs.safe_pickle import read_file, safe_loads
 from playerruns.runs.sample import ACT, OBS, REW, TERMINATED, TRUNCATED, Sample, split_episodes
 from playerruns.runs.signature import describe
+from playerruns.version import __version__
 
 FORMAT_V1 = "tmrl_player_run_v1"
 _V1_KEYS = ("format", "run_id", "recorded_at", "metadata", "samples")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import RunFileError
+from playerruns.runs.errors import RunFileError
 
 # (module, name) pairs a run file may reference. Everything else is refused.
 _ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from playerruns.errors import ValidationError
+from playerruns.runs.errors import ValidationError
 from playerruns.runs.signature import MAX_DEPTH, Signature, describe, format_signature, matcher
 
 _BOOL_TYPES = (bool, np.bool_)

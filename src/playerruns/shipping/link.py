@@ -17,10 +17,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from playerruns.errors import ConfigError, RunFileError
+from playerruns.bridge.setup import check_tmrl_data
+from playerruns.runs.errors import ConfigError, RunFileError
 from playerruns.runs.safe_pickle import safe_loads
 from playerruns.shipping.wire import Shipment, shipment_bytes
-from playerruns.tmrl_bridge import check_tmrl_data
 
 WORKERS = "workers"
 TRAINERS = "trainers"

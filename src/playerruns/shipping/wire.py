@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from playerruns.errors import PlayerRunsError
+from playerruns.runs.errors import PlayerRunsError
 
 WIRE_VERSION = 1
 SHIPMENT_ATTR = "playerruns_shipment"

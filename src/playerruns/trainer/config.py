@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import ConfigError
+from playerruns.runs.errors import ConfigError
 from playerruns.trainer.sampling import DemoSchedule
 from playerruns.trainer.windows import WindowShape
 
@@ -32,6 +32,7 @@ class PlayerRunsConfig:
     DEMO_SAMPLING_WEIGHT: float = 1.0
     REJECT_AFTER_SECONDS: float = 60.0  # a bad file unchanged this long is renamed .pkl.rejected
     RECEIVED_PATH: str = str(Path("~") / "TmrlData" / "player_runs" / "received")  # runs shipped to this trainer
+    STATISTICS_PATH: str = str(Path("~") / "TmrlData" / "statistics")  # the trainer's <RUN_NAME>.jsonl
     # the sampling schedule (playerruns.trainer.sampling.DemoSchedule); all off by default
     DEMO_WEIGHT_DECAY_SAMPLES: int = 0  # the weight decays linearly to 1 as the memory fills to this
     DEMO_SAMPLING_FRACTION: float | None = None  # an exact share of every batch instead of a weight
@@ -59,6 +60,10 @@ class PlayerRunsConfig:
         return Path(os.path.expanduser(self.RECEIVED_PATH))
 
     @property
+    def statistics_path(self) -> Path:
+        return Path(os.path.expanduser(self.STATISTICS_PATH))
+
+    @property
     def schedule(self) -> DemoSchedule:
         return DemoSchedule(weight=self.DEMO_SAMPLING_WEIGHT, weight_decay_samples=self.DEMO_WEIGHT_DECAY_SAMPLES,
                             fraction=self.DEMO_SAMPLING_FRACTION, fraction_final=self.DEMO_SAMPLING_FRACTION_FINAL,
@@ -78,6 +83,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "ONLINE_INJECTION": ("true or false", lambda v: isinstance(v, bool)),
     "SOURCE_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "RECEIVED_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
+    "STATISTICS_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "CONSUME_ON_READ": ("true or false", lambda v: isinstance(v, bool)),
     "MAX_FILES_PER_UPDATE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "DEMO_INJECTION_REPEAT": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
@@ -179,16 +185,12 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if recurrent and bc > 0:
         raise conflict("RECURRENT", "DEMO_BC_COEF", "do not go together: the recurrent agent does not clone demos "
                        "(its demos are weighted in sampling; set DEMO_BC_COEF to 0)")
-    if recurrent or bc > 0:
-        algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
-        if algorithm != "SAC" and recurrent:
-            raise ConfigError(f"{config_file}: {SECTION}.RECURRENT needs ALG.ALGORITHM \"SAC\" (the recurrent "
-                              f"agent extends tmrl's SAC), not {algorithm!r}")
-    if bc > 0:
-        algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
-        if algorithm != "SAC":
-            raise ConfigError(f"{config_file}: {SECTION}.DEMO_BC_COEF needs ALG.ALGORITHM \"SAC\" (the demo-aware "
-                              f"agent extends tmrl's SAC), not {algorithm!r}")
+    algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
+    for key, on, agent in (("RECURRENT", recurrent, "the recurrent agent"),
+                           ("DEMO_BC_COEF", bc > 0, "the demo-aware agent")):
+        if on and algorithm != "SAC":
+            raise ConfigError(f"{config_file}: {SECTION}.{key} needs ALG.ALGORITHM \"SAC\" ({agent} extends "
+                              f"tmrl's SAC), not {algorithm!r}")
 
 
 def wsl_hint(source_path: str) -> str | None:

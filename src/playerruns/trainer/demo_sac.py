@@ -54,6 +54,16 @@ class DemoSacAgent(SpinupSacAgent):
         super().__post_init__()
         self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
 
+    @classmethod
+    def from_agent(cls, stock: SpinupSacAgent) -> DemoSacAgent:
+        """A DemoSacAgent with a stock SAC agent's networks, optimizers and settings (a stock trainer's
+        checkpoint resumed with cloning on); cloning off until its settings are given."""
+        agent = cls.__new__(cls)
+        agent.__dict__.update(stock.__dict__)
+        agent.bc_coef, agent.bc_decay_steps, agent.bc_q_filter, agent.actor_warmup_steps = 0.0, 0, True, 0
+        agent.bc_steps = 0
+        return agent
+
     def bc_coef_now(self) -> float:
         if self.bc_decay_steps <= 0:
             return self.bc_coef

@@ -39,9 +39,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playerruns.errors import PlayerRunsError
 from playerruns.runs.atomic_io import free_name
 from playerruns.runs.demos import load_demo_run
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.runs.validation import Compatibility
 

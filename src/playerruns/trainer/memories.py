@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 from tmrl.custom.custom_memories import GenericTorchMemory, MemoryTMFull, MemoryTMLidar, MemoryTMLidarProgress
 
+from playerruns.bridge.seeding import generator
+from playerruns.bridge.setup import append_safely, raw_sample_count
 from playerruns.runs.demos import is_demo
 from playerruns.runs.sample import INFO, ends_episode
-from playerruns.seeding import generator
-from playerruns.tmrl_bridge import append_safely, raw_sample_count
 from playerruns.trainer.sampling import DemoIndex, DemoSchedule
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,22 @@ class DemoWeightedSampling:
         self.sampled_total = 0
         self.sampled_batches = 0  # the training steps the schedule counts
         self._rng = generator("demo-weighted sampling")
+        self.warned_demo_overflow = False
+
+    @classmethod
+    def from_memory(cls, stock: Any, demo_schedule: DemoSchedule, keep_demos: bool = False) -> Any:
+        """A demo-weighted memory holding a stock tmrl memory's data and settings (a stock trainer's
+        checkpoint resumed by playerruns), its demo index built from that data."""
+        memory = cls.__new__(cls)
+        memory.__dict__.update(stock.__dict__)
+        memory.init_demo_state(demo_schedule, keep_demos)
+        memory.rebuild_demo_index()
+        return memory
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("sampled_batches", 0)  # checkpoints of earlier versions
+        self.__dict__.setdefault("warned_demo_overflow", state.pop("_warned_demo_overflow", False))
 
     @property
     def demo_weight(self) -> float:
@@ -122,10 +138,10 @@ class DemoWeightedSampling:
         demo, done = self.demo_index.demo, self.demo_index.done
         others = np.flatnonzero(~demo)
         if len(others) <= excess:
-            if not getattr(self, "_warned_demo_overflow", False):
+            if not self.warned_demo_overflow:
                 log.warning(f"Player runs: demos alone fill MEMORY_SIZE ({self.memory_size}); the oldest demos are "
                             f"trimmed too")
-                self._warned_demo_overflow = True
+                self.warned_demo_overflow = True
             moved, cut = np.zeros(0, dtype=np.int64), excess
         else:
             cut = int(others[excess - 1]) + 1  # a demo episode is contiguous, so none straddles the cut
@@ -196,7 +212,7 @@ class DemoWeightedMemoryTMFull(_DemoWeightedTM, MemoryTMFull):
     pass
 
 
-WEIGHTED_MEMORIES: dict[type, type] = {
+WEIGHTED_MEMORIES: dict[type, type[DemoWeightedSampling]] = {
     GenericTorchMemory: DemoWeightedGenericTorchMemory,
     MemoryTMLidar: DemoWeightedMemoryTMLidar,
     MemoryTMLidarProgress: DemoWeightedMemoryTMLidarProgress,

@@ -24,9 +24,9 @@ from typing import Any
 
 from tmrl.networking import Buffer, Trainer, TrainerInterface
 
-from playerruns.errors import PlayerRunsError
 from playerruns.runs.atomic_io import atomic_write_bytes
 from playerruns.runs.demos import load_demo_run, read_demo_run
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile
 from playerruns.runs.validation import Compatibility
 from playerruns.shipping import wire

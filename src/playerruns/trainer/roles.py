@@ -12,8 +12,8 @@ import time
 from functools import partial
 from typing import Any
 
-from playerruns.errors import PlayerRunsError
-from playerruns.tmrl_bridge import TmrlSetup, load_setup
+from playerruns.bridge.setup import TmrlSetup, load_setup
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 
 log = logging.getLogger(__name__)

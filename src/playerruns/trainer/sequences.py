@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from tmrl.custom.custom_memories import GenericTorchMemory, MemoryTMLidar, MemoryTMLidarProgress
 
-from playerruns.errors import PlayerRunsError
-from playerruns.tmrl_bridge import raw_sample_count
+from playerruns.bridge.setup import raw_sample_count
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.trainer.memories import (
     DemoWeightedGenericTorchMemory,
     DemoWeightedMemoryTMLidar,
@@ -83,7 +83,7 @@ class EpisodeSequences(DemoWeightedSampling):
     def window_index(self) -> WindowIndex:
         """The current window starts, rebuilt when the memory changed since the last call."""
         done, n_items, offset = self.demo_index.done, len(self), self.transition_offset  # type: ignore[arg-type]
-        cached = getattr(self, "_windows", None)
+        cached = self._windows
         if cached is None or cached[0] is not done or cached[1:3] != (n_items, offset):
             self._windows = (done, n_items, offset, WindowIndex.build(done, n_items, offset, self.window.size))
             cached = self._windows

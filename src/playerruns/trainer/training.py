@@ -1,19 +1,20 @@
 """The trainer inside tmrl: ``PlayerRunsTraining`` is tmrl's ``TorchTrainingOffline`` plus, on every
 buffer update, the runs shipped through the server (``playerruns.trainer.receiving``) and online
 injection from SOURCE_PATH, demo-only pretraining of a ``DemoSacAgent`` before the first
-epoch, and a per-epoch log of what the demos did (their share of sampled batches, and with the
-demo agent its cloning coefficient and the critic's Q on demo and other rows), with the
+epoch, and the statistics channel (``playerruns.trainer.statistics``): what the replay memory
+holds, each injection, and per epoch what the demos did (their share of sampled batches, and with
+the demo agent its cloning coefficient and the critic's Q on demo and other rows), with the
 demo-weighted memories of ``playerruns.trainer.memories``.
 
 Everything here is defined at module level and holds no open resource: tmrl checkpoints the whole
-training instance with pickle and resumes from it.
+training instance with pickle and resumes from it. Its helpers that hold configuration or files
+(the setup, the folder poller, the desk of shipped runs) are transient: rebuilt after a resume.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from functools import partial
 from typing import Any
@@ -21,45 +22,100 @@ from typing import Any
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
 
-from playerruns.progress import TRAINER_PROGRESS_FILE_ENV, write_numbers
-from playerruns.rewards import reward_stamp, warn_if_stale
-from playerruns.runs.demos import demo_samples
-from playerruns.runs.runfile import RunFile, new_run_id
-from playerruns.tmrl_bridge import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count
+from playerruns.bridge.demo_path import DemoPath
+from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
+from playerruns.runs.runfile import RunFile
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.demo_sac import DemoSacAgent
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 from playerruns.trainer.receiving import RunDesk
+from playerruns.trainer.statistics import StatisticsLog, statistics_file
 
 log = logging.getLogger(__name__)
 
 
+TRANSIENT = ("_setup", "_poller", "_desk", "_recovered")  # rebuilt after a checkpoint is loaded
+
+
 class PlayerRunsTraining(TorchTrainingOffline):
-    """tmrl's training loop plus online injection of player runs and demo-fraction logging."""
+    """tmrl's training loop plus online injection of player runs and the statistics channel."""
+
+    player_runs: PlayerRunsConfig
+    injection_record: InjectionRecord
+    statistics: StatisticsLog
+    pretrained_steps: int  # demo-only updates done before the first epoch (0: none)
+    broadcast_pending: bool  # the pretrained policy still has to reach the workers
+    _setup: TmrlSetup | None
+    _poller: SourcePoller | None
+    _desk: RunDesk | None
+    _recovered: bool  # the runs received after the last checkpoint have been injected again
 
     def __init__(self, *args: Any, player_runs: PlayerRunsConfig | None = None, **kwargs: Any) -> None:
         self.player_runs = player_runs or PlayerRunsConfig()
         self.injection_record = InjectionRecord()
+        self.statistics = StatisticsLog(statistics_file(self.player_runs.statistics_path, run_name()))
         self.pretrained_steps = 0
+        self.broadcast_pending = False
+        self._reset_transients()
         super().__init__(*args, **kwargs)
         self.connect_agent()
         self.pretrain()
-        self.log_memory("starts")
+        self.log_memory("start")
+
+    @classmethod
+    def from_stock(cls, stock: TorchTrainingOffline, config: PlayerRunsConfig) -> PlayerRunsTraining:
+        """A PlayerRunsTraining holding the state of a stock tmrl trainer's checkpoint (its memory, agent
+        and counters), with nothing injected yet."""
+        instance = cls.__new__(cls)
+        instance.__dict__.update(stock.__dict__)
+        instance.player_runs = config
+        instance.injection_record = InjectionRecord()
+        instance.statistics = StatisticsLog(statistics_file(config.statistics_path, run_name()))
+        instance.pretrained_steps = 0
+        instance.broadcast_pending = False
+        instance._reset_transients()
+        return instance
+
+    def _reset_transients(self) -> None:
+        self._setup = None
+        self._poller = None
+        self._desk = None
+        self._recovered = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for transient in TRANSIENT:
+            state.pop(transient, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("broadcast_pending", state.pop("_broadcast_pending", False))  # earlier checkpoints
+        self.__dict__.setdefault("pretrained_steps", 0)
+        self._reset_transients()
 
     def connect_agent(self) -> None:
         """A demo-aware agent needs to know which rows of each batch are demos: the memory says so."""
         if isinstance(self.memory, DemoWeightedSampling):
             self.memory.demo_rows_needed = isinstance(self.agent, DemoSacAgent)
 
+    def counters(self) -> dict[str, int]:
+        """The counters every statistics record carries."""
+        return {"epoch": int(self.epoch), "updates": int(self.total_updates), "env_steps": int(self.total_samples)}
+
     def log_memory(self, how: str) -> None:
-        """One line saying what the replay memory holds when training starts or resumes."""
+        """What the replay memory holds when training starts or resumes: a log line and a record."""
         memory = self.memory
+        raw = raw_sample_count(memory.data)
+        demos = memory.demo_index.n_demo_samples if isinstance(memory, DemoWeightedSampling) else 0
+        schedule = memory.demo_schedule.describe(raw, memory.sampled_batches) \
+            if isinstance(memory, DemoWeightedSampling) else "stock memory"
         if isinstance(memory, DemoWeightedSampling):
-            raw = raw_sample_count(memory.data)
-            log.info(f"Player runs: replay memory {how} with {memory.demo_index.n_demo_samples} demo samples of "
-                     f"{raw} ({memory.demo_schedule.describe(raw, memory.sampled_batches)}"
+            log.info(f"Player runs: replay memory {how}s with {demos} demo samples of {raw} ({schedule}"
                      f"{', KEEP_DEMOS' if memory.keep_demos else ''})")
+        self.statistics.write(how, **self.counters(), memory_samples=raw, demo_samples=demos, schedule=schedule,
+                              pretrain_steps=self.pretrained_steps)
 
     def pretrain(self) -> None:
         """DEMO_PRETRAIN_STEPS demo-only updates of a DemoSacAgent, once, before any worker sample is used."""
@@ -74,25 +130,21 @@ class PlayerRunsTraining(TorchTrainingOffline):
         started = time.monotonic()
         stats = [agent.pretrain(memory.sample_demos_only()) for _ in range(steps)]
         self.pretrained_steps = steps
-        self._broadcast_pending = True
+        self.broadcast_pending = True
         tail = stats[-min(100, len(stats)):]
-        log.info(f"Player runs: pretraining done in {time.monotonic() - started:.0f} s (last {len(tail)} steps: "
+        seconds = time.monotonic() - started
+        log.info(f"Player runs: pretraining done in {seconds:.0f} s (last {len(tail)} steps: "
                  f"cloning loss {_mean(tail, 'loss_bc'):.4f}, critic Q on demos {_mean(tail, 'q_demo'):.2f})")
-
-    # transient helpers are rebuilt after a checkpoint is loaded
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for transient in ("_poller", "_setup", "_desk", "_recovered"):
-            state.pop(transient, None)
-        return state
+        self.statistics.write("pretrain", **self.counters(), steps=steps, seconds=round(seconds, 2),
+                              loss_bc=_mean(tail, "loss_bc"), q_demo=_mean(tail, "q_demo"))
 
     def _tmrl_setup(self) -> TmrlSetup:
-        if getattr(self, "_setup", None) is None:
+        if self._setup is None:
             self._setup = load_setup()
         return self._setup
 
     def _source_poller(self) -> SourcePoller:
-        if getattr(self, "_poller", None) is None:
+        if self._poller is None:
             cfg = self.player_runs
             self._poller = SourcePoller(cfg.source_path, self.injection_record, self._tmrl_setup().compat,
                                         consume=cfg.CONSUME_ON_READ, max_files=cfg.MAX_FILES_PER_UPDATE,
@@ -100,10 +152,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return self._poller
 
     def _run_desk(self) -> RunDesk:
-        if getattr(self, "_desk", None) is None:
+        if self._desk is None:
             cfg = self.player_runs
-            if not hasattr(self.injection_record, "training_id"):  # a record checkpointed by playerruns < 0.8
-                self.injection_record.training_id = new_run_id()
             self._desk = RunDesk(self.injection_record, self._tmrl_setup().compat, cfg.received_path,
                                  enabled=cfg.ONLINE_INJECTION)
         return self._desk
@@ -113,7 +163,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self.receive_player_runs(interface)
         if self.player_runs.ONLINE_INJECTION:
             self.inject_player_runs()
-        self.publish_progress()
+        if self.statistics.progress_due():
+            self.statistics.write("progress", **self.counters())
 
     def receive_player_runs(self, interface: Any) -> int:
         """Injects the runs shipped through the server since the last update and answers each shipment;
@@ -123,7 +174,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return 0
         desk = self._run_desk()
         appended = 0
-        if not getattr(self, "_recovered", False):
+        if not self._recovered:
             self._recovered = True
             runs = desk.recover()
             if runs:
@@ -142,19 +193,6 @@ class PlayerRunsTraining(TorchTrainingOffline):
             desk.taken(run, count, self.player_runs.DEMO_INJECTION_REPEAT, sender_id)
         return sum(counts)
 
-    def publish_progress(self) -> None:
-        """Writes ``<updates> <samples>`` to PLAYERRUNS_TRAINER_PROGRESS_FILE when that is set (opt-in).
-
-        tmrl's trainer waits when it is ahead of the worker, never the other way round; the built-in
-        experiment reads this file to hold its worker back when the trainer falls behind, so that
-        both arms train at the same updates per environment step on any machine.
-        """
-        target = os.environ.get(TRAINER_PROGRESS_FILE_ENV)
-        if not target or getattr(self, "_published", None) == self.total_updates:
-            return
-        write_numbers(target, self.total_updates, self.total_samples)
-        self._published = self.total_updates
-
     def inject_player_runs(self) -> int:
         """Polls SOURCE_PATH once and injects what is new; returns the samples appended."""
         poller = self._source_poller()
@@ -165,86 +203,99 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return sum(counts)
 
     def _append_runs(self, runs: list[RunFile], origin: str) -> list[int]:
-        """Appends runs to the replay memory as demos, DEMO_INJECTION_REPEAT times each, and logs it;
-        returns the samples appended per run."""
+        """Appends runs to the replay memory as demos, DEMO_INJECTION_REPEAT times each, through the one
+        demo path (``playerruns.bridge.demo_path``), and reports it; returns the samples appended per run."""
+        if not runs:
+            return []
         repeat = self.player_runs.DEMO_INJECTION_REPEAT
+        demo_path = DemoPath(self._tmrl_setup())
         counts = []
-        stamp = reward_stamp(self._tmrl_setup()) if runs else None
         for run in runs:
-            warn_if_stale(run, stamp)
-            samples = demo_samples(run, self._tmrl_setup().compress)
+            samples = demo_path.memory_samples(run)
             append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             counts.append(len(samples) * repeat)
-        if runs:
-            appended = sum(counts)
-            self.total_samples += appended
-            log.info(f"Player runs injected {len(runs)} file(s){origin}: {appended // repeat} samples x{repeat} "
-                     f"repeat = {appended} samples (run ids: {', '.join(r.run_id for r in runs)})")
+        appended = sum(counts)
+        self.total_samples += appended
+        run_ids = [r.run_id for r in runs]
+        log.info(f"Player runs injected {len(runs)} file(s){origin}: {appended // repeat} samples x{repeat} "
+                 f"repeat = {appended} samples (run ids: {', '.join(run_ids)})")
+        self.statistics.write("injection", **self.counters(), origin=origin.strip() or "SOURCE_PATH",
+                              run_ids=run_ids, samples=appended // repeat, repeat=repeat, appended=appended)
         return counts
 
     def run_epoch(self, interface: Any) -> list[Any]:
-        if getattr(self, "_broadcast_pending", False):  # the worker's next episode drives the pretrained policy
+        if self.broadcast_pending:  # the worker's next episode drives the pretrained policy
             interface.broadcast_model(self.agent.get_actor())
-            self._broadcast_pending = False
+            self.broadcast_pending = False
         memory = self.memory
-        before = (getattr(memory, "sampled_demos", 0), getattr(memory, "sampled_total", 0))
+        weighted = isinstance(memory, DemoWeightedSampling)
+        before = (memory.sampled_demos, memory.sampled_total) if weighted else (0, 0)
         stats = super().run_epoch(interface)
+        record: dict[str, Any] = {}
         if isinstance(memory, DemoWeightedSampling):
             demos = memory.sampled_demos - before[0]
             total = memory.sampled_total - before[1]
             fraction = demos / total if total else 0.0
             in_memory = memory.demo_index.n_demo_samples
             raw = raw_sample_count(memory.data)
+            schedule = memory.demo_schedule.describe(raw, memory.sampled_batches)
             log.info(f"Player runs: demo fraction of sampled batches this epoch: {fraction:.3f} "
-                     f"({memory.demo_schedule.describe(raw, memory.sampled_batches)}; {in_memory} of {raw} samples "
-                     f"in memory are demos)")
+                     f"({schedule}; {in_memory} of {raw} samples in memory are demos)")
             for s in stats:  # tmrl sends these to wandb with the round's other statistics
                 s["demo_fraction_sampled"] = fraction
                 s["demo_fraction_memory"] = in_memory / raw if raw else 0.0
+            record.update(demo_fraction_sampled=fraction, demo_fraction_memory=in_memory / raw if raw else 0.0,
+                          demo_samples=in_memory, memory_samples=raw, schedule=schedule)
         if isinstance(self.agent, DemoSacAgent) and stats:
-            log.info(f"Player runs: demo cloning this epoch: coefficient {_mean(stats, 'bc_coef'):.3g}, applied to "
-                     f"{100 * _mean(stats, 'bc_rows'):.1f}% of batch rows; critic mean Q on demo rows "
-                     f"{_mean(stats, 'q_demo'):.2f}, on other rows {_mean(stats, 'q_other'):.2f}")
+            cloning = {key: _mean(stats, key) for key in ("bc_coef", "bc_rows", "q_demo", "q_other")}
+            log.info(f"Player runs: demo cloning this epoch: coefficient {cloning['bc_coef']:.3g}, applied to "
+                     f"{100 * cloning['bc_rows']:.1f}% of batch rows; critic mean Q on demo rows "
+                     f"{cloning['q_demo']:.2f}, on other rows {cloning['q_other']:.2f}")
+            record.update(cloning)
+        self.statistics.write("epoch", **self.counters(), **record, tmrl=_numbers(stats))
         return stats
 
 
 def update_training_instance(run_instance: Any, training_cls: partial, tmrl_updater: Any = None) -> Any:
     """Runs tmrl's checkpoint updater, then brings a resumed instance up to the current PLAYER_RUNS config.
 
-    A checkpoint made by a stock tmrl trainer is upgraded in place (its memory and record kept).
+    A checkpoint made by a stock tmrl trainer becomes a PlayerRunsTraining with its memory, agent and
+    counters (``from_stock``), its memory a demo-weighted one and, when cloning is on, its agent a
+    DemoSacAgent with the same networks.
     """
     previous = run_instance
     if tmrl_updater is not None:
         run_instance = tmrl_updater(run_instance, training_cls)
     config = training_cls.keywords.get("player_runs") or PlayerRunsConfig()
     if not isinstance(run_instance, PlayerRunsTraining):
-        run_instance.__class__ = PlayerRunsTraining
-        run_instance.injection_record = InjectionRecord()
+        run_instance = PlayerRunsTraining.from_stock(run_instance, config)
     if run_instance is not previous and isinstance(previous, PlayerRunsTraining):
         run_instance.injection_record = previous.injection_record  # RESET_TRAINING keeps the memory, so the record
     run_instance.player_runs = config
-    if not hasattr(run_instance, "pretrained_steps"):
-        run_instance.pretrained_steps = 0
+    run_instance.statistics = StatisticsLog(statistics_file(config.statistics_path, run_name()))
     memory = run_instance.memory
     if not isinstance(memory, DemoWeightedSampling) and type(memory) in WEIGHTED_MEMORIES:
-        memory.__class__ = WEIGHTED_MEMORIES[type(memory)]
-        memory.init_demo_state(config.schedule, config.KEEP_DEMOS)
-        memory.rebuild_demo_index()
+        memory = WEIGHTED_MEMORIES[type(memory)].from_memory(memory, config.schedule, config.KEEP_DEMOS)
+        run_instance.memory = memory
     if isinstance(memory, DemoWeightedSampling):
         memory.demo_schedule = config.schedule
         memory.keep_demos = config.KEEP_DEMOS
-        if not hasattr(memory, "sampled_batches"):
-            memory.sampled_batches = 0
     agent = run_instance.agent
     if config.uses_demo_agent and not isinstance(agent, DemoSacAgent) and isinstance(agent, SpinupSacAgent):
-        agent.__class__ = DemoSacAgent  # a checkpoint of the stock agent: same networks, cloning from now on
-        agent.bc_steps = 0
+        agent = DemoSacAgent.from_agent(agent)  # a checkpoint of the stock agent: same networks, cloning from now on
+        run_instance.agent = agent
     if isinstance(agent, DemoSacAgent):  # the coefficients may have changed in config.json
         agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
     run_instance.connect_agent()
-    run_instance.log_memory("resumes")
+    run_instance.log_memory("resume")
     return run_instance
+
+
+def _numbers(stats: list[Any]) -> dict[str, float]:
+    """The mean over an epoch's rounds of each number tmrl reports (return_train, loss_critic, ...)."""
+    keys = sorted({k for s in stats for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return {k: _mean(stats, k) for k in keys}
 
 
 def _mean(stats: list[Any], key: str) -> float:

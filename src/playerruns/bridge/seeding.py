@@ -27,7 +27,7 @@ def seed_from_environment() -> int | None:
     try:
         seed = int(text)
     except ValueError:
-        from playerruns.errors import PlayerRunsError
+        from playerruns.runs.errors import PlayerRunsError
 
         raise PlayerRunsError(f"{SEED_ENV}: expected a whole number, got {text!r}") from None
     seed_everything(seed)

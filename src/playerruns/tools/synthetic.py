@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.bridge.setup import TmrlSetup
 from playerruns.runs.runfile import RunFile, build_metadata
-from playerruns.tmrl_bridge import TmrlSetup
 
 Policy = Callable[[Any], np.ndarray]
 

@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from playerruns import __version__
-from playerruns.errors import PlayerRunsError, ValidationError
+from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
 from playerruns.runs.demos import check_run, load_demo_run
+from playerruns.runs.errors import PlayerRunsError, ValidationError
 from playerruns.runs.runfile import RunFile, build_metadata, save_run
 from playerruns.runs.sample import ACT, INFO, OBS, REW, TERMINATED, TRUNCATED, Sample, split_episodes
 from playerruns.runs.signature import Signature
-from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
+from playerruns.version import __version__
 
 ALGORITHM_NAME = "playerruns player runs"  # what an exported dataset says collected it
 RUN_ID_KEY = "playerruns_run_id"  # episode metadata of an exported dataset: the run file it came from

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playerruns.errors import PlayerRunsError
-from playerruns.rewards import reward_stamp, stale_rewards
+from playerruns.bridge.demo_path import reward_stamp, stale_rewards
+from playerruns.bridge.setup import TmrlSetup
 from playerruns.runs.demos import check_run
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import build_metadata, load_run, read_header
 from playerruns.runs.signature import format_signature
 from playerruns.runs.validation import check_samples
-from playerruns.tmrl_bridge import TmrlSetup
 
 _NEEDED = ("interface", "obs_signature", "act_signature", "episode_count", "episode_returns", "episode_steps",
            "episode_ends")

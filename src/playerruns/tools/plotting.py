@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
 from playerruns.runs.demos import check_run
 from playerruns.runs.runfile import RunFile, load_run
 from playerruns.runs.sample import ACT, INFO, REW, split_episodes
 from playerruns.runs.telemetry import column, telemetry_table
-from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 
 CAR_ACTIONS = ("gas", "brake", "steer")  # tmrl's TrackMania action, and the driving task's
 SIZE_INCHES, DPI = (12.0, 8.0), 100  # a 1200 x 800 picture
@@ -59,7 +59,7 @@ def _info_column(infos: list[Any], key: str) -> np.ndarray | None:
 def _track_of(run: RunFile) -> Any:
     """The MiniTrack track a run was driven on, if it was (to draw its borders)."""
     env_id = str(run.metadata.get("env_id") or run.metadata.get("interface") or "")
-    from playerruns.builtin.driving import TRACK_IDS, Track
+    from playerruns.envs.minitrack import TRACK_IDS, Track
 
     for name, track_id in TRACK_IDS.items():
         if env_id.endswith(track_id):

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.bridge.seeding import generator
+from playerruns.bridge.setup import TmrlSetup
 from playerruns.recording.input_sources import Policy
-from playerruns.seeding import generator
-from playerruns.tmrl_bridge import TmrlSetup
 
 
 def momentum_driver(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,
@@ -49,7 +49,7 @@ def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | 
     side, and picks a speed from which it could brake before the nearest thing ahead. Its steering
     is noisy and now and then it lifts off the gas for a moment: it finishes laps, not fast ones.
     """
-    from playerruns.builtin import driving
+    from playerruns.envs import minitrack as driving
 
     rng = rng if rng is not None else np.random.default_rng()
     angles = np.linspace(-90.0, 90.0, driving.LIDAR_BEAMS)  # degrees, > 0: right
@@ -95,7 +95,7 @@ def position_momentum_driver(setup: TmrlSetup | None = None, *, rng: np.random.G
 
 
 def default_driver(setup: TmrlSetup) -> Policy:
-    """The scripted stand-in for a person on the configured task (seeded through playerruns.seeding):
+    """The scripted stand-in for a person on the configured task (seeded through playerruns.bridge.seeding):
     the line follower on MiniTrack, the momentum driver on MountainCar (on positions alone without the
     velocity), a sine elsewhere."""
     env_id = setup.env_id or ""

@@ -32,7 +32,7 @@ start position by a little, so runs differ.
 Tracks (``track=`` or their own ids): ``MiniTrack-v0`` is the default circuit (two hairpins, a
 chicane, fast sweepers, 780 m); ``MiniTrackOval-v0`` an easy oval; ``MiniTrackHairpins-v0`` a
 tight technical track. All are served through tmrl's generic path, e.g. ``"RTGYM_INTERFACE":
-"GYM:playerruns.builtin.driving:MiniTrack-v0"``. ``render()`` draws the track and the car from
+"GYM:playerruns.envs.minitrack:MiniTrack-v0"``. ``render()`` draws the track and the car from
 above (``render_mode="rgb_array"``), which is what the keyboard window shows a person.
 
 Fast when unpaced (a few thousand steps per second on one core): the lidar only tests the border
@@ -341,5 +341,5 @@ def make(track: str = DEFAULT_TRACK, render_mode: str | None = None) -> gymnasiu
 
 for _track, _id in TRACK_IDS.items():
     if _id not in gymnasium.registry:
-        gymnasium.register(id=_id, entry_point="playerruns.builtin.driving:MiniTrackEnv", kwargs={"track": _track},
+        gymnasium.register(id=_id, entry_point="playerruns.envs.minitrack:MiniTrackEnv", kwargs={"track": _track},
                            max_episode_steps=MAX_EPISODE_STEPS)

@@ -26,17 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from playerruns.errors import PlayerRunsError
-from playerruns.rewards import reward_stamp, warn_if_stale
+from playerruns.bridge.demo_path import DemoPath
+from playerruns.bridge.setup import TmrlSetup, append_samples, empty_memory, raw_sample_count
 from playerruns.runs.atomic_io import TEMP_SUFFIX, atomic_write
-from playerruns.runs.demos import demo_samples, load_demo_run, run_id_of
+from playerruns.runs.demos import load_demo_run, run_id_of
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.safe_pickle import safe_load
-from playerruns.runs.sample import OBS, Sample
-from playerruns.tmrl_bridge import TmrlSetup, append_samples, empty_memory, raw_sample_count
+from playerruns.runs.sample import Sample
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def resolve_paths(entries: str | Sequence[str]) -> list[Path]:
 
 
 @dataclass
-class DemoBatch:
+class ImportedRun:
     """One run file's samples, validated, tagged as demos of ``run_id`` and compressed (what a worker sends)."""
 
     run_id: str
@@ -120,7 +119,7 @@ class DemoBatch:
     samples: list[Sample]
 
 
-def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool = False) -> list[DemoBatch]:
+def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool = False) -> list[ImportedRun]:
     """Reads every file one at a time into compressed demo samples; raises on the first bad file.
 
     Only one file's raw samples are alive at a time: each is loaded, validated (schema + current
@@ -128,54 +127,18 @@ def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool
     twice is imported once (its later file is still validated).
     """
     paths = list(paths)
-    batches: dict[str, DemoBatch] = {}
-    stamp = reward_stamp(setup)
+    batches: dict[str, ImportedRun] = {}
+    path_of_demos = DemoPath(setup)
     for path in tqdm(paths, desc="reading run files", unit="file", disable=not progress, leave=False):
         run = load_demo_run(path, setup.compat)
-        warn_if_stale(run, stamp)
         first = batches.get(run.run_id)
         if first is not None:
             log.warning(f"Player run {run.run_id} appears twice ({first.source} and {run.source}): imported once")
             continue
-        samples = _detach_views(demo_samples(run, setup.compress))
-        batches[run.run_id] = DemoBatch(run.run_id, run.source, samples)
+        samples = path_of_demos.memory_samples(run)
+        batches[run.run_id] = ImportedRun(run.run_id, run.source, samples)
         del run  # the raw samples go now, before the next file is read
     return list(batches.values())
-
-
-def _detach_views(samples: list[Sample]) -> list[Sample]:
-    """``samples`` with each observation array that is a view of a larger array replaced by a copy.
-
-    A compressor may slice the raw observation (the lidar ones keep ``obs[1][-19:]``, the newest of
-    4 scans): the slice is a view that keeps the whole raw array alive, so the memory compressing
-    saves would stay allocated until the import ends. A copy holds the same values and pickles to
-    the same bytes (numpy pickles only a view's own elements). Which observation entries are views
-    is read from the first sample: every sample of a run has the same structure (validated) and
-    goes through the same compressor. Actions are passed through by the compressors, unsliced.
-    """
-    if not samples:
-        return samples
-    first = samples[0][OBS]
-    if isinstance(first, np.ndarray):
-        if first.base is None:
-            return samples
-        return [(a, o.copy(), r, te, tr, i) for a, o, r, te, tr, i in samples]
-    if not isinstance(first, tuple):
-        return samples
-    views = [k for k, o in enumerate(first) if isinstance(o, np.ndarray) and o.base is not None]
-    if not views:
-        return samples
-    if len(views) == 1:
-        k = views[0]
-        return [(a, (*o[:k], o[k].copy(), *o[k + 1:]), r, te, tr, i) for a, o, r, te, tr, i in samples]
-
-    def detach(obs: tuple) -> tuple:
-        leaves = list(obs)
-        for k in views:
-            leaves[k] = leaves[k].copy()
-        return tuple(leaves)
-
-    return [(a, detach(o), r, te, tr, i) for a, o, r, te, tr, i in samples]
 
 
 def import_runs(paths: str | Sequence[str], setup: TmrlSetup, *, overwrite: bool = False,
@@ -270,7 +233,7 @@ def dump_dataset(data: list[list[Any]], file: BinaryIO) -> None:
     file.write(pickle.STOP)
 
 
-def _merge(existing: list[list[Any]], batches: list[DemoBatch], setup: TmrlSetup, report: ImportReport,
+def _merge(existing: list[list[Any]], batches: list[ImportedRun], setup: TmrlSetup, report: ImportReport,
            max_samples: int | None) -> list[list[Any]]:
     present = dataset_run_ids(existing)
     new_samples: list[Sample] = []

@@ -1,17 +1,13 @@
-"""Status files: how processes of one experiment see each other's progress (a line of numbers).
+"""The paced worker's step count, as a line of numbers in a file (``<steps> <seconds waited>``).
 
-The trainer publishes ``<updates> <samples>`` (opt-in, to ``PLAYERRUNS_TRAINER_PROGRESS_FILE``), a
-paced worker publishes ``<steps> <seconds waited>``. Writers replace the file in one rename, so a
-reader sees a whole line or the previous one; a missing or unreadable file reads as zeros. No
-fsync: these are hints refreshed many times a second, not data to keep.
+The writer replaces the file in one rename, so a reader sees a whole line or the previous one; a
+missing or unreadable file reads as zeros. No fsync: a hint refreshed many times a second.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-TRAINER_PROGRESS_FILE_ENV = "PLAYERRUNS_TRAINER_PROGRESS_FILE"
 
 
 def write_numbers(path: str | Path, *values: float) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from playerruns.errors import ConfigError
+from playerruns.runs.errors import ConfigError
 from playerruns.runs.sample import Sample
 from playerruns.runs.signature import signature_of
 from playerruns.runs.validation import Compatibility
@@ -104,6 +104,13 @@ class TmrlSetup:
         if self.sample_compressor is None:
             return sample
         return self.sample_compressor(*sample)
+
+
+def run_name() -> str:
+    """tmrl's RUN_NAME in the current config.json (names the checkpoint, the weights and the statistics)."""
+    import tmrl.config.config_constants as cfg
+
+    return str(cfg.RUN_NAME)
 
 
 def tmrl_data_folder() -> Path:

@@ -11,67 +11,30 @@ bonus and a constant penalty). A player run keeps every step's OpenPlanet teleme
 - ``relabel_runs`` recomputes runs' rewards with tmrl's own reward function for the current file,
   into new run files, when the reward trajectory changed;
 - a recording stamps its metadata with the trajectory and REWARD_CONFIG its rewards came from
-  (``reward_stamp``); import and injection warn when that differs from the current one
-  (``stale_rewards``).
+  (``bridge.demo_path.reward_stamp``); import and injection warn when that differs from the current one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from playerruns.errors import PlayerRunsError
+from playerruns.bridge.demo_path import STAMP_KEY, reward_stamp
+from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
 from playerruns.runs.atomic_io import atomic_write, atomic_write_bytes, free_name
 from playerruns.runs.demos import check_run, load_demo_run
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, episode_returns, load_run, new_run_id, save_run
 from playerruns.runs.sample import REW, Sample, split_episodes
 from playerruns.runs.telemetry import FINISHED, POSITION, column, telemetry_table
-from playerruns.tmrl_bridge import TmrlSetup, tmrl_data_folder
 
 log = logging.getLogger(__name__)
 
 SPACING = 0.1  # metres between the points of a reward trajectory, as tmrl's recorder writes them
-STAMP_KEY = "reward_stamp"
-
-
-# -- stamps --------------------------------------------------------------------------------------
-def reward_stamp(setup: TmrlSetup) -> dict[str, Any] | None:
-    """What the current configuration's rewards are computed from: a digest of the reward file (or
-    ``"none"``: tmrl then uses a dummy trajectory) and REWARD_CONFIG. None outside TrackMania."""
-    if setup.reward_path is None:
-        return None
-    try:
-        digest = hashlib.sha256(setup.reward_path.read_bytes()).hexdigest()[:16]
-    except FileNotFoundError:
-        digest = "none"
-    return {"trajectory": digest, "config": dict(setup.reward_config or {})}
-
-
-def stale_rewards(metadata: dict[str, Any], current: dict[str, Any] | None) -> str | None:
-    """Why a run's rewards differ from what the current configuration would compute, in a few words;
-    None when they match or the run carries no stamp (recorded before stamps, or not TrackMania)."""
-    recorded = metadata.get(STAMP_KEY)
-    if current is None or not isinstance(recorded, dict):
-        return None
-    if recorded.get("trajectory") != current["trajectory"]:
-        return "rewards from another reward trajectory"
-    if recorded.get("config") != current["config"]:
-        return "rewards from another REWARD_CONFIG"
-    return None
-
-
-def warn_if_stale(run: RunFile, current: dict[str, Any] | None) -> None:
-    """Logs a warning for a run whose rewards the current reward would not give (import and injection)."""
-    why = stale_rewards(run.metadata, current)
-    if why is not None:
-        log.warning(f"Player run {run.run_id} ({run.source or 'sent'}): {why} than the current one; its rewards "
-                    "are used as recorded (python -m playerruns --relabel-rewards recomputes them)")
 
 
 # -- a reward trajectory from a run ------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""The one path from a run file to the samples a replay memory appends, for the import, online
+injection from SOURCE_PATH and runs shipped through the server alike::
+
+    run file --safe load, validate (runs.demos)--> RunFile --stale-reward check--> warning if stale
+        --tag info (is_demo, player_run_id)--> --SAMPLE_COMPRESSOR--> --detach views--> memory samples
+
+A run's rewards were computed from the reward file and REWARD_CONFIG of the machine that recorded
+it; recordings stamp that in their metadata (``reward_stamp``), and this path warns when the
+current configuration would compute other rewards (the rewards are used as recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+
+from playerruns.bridge.setup import TmrlSetup
+from playerruns.runs.demos import demo_samples
+from playerruns.runs.runfile import RunFile
+from playerruns.runs.sample import OBS, Sample
+
+log = logging.getLogger(__name__)
+
+STAMP_KEY = "reward_stamp"
+
+
+def reward_stamp(setup: TmrlSetup) -> dict[str, Any] | None:
+    """What the current configuration's rewards are computed from: a digest of the reward file (or
+    ``"none"``: tmrl then uses a dummy trajectory) and REWARD_CONFIG. None outside TrackMania."""
+    if setup.reward_path is None:
+        return None
+    try:
+        digest = hashlib.sha256(setup.reward_path.read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        digest = "none"
+    return {"trajectory": digest, "config": dict(setup.reward_config or {})}
+
+
+def stale_rewards(metadata: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """Why a run's rewards differ from what the current configuration would compute, in a few words;
+    None when they match or the run carries no stamp (recorded before stamps, or not TrackMania)."""
+    recorded = metadata.get(STAMP_KEY)
+    if current is None or not isinstance(recorded, dict):
+        return None
+    if recorded.get("trajectory") != current["trajectory"]:
+        return "rewards from another reward trajectory"
+    if recorded.get("config") != current["config"]:
+        return "rewards from another REWARD_CONFIG"
+    return None
+
+
+def warn_if_stale(run: RunFile, current: dict[str, Any] | None) -> None:
+    """Logs a warning for a run whose rewards the current reward would not give."""
+    why = stale_rewards(run.metadata, current)
+    if why is not None:
+        log.warning(f"Player run {run.run_id} ({run.source or 'sent'}): {why} than the current one; its rewards "
+                    "are used as recorded (python -m playerruns --relabel-rewards recomputes them)")
+
+
+class DemoPath:
+    """Turns checked run files into the samples the configured memory appends. Built once per import
+    or per trainer update (it reads the reward stamp once)."""
+
+    def __init__(self, setup: TmrlSetup) -> None:
+        self.setup = setup
+        self.stamp = reward_stamp(setup)
+
+    def memory_samples(self, run: RunFile) -> list[Sample]:
+        """``run``'s samples tagged as its demos, compressed as a worker would, views detached."""
+        warn_if_stale(run, self.stamp)
+        return detach_views(demo_samples(run, self.setup.compress))
+
+
+def memory_samples(run: RunFile, setup: TmrlSetup) -> list[Sample]:
+    """One run's memory samples (see ``DemoPath``)."""
+    return DemoPath(setup).memory_samples(run)
+
+
+def detach_views(samples: list[Sample]) -> list[Sample]:
+    """``samples`` with each observation array that is a view of a larger array replaced by a copy.
+
+    A compressor may slice the raw observation (the lidar ones keep ``obs[1][-19:]``, the newest of
+    4 scans): the slice is a view that keeps the whole raw array alive, in the import's memory and
+    in the trainer's replay alike. A copy holds the same values and pickles to the same bytes (numpy
+    pickles only a view's own elements). Which observation entries are views is read from the first
+    sample: every sample of a run has the same structure (validated) and goes through the same
+    compressor. Actions are passed through by the compressors, unsliced.
+    """
+    if not samples:
+        return samples
+    first = samples[0][OBS]
+    if isinstance(first, np.ndarray):
+        if first.base is None:
+            return samples
+        return [(a, o.copy(), r, te, tr, i) for a, o, r, te, tr, i in samples]
+    if not isinstance(first, tuple):
+        return samples
+    views = [k for k, o in enumerate(first) if isinstance(o, np.ndarray) and o.base is not None]
+    if not views:
+        return samples
+
+    def detach(obs: tuple) -> tuple:
+        leaves = list(obs)
+        for k in views:
+            leaves[k] = leaves[k].copy()
+        return tuple(leaves)
+
+    return [(a, detach(o), r, te, tr, i) for a, o, r, te, tr, i in samples]

@@ -1,0 +1,101 @@
+"""The experiment's settings: its tasks, the hyper-parameters both arms share, and the PLAYER_RUNS
+lever presets (the benchmark's ablation; ``BEST`` is what ``--demo``'s player-runs arm uses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Task:
+    """A built-in task of the experiment: what is evaluated, what the worker steps, when it counts as solved."""
+
+    name: str  # what --demo-task and the benchmark call it
+    env_id: str  # gymnasium id evaluated (unpaced)
+    worker_env: str  # the same task paced for the rollout worker
+    threshold: float  # evaluation return that counts as solved
+    goal: str  # the threshold in words
+    max_episode_steps: int
+    every_episode: bool  # the threshold holds for every evaluation episode (else for their mean)
+    overrides: dict[str, Any]  # hyper-parameters of this task on top of HYPERPARAMETERS (both arms)
+    quick: dict[str, int]  # --quick: budget_steps, eval_every, runs
+    full: dict[str, int]
+
+
+QUICK_PLAN = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}  # --quick shows the path on every task
+FULL_PLAN = {"budget_steps": 10_000, "eval_every": 500, "runs": 10}  # the demo and the benchmark
+
+TASKS: dict[str, Task] = {
+    "minitrack": Task(
+        name="minitrack", env_id="playerruns.envs.minitrack:MiniTrack-v0",
+        worker_env="playerruns.builtin.envs:PacedMiniTrack-v0", threshold=399.0,
+        goal="finish a lap in every evaluation episode", max_episode_steps=1000, every_episode=True,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0},
+                   "MEMORY_SIZE": 50_000},  # 10 recorded laps are 8,000 samples: room for the worker's beside them
+        quick=QUICK_PLAN, full=FULL_PLAN),
+    "mountaincar": Task(
+        name="mountaincar", env_id="MountainCarContinuous-v0",
+        worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
+        goal="reach the flag, on average over the evaluation episodes", max_episode_steps=999, every_episode=False,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
+        quick=QUICK_PLAN, full=FULL_PLAN),
+    "pomdp-mountaincar": Task(
+        name="pomdp-mountaincar", env_id="playerruns.envs.position_only:PositionOnlyMountainCar-v0",
+        worker_env="playerruns.builtin.envs:PacedPositionOnlyMountainCar-v0", threshold=90.0,
+        goal="reach the flag seeing only the car's position, on average over the evaluation episodes",
+        max_episode_steps=999, every_episode=False,
+        overrides={"RW_MAX_SAMPLES_PER_EPISODE": 999, "ALG": {"TARGET_ENTROPY": -1.0}},
+        quick=QUICK_PLAN, full=FULL_PLAN),
+}
+DEFAULT_TASK = "minitrack"
+
+# Hyper-parameters: one place, identical for both arms.
+HYPERPARAMETERS: dict[str, Any] = {
+    "RUN_NAME": "playerruns_warmup",
+    "MEMORY_SIZE": 5_000,  # small on purpose: the budget stands for a long run, and the memory trims
+    "BATCH_SIZE": 256,
+    "ENVIRONMENT_STEPS_BEFORE_TRAINING": 1000,  # about one worker episode, as in tmrl's default
+    "MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP": 1.0,  # one update per environment step at most
+    "UPDATE_MODEL_INTERVAL": 100,  # the worker gets new weights between episodes anyway
+    "UPDATE_BUFFER_INTERVAL": 100,
+    "TRAINING_STEPS_PER_ROUND": 100,
+    "ROUNDS_PER_EPOCH": 10,  # an epoch (and a checkpoint) every 1000 updates
+    "MAX_EPOCHS": 100_000,  # the experiment stops the roles at its step budget
+    "SAVE_MODEL_EVERY": 0,
+    "ALG": {
+        "ALGORITHM": "SAC", "LEARN_ENTROPY_COEF": True,  # TARGET_ENTROPY: -dim(action space), per task
+        "ALPHA": 0.2, "LR_ACTOR": 3e-4, "LR_CRITIC": 3e-4, "LR_ENTROPY": 3e-4,  # SAC's usual values
+        "GAMMA": 0.99, "POLYAK": 0.995,
+        "OPTIMIZER_ACTOR": "adam", "OPTIMIZER_CRITIC": "adam", "BETAS_ACTOR": [0.9, 0.999],
+        "BETAS_CRITIC": [0.9, 0.999], "L2_ACTOR": 0.0, "L2_CRITIC": 0.0,
+        "REDQ_N": 10, "REDQ_M": 2, "REDQ_Q_UPDATES_PER_POLICY_UPDATE": 20,
+    },
+}
+# The PLAYER_RUNS levers, alone and together (the benchmark's ablation). Their values and reasons are in
+# docs/warmup.md; BEST is what the demo's player-runs arm uses (the benchmark's best setting).
+_WEIGHT = {"DEMO_SAMPLING_WEIGHT": 5.0}  # the old single lever: demos ~10-30% of early batches
+_SCHEDULE = {"DEMO_SAMPLING_FRACTION": 0.25, "DEMO_SAMPLING_FRACTION_FINAL": 0.05,
+             "DEMO_SAMPLING_ANNEAL_STEPS": 20_000}  # the user guide's 5-30 % advice made exact
+_RETENTION = {"KEEP_DEMOS": True}
+_LEARNING = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_PRETRAIN_STEPS": 1000,
+             "DEMO_ACTOR_WARMUP_STEPS": 3000}  # 0.4: TD3+BC's weight
+_RECURRENT = {"RECURRENT": True, "SEQUENCE_BURN_IN": 10, "SEQUENCE_LENGTH": 30, "RECURRENT_HIDDEN_SIZE": 64}
+LEVERS: dict[str, dict[str, Any]] = {
+    "weight": _WEIGHT,
+    "schedule": _SCHEDULE,
+    "retention": {**_WEIGHT, **_RETENTION},
+    "learning": _LEARNING,
+    "all": {**_SCHEDULE, **_RETENTION, **_LEARNING},
+    "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
+    "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
+}
+BEST = "all"
+ARMS_WITHOUT_RUNS = ("scratch", "recurrent")  # the arms that train without player runs
+STEP_SECONDS = 0.01  # the worker's pace: 100 steps/s, what 2 CPU cores can train on at one update per step
+
+
+def hyperparameters(task: Task) -> dict[str, Any]:
+    """The tmrl config values of both arms on ``task``."""
+    alg = {**HYPERPARAMETERS["ALG"], **task.overrides.get("ALG", {})}
+    return {**HYPERPARAMETERS, **task.overrides, "ALG": alg}
