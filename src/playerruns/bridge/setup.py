@@ -279,20 +279,37 @@ def append_safely(memory: ReplayMemory, batch: SampleBuffer,
     tmrl's memories decide whether to extend their columns or create them from ``len(self)``,
     which stays 0 until a handful of samples are in (1 for GenericTorchMemory, min_samples + 1 for
     the TrackMania memories). Appending to such a tiny non-empty memory would add a second set of
-    columns and corrupt it, so for that case ``len`` is made to answer "not empty" during the call,
-    then tmrl trims on an empty append. ``append_buffer`` defaults to ``memory.append_buffer``.
+    columns and corrupt it, so then the batch is appended to the memory emptied of its columns, the
+    new columns are joined after the held ones (the TrackMania memories' sample numbers continue
+    from the held ones), and tmrl trims on an empty append. ``append_buffer`` defaults to
+    ``memory.append_buffer``.
     """
     append_buffer = append_buffer or memory.append_buffer
-    if memory.data and len(memory) == 0:
-        memory.__len__ = lambda: 1  # type: ignore[method-assign]  # an instance attribute: tmrl calls self.__len__()
-        try:
-            append_buffer(batch)
-        finally:
-            del memory.__len__
-        if len(memory) > memory.memory_size:
-            append_buffer(SampleBatch([]))
-    else:
+    if not (memory.data and len(memory) == 0):
         append_buffer(batch)
+        return
+    if len(batch) == 0:  # nothing to add, and a memory this small has nothing to trim
+        return
+    held = memory.data
+    memory.data = []
+    try:
+        append_buffer(batch)
+    except BaseException:
+        memory.data = held
+        raise
+    added = memory.data
+    if _numbers_its_samples(memory):
+        added[0] = [held[0][-1] + 1 + i for i in range(len(added[0]))]
+    memory.data = [old + new for old, new in zip(held, added, strict=True)]
+    if len(memory) > memory.memory_size:
+        append_buffer(SampleBatch([]))
+
+
+def _numbers_its_samples(memory: ReplayMemory) -> bool:
+    """True for tmrl's TrackMania memories, whose first column numbers the samples."""
+    from tmrl.custom.custom_memories import MemoryTM
+
+    return isinstance(memory, MemoryTM)
 
 
 def append_samples(memory: ReplayMemory, samples: list[Sample]) -> None:
