@@ -44,7 +44,7 @@ from playerruns.runs.signature import Signature
 from playerruns.version import __version__
 
 ALGORITHM_NAME = "playerruns player runs"  # what an exported dataset says collected it
-RUN_ID_KEY = "playerruns_run_id"  # episode metadata of an exported dataset: the run file it came from
+EPISODE_RUN_ID_KEY = "playerruns_run_id"  # episode metadata of an exported dataset: the run file it came from
 RUN_EPISODE_KEY = "playerruns_run_episode"  # ... and which of that run's episodes it is (from 0)
 RUN_IDS_KEY = "playerruns_run_ids"  # dataset metadata: the exported runs, in order
 
@@ -96,7 +96,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
         for k, episode in enumerate(split_episodes(run.samples)):
             where = f"{run.source} episode {k}"
             buffers.append(_episode_buffer(episode, where))
-            episode_metadata.append({RUN_ID_KEY: run.run_id, RUN_EPISODE_KEY: k})
+            episode_metadata.append({EPISODE_RUN_ID_KEY: run.run_id, RUN_EPISODE_KEY: k})
     steps = sum(len(b.rewards) for b in buffers)
 
     import gymnasium
@@ -104,7 +104,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
     env = gymnasium.make(setup.env_id)  # gymnasium imports the module of 'module:Env-v0' ids
     description = (f"Player runs of {setup.env_id} recorded with playerruns {__version__}: {len(runs)} run file(s), "
                    f"{len(buffers)} episode(s), {steps} steps. Each episode's metadata names its run file "
-                   f"('{RUN_ID_KEY}') and the run's episode ('{RUN_EPISODE_KEY}').")
+                   f"('{EPISODE_RUN_ID_KEY}') and the run's episode ('{RUN_EPISODE_KEY}').")
     try:
         with _quiet_minari_warnings():
             dataset = minari.create_dataset_from_buffers(
@@ -298,7 +298,7 @@ def _episode_run(episode: Any, meta: dict[str, Any], dataset_id: str, setup: Tmr
         samples.append((actions[t].copy(), _at(observations, t + 1), float(rewards[t]), terminated, truncated,
                         infos[t + 1]))
     extra: dict[str, Any] = {}
-    source_run = meta.get(RUN_ID_KEY)
+    source_run = meta.get(EPISODE_RUN_ID_KEY)
     if source_run is not None:
         extra["minari_source_run_id"] = _python_value(source_run)
     metadata = build_metadata(samples, interface=setup.interface, input_device=f"minari:{dataset_id}",

@@ -10,15 +10,13 @@ Both return raw samples exactly as a tmrl rollout worker would collect them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from playerruns.bridge.setup import TmrlSetup
+from playerruns.recording.input_sources import Policy
 from playerruns.runs.runfile import RunFile, build_metadata
-
-Policy = Callable[[Any], np.ndarray]
 
 
 def _random_leaf(space: Any, rng: np.random.Generator) -> np.ndarray:
