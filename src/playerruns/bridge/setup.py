@@ -106,6 +106,23 @@ class TmrlSetup:
         return self.sample_compressor(*sample)
 
 
+def env_cls(setup: TmrlSetup, modifiers: dict[str, Any] | None = None,
+            interface: Callable[[Any], Any] | None = None) -> partial:
+    """tmrl's ``GenericGymEnv`` for the current configuration, as a rollout worker builds it: the
+    gymnasium task with ``modifiers`` as its keyword arguments, or TrackMania's rtgym environment with
+    ``modifiers`` over tmrl's CONFIG_DICT and its interface partial passed through ``interface``."""
+    import tmrl.config.config_constants as cfg
+    import tmrl.config.config_objects as cfg_obj
+    from tmrl.envs import GenericGymEnv
+
+    if setup.env_id is not None:
+        return partial(GenericGymEnv, id=setup.env_id, gym_kwargs=dict(modifiers or {}))
+    config = {**cfg_obj.CONFIG_DICT, **(modifiers or {})}
+    if interface is not None:
+        config["interface"] = interface(config["interface"])
+    return partial(GenericGymEnv, id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
+
+
 def run_name() -> str:
     """tmrl's RUN_NAME in the current config.json (names the checkpoint, the weights and the statistics)."""
     import tmrl.config.config_constants as cfg

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tmrl.custom.tm.tm_gym_interfaces import TM2020Interface, TM2020InterfaceLidar, TM2020InterfaceLidarProgress
 
-from playerruns.bridge.setup import TmrlSetup
+from playerruns.bridge.setup import TmrlSetup, env_cls
 from playerruns.recording.input_sources import SourceWithoutEndControl
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.telemetry import TELEMETRY_KEY, telemetry_record
@@ -123,13 +123,7 @@ class OpenPlanetSource(SourceWithoutEndControl):
 
 def recording_env(setup: TmrlSetup, *, render: bool = False) -> Any:
     """The environment a rollout worker would use, with the TrackMania interface in recording mode."""
-    import tmrl.config.config_constants as cfg
-    import tmrl.config.config_objects as cfg_obj
-    from tmrl.envs import GenericGymEnv
-
     if setup.env_id is not None:
-        return GenericGymEnv(id=setup.env_id, gym_kwargs={"render_mode": "rgb_array"} if render else {})
-    config = dict(cfg_obj.CONFIG_DICT)
-    stock = config["interface"]
-    config["interface"] = partial(RECORDING_INTERFACES[stock.func], *stock.args, **stock.keywords)
-    return GenericGymEnv(id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
+        return env_cls(setup, {"render_mode": "rgb_array"} if render else {})()
+    return env_cls(setup, interface=lambda stock: partial(RECORDING_INTERFACES[stock.func], *stock.args,
+                                                          **stock.keywords))()

@@ -3,3 +3,5 @@
 ``wire`` defines the messages, ``link`` reaches the server named in config.json, ``sender`` ships run
 files and waits for the trainer's receipts. The trainer's side is ``playerruns.trainer.receiving``.
 """
+
+__all__ = ["wire", "link", "sender"]

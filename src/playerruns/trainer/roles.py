@@ -12,23 +12,11 @@ import time
 from functools import partial
 from typing import Any
 
-from playerruns.bridge.setup import TmrlSetup, load_setup
+from playerruns.bridge.setup import TmrlSetup, env_cls, load_setup
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 
 log = logging.getLogger(__name__)
-
-def _env_cls(setup: TmrlSetup, modifiers: dict[str, Any]) -> Any:
-    import tmrl.config.config_constants as cfg
-    import tmrl.config.config_objects as cfg_obj
-    from tmrl.envs import GenericGymEnv
-
-    if setup.env_id is not None:
-        return partial(GenericGymEnv, id=setup.env_id, gym_kwargs=dict(modifiers))
-    config = dict(cfg_obj.CONFIG_DICT)
-    config.update(modifiers)
-    return partial(GenericGymEnv, id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
-
 
 def _policy_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> Any:
     import tmrl.config.config_objects as cfg_obj
@@ -127,7 +115,7 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
             from playerruns.trainer.recurrent_sac import RecurrentRolloutWorker
 
             worker_cls = RecurrentRolloutWorker
-        worker = worker_cls(env_cls=_env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
+        worker = worker_cls(env_cls=env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
                                sample_compressor=setup.sample_compressor,
                                device="cuda" if cfg.CUDA_INFERENCE else "cpu",
                                server_ip=cfg.SERVER_IP_FOR_WORKER,
