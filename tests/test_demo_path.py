@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers import make_home, run_program
+from tests.helpers import make_home, run_program, trainer_statistics
 
 
 @pytest.mark.slow
@@ -22,3 +22,9 @@ def test_imported_injected_and_sent_runs_hold_the_same_bytes_in_the_trainers_mem
     assert out["views"]["imported"] == out["views"]["injected"] == out["views"]["sent"] == 0
     [(status, _detail, _sender)] = out["receipt"].values()
     assert status == "taken"
+    # the three trainers reported it on their statistics channel
+    assert [r["demo_samples"] for r in trainer_statistics(home, "start")] == [62, 0, 0]
+    injections = trainer_statistics(home, "injection")
+    assert [(r["origin"], r["samples"], r["repeat"], r["appended"]) for r in injections] == \
+        [("SOURCE_PATH", 62, 1, 62), ("sent from test", 62, 1, 62)]
+    assert all(r["env_steps"] == 62 for r in injections)

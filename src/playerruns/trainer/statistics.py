@@ -94,11 +94,8 @@ def iter_statistics(path: str | Path) -> Iterator[dict[str, Any]]:
             for line in f:
                 if not line.endswith("\n"):
                     return  # the trainer is writing it right now
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
+                record = _record(line)
+                if record is not None:
                     yield record
     except FileNotFoundError:
         return
@@ -120,10 +117,16 @@ def last_record(path: str | Path, tail_bytes: int = 65536) -> dict[str, Any] | N
     except FileNotFoundError:
         return None
     for line in reversed(tail.split(b"\n")[:-1]):  # the part after the last newline is unfinished
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
+        record = _record(line)
+        if record is not None:
             return record
     return None
+
+
+def _record(line: str | bytes) -> dict[str, Any] | None:
+    """One line's record; None for a line that is not a JSON object (or nests too deep to read)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
