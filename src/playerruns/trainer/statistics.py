@@ -4,8 +4,9 @@ The playerruns trainer appends records to ``PLAYER_RUNS.STATISTICS_PATH/<RUN_NAM
 default ``~/TmrlData/statistics/``). Every record has ``event``, ``time`` (Unix seconds),
 ``epoch``, ``updates`` (training steps so far) and ``env_steps`` (samples received so far); then:
 
-- ``start`` / ``resume``: the replay memory (``memory_samples``, ``demo_samples``, ``schedule``).
-- ``pretrain``: demo-only pretraining done (``steps``, ``seconds``, ``loss_bc``, ``q_demo``).
+- ``start`` / ``resume``: the replay memory (``memory_samples``, ``demo_samples``, ``schedule``) and
+  ``pretrain_steps``.
+- ``pretrain``: demo-only pretraining done, before ``start`` (``steps``, ``seconds``, ``loss_bc``, ``q_demo``).
 - ``progress``: written on buffer updates while training, at most once a second.
 - ``injection``: runs appended (``origin``, ``run_ids``, ``samples`` per copy, ``repeat``, ``appended``).
 - ``epoch``: after each epoch: ``demo_fraction_sampled``, ``demo_fraction_memory``, ``demo_samples``,
