@@ -48,11 +48,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(_seed)
 
 
-def current_seed() -> int | None:
-    """The seed of this process, or None when it is not seeded."""
-    return _seed
-
-
 def generator(name: str) -> np.random.Generator:
     """A numpy Generator for the stream ``name``: derived from the process seed, or fresh when unseeded."""
     if _seed is None:

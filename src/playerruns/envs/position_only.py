@@ -22,7 +22,7 @@ class PositionOnly(gymnasium.ObservationWrapper):
         assert isinstance(space, gymnasium.spaces.Box)
         self.observation_space = gymnasium.spaces.Box(space.low[:1], space.high[:1], dtype=np.float32)
 
-    def observation(self, observation: Any) -> Any:
+    def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.asarray(observation[:1], dtype=np.float32)
 
 

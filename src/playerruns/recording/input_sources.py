@@ -1,19 +1,23 @@
 """Where a recorded action comes from: a person's gamepad or keyboard, or a scripted driver.
 
 Every source maps its input onto the environment's Box action space and may ask to end the
-episode (the gamepad's Back/Select button, Del in the keyboard window). TrackMania's source, which
-reads the game's own telemetry, lives with the TrackMania interfaces in ``tmrl_recording``.
+episode (the gamepad's Back/Select button, Del in the keyboard window). TrackMania's source
+(``OpenPlanetSource``), which reads the game's own telemetry, lives with the TrackMania recording
+interfaces in ``playerruns.recording.trackmania``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from playerruns.runs.errors import PlayerRunsError
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 Policy = Callable[[Any], Any]  # observation -> action (a scripted stand-in for a person)
 
@@ -35,7 +39,7 @@ class InputSource(Protocol):
     def close(self) -> None: ...
 
 
-def _scale(unit: np.ndarray, space: Any) -> np.ndarray:
+def _scale(unit: np.ndarray, space: spaces.Box) -> np.ndarray:
     """Maps values in [-1, 1] onto the Box ``space``."""
     low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
     return (low + (np.clip(unit, -1.0, 1.0) + 1.0) * 0.5 * (high - low)).astype(np.float32)
@@ -60,7 +64,7 @@ class SourceWithoutEndControl:
 class ScriptedSource(SourceWithoutEndControl):
     """Any callable policy ``obs -> action`` standing in for the person (tests, demos)."""
 
-    def __init__(self, policy: Policy, action_space: Any, name: str | None = None) -> None:
+    def __init__(self, policy: Policy, action_space: spaces.Box, name: str | None = None) -> None:
         self.policy = policy
         self.action_space = action_space
         self.name = name or f"scripted:{getattr(policy, '__qualname__', type(policy).__name__)}"
@@ -105,7 +109,7 @@ class GamepadSource:
     itself (``view``).
     """
 
-    def __init__(self, action_space: Any, *, index: int = 0, end_button: int = DEFAULT_END_BUTTON,
+    def __init__(self, action_space: spaces.Box, *, index: int = 0, end_button: int = DEFAULT_END_BUTTON,
                  controls: str = "axes", view: TaskView | None = None) -> None:
         pygame = self._pygame = _pygame()
         pygame.joystick.init()
@@ -180,7 +184,8 @@ def _game_controller(index: int) -> Any:
 class TaskView:
     """A window showing the task as it renders itself, and where Del ends the episode.
 
-    Opening it needs a display (an X server, Wayland or Windows); ``TaskView.open`` says why not.
+    Opening it needs a display (an X server, Wayland or Windows); without one the constructor raises
+    PlayerRunsError saying why.
     """
 
     TITLE = "playerruns: Del ends the episode"
@@ -228,7 +233,8 @@ class KeyboardWindowSource:
     drive the first action dimension and Up/Down the second.
     """
 
-    def __init__(self, action_space: Any, render: Callable[[], Any] | None = None, controls: str = "axes") -> None:
+    def __init__(self, action_space: spaces.Box, render: Callable[[], Any] | None = None,
+                 controls: str = "axes") -> None:
         try:
             self.view = TaskView(render)
         except PlayerRunsError as err:

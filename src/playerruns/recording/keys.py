@@ -12,7 +12,7 @@ import os
 import queue
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ _DEL_SEQUENCES = ("\x1b[3~",)
 class TerminalKeys:
     """Reads Enter and Del from the terminal in a background thread (cbreak mode: Ctrl+C still works)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdin
         self.events: queue.Queue[str] = queue.Queue()
         self._restore: Any = None

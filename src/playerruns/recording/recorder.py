@@ -13,11 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playerruns.recording.input_sources import InputSource
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, build_metadata, new_run_id, save_run
+from playerruns.runs.sample import Sample, ends_episode
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Recorder:
     """Drives one environment with one input source and turns each episode into a RunFile."""
 
     def __init__(self, env: Any, source: InputSource, *, interface: str, max_samples: int,
-                 obs_preprocessor: Callable[[Any], Any] | None = None, default_action: Any = None,
+                 obs_preprocessor: Callable[[Any], Any] | None = None, default_action: np.ndarray | None = None,
                  step_seconds: float = 0.0, stop_requested: Callable[[], bool] | None = None,
                  on_start: Callable[[], None] | None = None, metadata: dict[str, Any] | None = None) -> None:
         if max_samples < 1:
@@ -55,7 +59,7 @@ class Recorder:
     def record_episode(self) -> EpisodeOutcome:
         """Records one episode. Ctrl+C ends it as truncated (ended_by "interrupt"), keeping every sample."""
         started = time.monotonic()
-        samples: list[tuple] = []
+        samples: list[Sample] = []
         ended_by = "limit"
         ret = 0.0
         try:
@@ -93,7 +97,7 @@ class Recorder:
                         next_tick = time.monotonic()
         except KeyboardInterrupt:
             ended_by = "interrupt"
-            if samples and not (samples[-1][3] or samples[-1][4]):
+            if samples and not ends_episode(samples[-1]):
                 act, obs, rew, terminated, _, info = samples[-1]
                 samples[-1] = (act, obs, rew, terminated, True, info)
         duration = time.monotonic() - started

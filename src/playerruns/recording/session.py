@@ -36,7 +36,7 @@ DEFAULT_DRIVER = "playerruns.envs.drivers:default_driver"
 
 
 def load_policy(spec: str) -> Callable[[TmrlSetup], Policy]:
-    """``module:callable`` -> the callable, which returns a policy when called with the action space."""
+    """``module:callable`` -> the callable, a driver factory: it returns a policy when called with the TmrlSetup."""
     import importlib
 
     module_name, _, attr = spec.partition(":")

@@ -1,4 +1,8 @@
-"""The one exception type users see: a one-line message naming the file or flag at fault."""
+"""The errors users see: ``PlayerRunsError`` and its three kinds (run file, validation, configuration).
+
+Each carries a one-line message naming the file or flag at fault; catching ``PlayerRunsError``
+catches them all.
+"""
 
 
 class PlayerRunsError(Exception):

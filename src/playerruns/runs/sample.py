@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 ACT, OBS, REW, TERMINATED, TRUNCATED, INFO = range(6)
-FIELDS = ("act", "obs", "rew", "terminated", "truncated", "info")
 
 Sample = tuple[Any, Any, Any, Any, Any, Any]  # (act, obs, rew, terminated, truncated, info)
 

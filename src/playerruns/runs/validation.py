@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from playerruns.runs.errors import ValidationError
+from playerruns.runs.sample import ACT, OBS, TERMINATED, TRUNCATED
 from playerruns.runs.signature import MAX_DEPTH, Signature, describe, format_signature, matcher
 
 _BOOL_TYPES = (bool, np.bool_)
@@ -60,35 +62,38 @@ def check_samples(samples: Sequence[Any], compat: Compatibility | None, source: 
     fits_obs = matcher(compat.obs_signature) if compat is not None else _anything
     fits_act = _action_matcher(compat.action_shape) if compat is not None else _anything
     try:
-        if compat is not None and finite.how != _WALK:  # the common case, kept tight: it runs per sample
+        if compat is not None and finite.how is not _FloatLeaves.WALK:  # the common case, kept tight (per sample)
             arrays, how, positions = finite.arrays, finite.how, finite.positions
             per_sample, elements = finite.per_sample, 0
+            # decided once, not per sample: a local bool is tested ten times faster than an enum member
+            gather_all, gather_self, gather_some = (how is _FloatLeaves.ALL, how is _FloatLeaves.SELF,
+                                                    how is _FloatLeaves.SOME)
             for i, sample in enumerate(samples):
                 _check_schema(sample, i, source, episode_start)
-                act, obs = sample[0], sample[1]
+                act, obs = sample[ACT], sample[OBS]
                 if not fits_obs(obs) or (act is not None and not fits_act(act)):
                     _raise_incompatible(act, obs, i, source, compat)
                 if act is not None:
                     arrays.append(act)
-                if how == _ALL:
+                if gather_all:
                     arrays.extend(obs)
-                elif how == _SELF:
+                elif gather_self:
                     arrays.append(obs)
-                elif how == _SOME:
+                elif gather_some:
                     arrays.extend([obs[k] for k in positions])
                 elements += per_sample
                 if elements >= _CHECK_ELEMENTS:
                     finite.flush(i + 1)
                     arrays, elements = finite.arrays, 0
-                episode_start = bool(sample[3]) or bool(sample[4])
+                episode_start = bool(sample[TERMINATED]) or bool(sample[TRUNCATED])
         else:
             for i, sample in enumerate(samples):
                 _check_schema(sample, i, source, episode_start)
-                act, obs = sample[0], sample[1]
+                act, obs = sample[ACT], sample[OBS]
                 if compat is not None and (not fits_obs(obs) or (act is not None and not fits_act(act))):
                     _raise_incompatible(act, obs, i, source, compat)
                 finite.add(sample, i)
-                episode_start = bool(sample[3]) or bool(sample[4])
+                episode_start = bool(sample[TERMINATED]) or bool(sample[TRUNCATED])
     except ValidationError:
         finite.flush(i)  # a non-finite value in an earlier sample is the first problem: reported instead
         raise
@@ -167,21 +172,29 @@ def _raise_incompatible(act: Any, obs: Any, i: int, source: str, compat: Compati
 
 # -- finiteness ---------------------------------------------------------------------------------------
 
-_SELF, _ALL, _SOME, _NONE, _WALK = range(5)  # how the float arrays of a configured observation are found
+
+class _FloatLeaves(Enum):
+    """Where the float arrays of an observation are, known from the configuration's signature."""
+
+    SELF = "the observation is one float array"
+    ALL = "the observation is a tuple of float arrays"
+    SOME = "the observation is a tuple of arrays, the float ones at known positions"
+    NONE = "the observation holds no float array"
+    WALK = "unknown: each observation is walked leaf by leaf"
 
 
-def _obs_plan(sig: Signature) -> tuple[int, tuple[int, ...], int]:
+def _obs_plan(sig: Signature) -> tuple[_FloatLeaves, tuple[int, ...], int]:
     """(how, which tuple positions, float elements per observation) for observations matching ``sig``."""
-    if sig[0] == "array":
-        is_float = np.dtype(sig[1]).kind in "fc"
-        return (_SELF if is_float else _NONE), (), (int(np.prod(sig[2])) if is_float else 0)
-    if sig[0] == "tuple" and all(s[0] == "array" for s in sig[1]):
-        floats = tuple(k for k, s in enumerate(sig[1]) if np.dtype(s[1]).kind in "fc")
-        elements = sum(int(np.prod(sig[1][k][2])) for k in floats)
+    if sig.kind == "array":
+        is_float = np.dtype(sig.dtype).kind in "fc"
+        return (_FloatLeaves.SELF if is_float else _FloatLeaves.NONE), (), (int(np.prod(sig.shape)) if is_float else 0)
+    if sig.kind == "tuple" and all(s.kind == "array" for s in sig.children):
+        floats = tuple(k for k, s in enumerate(sig.children) if np.dtype(s.dtype).kind in "fc")
+        elements = sum(int(np.prod(sig.children[k].shape)) for k in floats)
         if not floats:
-            return _NONE, (), 0
-        return (_ALL if len(floats) == len(sig[1]) else _SOME), floats, elements
-    return _WALK, (), 0
+            return _FloatLeaves.NONE, (), 0
+        return (_FloatLeaves.ALL if len(floats) == len(sig.children) else _FloatLeaves.SOME), floats, elements
+    return _FloatLeaves.WALK, (), 0
 
 
 class _FiniteCheck:
@@ -195,30 +208,30 @@ class _FiniteCheck:
         self.scalars: list[Any] = []
         self.elements = 0
         self.start = 0  # first sample not checked yet
-        self.how: int
+        self.how: _FloatLeaves
         self.positions: tuple[int, ...]
         self.per_sample: int
         if compat is None:
-            self.how, self.positions, self.per_sample = _WALK, (), 0
+            self.how, self.positions, self.per_sample = _FloatLeaves.WALK, (), 0
         else:
             self.how, self.positions, self.per_sample = _obs_plan(compat.obs_signature)
             self.per_sample += int(np.prod(compat.action_shape))
 
     def add(self, sample: Any, i: int) -> None:
         """Gathers the sample's float leaves (schema and configuration already checked)."""
-        act, obs = sample[0], sample[1]
+        act, obs = sample[ACT], sample[OBS]
         how, arrays = self.how, self.arrays
         if self.compat is not None and act is not None:
             arrays.append(act)  # a float array (checked against the configuration)
         elif act is not None:
             self.elements += self._walk(act, i, "act")
-        if how == _ALL:
+        if how is _FloatLeaves.ALL:
             arrays.extend(obs)
-        elif how == _SELF:
+        elif how is _FloatLeaves.SELF:
             arrays.append(obs)
-        elif how == _SOME:
+        elif how is _FloatLeaves.SOME:
             arrays.extend([obs[k] for k in self.positions])
-        elif how == _WALK:
+        elif how is _FloatLeaves.WALK:
             self.elements += self._walk(obs, i, "obs")
         self.elements += self.per_sample
         if self.elements >= _CHECK_ELEMENTS:
@@ -272,7 +285,7 @@ def _leaves(value: Any, where: str) -> Iterator[tuple[int, Any]]:
 
 
 def _raise_if_not_finite(sample: Any, i: int, source: str) -> None:
-    for field, value in (("act", sample[0]), ("obs", sample[1])):
+    for field, value in (("act", sample[ACT]), ("obs", sample[OBS])):
         nested = isinstance(value, (tuple, list))
         for leaf_index, leaf in _leaves(value, f"{source}: sample {i}: '{field}'"):
             if isinstance(leaf, np.ndarray):

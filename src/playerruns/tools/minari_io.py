@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -42,6 +42,10 @@ from playerruns.runs.runfile import RunFile, build_metadata, save_run
 from playerruns.runs.sample import ACT, INFO, OBS, REW, TERMINATED, TRUNCATED, Sample, split_episodes
 from playerruns.runs.signature import Signature
 from playerruns.version import __version__
+
+if TYPE_CHECKING:
+    from minari import EpisodeData
+    from minari.data_collector import EpisodeBuffer
 
 ALGORITHM_NAME = "playerruns player runs"  # what an exported dataset says collected it
 EPISODE_RUN_ID_KEY = "playerruns_run_id"  # episode metadata of an exported dataset: the run file it came from
@@ -87,7 +91,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
             seen.add(run.run_id)
             runs.append(run)
 
-    buffers: list[Any] = []
+    buffers: list[EpisodeBuffer] = []
     episode_metadata: list[dict[str, Any]] = []
     for run in runs:
         if run.metadata.get("reset_samples") is False:
@@ -129,7 +133,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
     return 0
 
 
-def _episode_buffer(episode: list[Sample], where: str) -> Any:
+def _episode_buffer(episode: list[Sample], where: str) -> EpisodeBuffer:
     """One run-file episode (reset sample + steps) as a Minari EpisodeBuffer."""
     from minari.data_collector import EpisodeBuffer
 
@@ -268,7 +272,7 @@ def default_output_dir(dataset_id: str) -> Path:
     return tmrl_data_folder() / "player_runs" / "minari" / dataset_id.replace("/", "_")
 
 
-def _episode_run(episode: Any, meta: dict[str, Any], dataset_id: str, setup: TmrlSetup) -> RunFile:
+def _episode_run(episode: EpisodeData, meta: dict[str, Any], dataset_id: str, setup: TmrlSetup) -> RunFile:
     """One Minari EpisodeData as a run file (not validated against the configuration yet)."""
     where = f"{dataset_id} episode {episode.id}"
     n = len(episode.rewards)
@@ -309,15 +313,15 @@ def _episode_run(episode: Any, meta: dict[str, Any], dataset_id: str, setup: Tmr
 def _cast_like(batch: Any, sig: Signature) -> Any:
     """Minari's batched observations cast to the configured dtypes where the shapes agree (else as they are:
     validation names the mismatch). Casting goes within a kind or from integers/bools to floats."""
-    if sig[0] == "array" and isinstance(batch, np.ndarray) and batch.shape[1:] == sig[2]:
-        dtype = np.dtype(sig[1])
+    if sig.kind == "array" and isinstance(batch, np.ndarray) and batch.shape[1:] == sig.shape:
+        dtype = np.dtype(sig.dtype)
         if batch.dtype == dtype:
             return batch
         if batch.dtype.kind == dtype.kind or (dtype.kind == "f" and batch.dtype.kind in "biu"):
             return batch.astype(dtype)
         return batch
-    if sig[0] == "tuple" and isinstance(batch, tuple) and len(batch) == len(sig[1]):
-        return tuple(_cast_like(b, s) for b, s in zip(batch, sig[1], strict=True))
+    if sig.kind == "tuple" and isinstance(batch, tuple) and len(batch) == len(sig.children):
+        return tuple(_cast_like(b, s) for b, s in zip(batch, sig.children, strict=True))
     return batch
 
 

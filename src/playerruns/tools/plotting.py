@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,11 @@ from playerruns.runs.demos import check_run
 from playerruns.runs.runfile import RunFile, load_run
 from playerruns.runs.sample import ACT, INFO, REW, split_episodes
 from playerruns.runs.telemetry import column, telemetry_table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from playerruns.envs.minitrack import Track
 
 CAR_ACTIONS = ("gas", "brake", "steer")  # tmrl's TrackMania action, and the driving task's
 SIZE_INCHES, DPI = (12.0, 8.0), 100  # a 1200 x 800 picture
@@ -56,7 +61,7 @@ def _info_column(infos: list[Any], key: str) -> np.ndarray | None:
     return np.asarray(values, dtype=np.float64)
 
 
-def _track_of(run: RunFile) -> Any:
+def _track_of(run: RunFile) -> Track | None:
     """The MiniTrack track a run was driven on, if it was (to draw its borders)."""
     env_id = str(run.metadata.get("env_id") or run.metadata.get("interface") or "")
     from playerruns.envs.minitrack import TRACK_IDS, Track
@@ -128,7 +133,7 @@ def plot_run(run: RunFile, target: Path, *, action_names: tuple[str, ...] | None
     return target
 
 
-def _draw_top_view(ax: Any, run: RunFile, data: dict[str, Any]) -> None:
+def _draw_top_view(ax: Axes, run: RunFile, data: dict[str, Any]) -> None:
     if not any(ep["xy"] is not None for ep in data["episodes"]):
         ax.set(title="trajectory from above")
         ax.text(0.5, 0.5, "no positions in this run's info", ha="center", va="center", transform=ax.transAxes)

@@ -52,8 +52,8 @@ def _finished_episode(run: RunFile, source: str) -> tuple[int, np.ndarray]:
     episodes = split_episodes(run.samples)
     tables = [telemetry_table(ep) for ep in episodes]
     if all(t is None for t in tables):
-        raise PlayerRunsError(f"{source}: its samples carry no OpenPlanet telemetry (a TrackMania run recorded "
-                              "by playerruns 0.13 or later has it)")
+        raise PlayerRunsError(f"{source}: its samples carry no OpenPlanet telemetry (a TrackMania run "
+                              "recorded with --record-episode has it)")
     for k, table in enumerate(tables):
         if table is not None and column(table, "finished").max() > 0:
             _check_positions(table, f"{source}: episode {k + 1}")
@@ -138,7 +138,7 @@ def relabel_runs(paths: list[Path], setup: TmrlSetup, *, output_dir: Path | None
         table = telemetry_table(run.samples)
         if table is None:
             raise PlayerRunsError(f"{path}: some samples carry no OpenPlanet telemetry, so their rewards cannot be "
-                                  "recomputed (a TrackMania run recorded by playerruns 0.13 or later has it)")
+                                  "recomputed (a TrackMania run recorded with --record-episode has it)")
         _check_positions(table, str(path))
         runs.append((run, table))
     folder = output_dir or tmrl_data_folder() / "player_runs" / "relabeled"

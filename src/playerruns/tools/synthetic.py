@@ -10,16 +10,20 @@ Both return raw samples exactly as a tmrl rollout worker would collect them.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from playerruns.bridge.setup import TmrlSetup
 from playerruns.recording.input_sources import Policy
 from playerruns.runs.runfile import RunFile, build_metadata
+from playerruns.runs.sample import Sample
+
+if TYPE_CHECKING:
+    import gymnasium
 
 
-def _random_leaf(space: Any, rng: np.random.Generator) -> np.ndarray:
+def _random_leaf(space: gymnasium.spaces.Box, rng: np.random.Generator) -> np.ndarray:
     low = np.maximum(space.low, -1e3)
     high = np.minimum(space.high, 1e3)
     return rng.uniform(low, high).astype(space.dtype)
@@ -33,7 +37,7 @@ def synthetic_run(setup: TmrlSetup, *, episodes: int = 1, steps: int = 50,
     if preprocess is None:
         raise ValueError("synthetic_run needs a TrackMania configuration (one with an observation preprocessor)")
     spaces = setup.observation_space.spaces
-    samples: list[tuple] = []
+    samples: list[Sample] = []
     for _ in range(episodes):
         act_buf = deque([setup.default_action] * setup.act_buf_len, maxlen=setup.act_buf_len)
 
@@ -60,7 +64,7 @@ def gym_run(setup: TmrlSetup, policy: Policy | None = None, *, episodes: int = 1
     max_steps = max_steps or setup.max_samples_per_episode
     env = GenericGymEnv(id=setup.env_id)
     env.action_space.seed(seed)
-    samples: list[tuple] = []
+    samples: list[Sample] = []
     try:
         for ep in range(episodes):
             obs, info = env.reset(seed=None if seed is None else seed + ep)

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class PlayerRunsConfig:
         return self.DEMO_BC_COEF > 0  # pretraining and the actor warm-up need it too (checked when parsed)
 
 
-_RULES: dict[str, tuple[str, Any]] = {
+_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "ONLINE_INJECTION": ("true or false", lambda v: isinstance(v, bool)),
     "SOURCE_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "RECEIVED_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
