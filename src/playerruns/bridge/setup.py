@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -183,7 +184,7 @@ def check_tmrl_data() -> Path:
     return config_file
 
 
-def _import_tmrl_config() -> tuple[Any, Any | None]:
+def _import_tmrl_config() -> tuple[ModuleType, ModuleType | None]:
     """Imports tmrl's config modules, turning their asserts and KeyErrors into ConfigErrors."""
     config_file = check_tmrl_data()
     try:
@@ -215,7 +216,7 @@ def load_setup() -> TmrlSetup:
     return _trackmania_setup(cfg, cfg_obj)
 
 
-def _trackmania_setup(cfg: Any, cfg_obj: Any) -> TmrlSetup:
+def _trackmania_setup(cfg: ModuleType, cfg_obj: ModuleType) -> TmrlSetup:
     interface = cfg_obj.CONFIG_DICT["interface"]()  # building it does not need the game
     obs_space = interface.get_observation_space()
     act_space = interface.get_action_space()
@@ -237,7 +238,7 @@ def _trackmania_setup(cfg: Any, cfg_obj: Any) -> TmrlSetup:
                      reward_path=Path(cfg.REWARD_PATH), reward_config=dict(cfg.REWARD_CONFIG))
 
 
-def _gym_setup(cfg: Any) -> TmrlSetup:
+def _gym_setup(cfg: ModuleType) -> TmrlSetup:
     from tmrl.custom.custom_memories import GenericTorchMemory
     from tmrl.envs import GenericGymEnv
 

@@ -44,7 +44,7 @@ class Hold:
                                            updates_per_step=float(value["updates_per_step"]),
                                            after=int(value.get("after", 0)), slack=int(value.get("slack", 0)))
 
-    def to_kwargs(self) -> dict[str, Any]:
+    def to_kwargs(self) -> dict[str, str | float | int]:
         return {"statistics": self.statistics, "updates_per_step": self.updates_per_step, "after": self.after,
                 "slack": self.slack}
 

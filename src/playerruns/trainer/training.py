@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -256,7 +257,11 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return stats
 
 
-def update_training_instance(run_instance: Any, training_cls: partial, tmrl_updater: Any = None) -> Any:
+Updater = Callable[[TorchTrainingOffline, partial], TorchTrainingOffline]  # tmrl's checkpoint updater
+
+
+def update_training_instance(run_instance: TorchTrainingOffline, training_cls: partial,
+                             tmrl_updater: Updater | None = None) -> PlayerRunsTraining:
     """Runs tmrl's checkpoint updater, then brings a resumed instance up to the current PLAYER_RUNS config.
 
     A checkpoint made by a stock tmrl trainer becomes a PlayerRunsTraining with its memory, agent and
