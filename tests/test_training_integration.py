@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from playerruns.shipping.link import free_local_ports
-from tests.helpers import REPO, make_home, run_program, subprocess_env
+from tests.helpers import REPO, make_home, run_program, subprocess_env, trainer_statistics
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
@@ -81,10 +81,14 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         assert "truncated" in (source / "copying.pkl.rejected.reason").read_text()
         assert not marker.exists()
         assert "Traceback" not in text
-        demo_lines = re.findall(r"demo fraction of sampled batches this epoch: ([\d.]+) .*?; (\d+) of (\d+) samples",
-                                text)
-        assert any(int(d) == 2 * n_samples for _, d, _ in demo_lines), demo_lines[-3:]
-        assert any(float(f) > 0.05 for f, d, _ in demo_lines if int(d) > 0)  # weight 50 makes demos show up
+        epochs = trainer_statistics(home, "epoch")
+        assert any(r["demo_samples"] == 2 * n_samples for r in epochs), epochs[-3:]
+        assert any(r["demo_fraction_sampled"] > 0.05 for r in epochs if r["demo_samples"] > 0)  # weight 50
+        [injection] = trainer_statistics(home, "injection")
+        assert (injection["run_ids"], injection["samples"], injection["repeat"]) == ([run_id], n_samples, 2)
+        assert all("return_train" in r["tmrl"] and "loss_critic" in r["tmrl"] for r in epochs)
+        progress = [r["updates"] for r in trainer_statistics(home, "progress")]
+        assert progress and progress == sorted(progress)
         for name, proc in procs.items():
             assert proc.poll() is None, f"{name} stopped"
         # the checkpoint (pickled training instance) holds the demos and the record of the injection
