@@ -18,7 +18,7 @@ import pytest
 
 from playerruns.runs.runfile import load_run, new_run_id, save_run
 from playerruns.shipping.link import ServerLink, free_local_ports, server_reachable
-from tests.helpers import Roles, make_home, run_cli, run_program, subprocess_env
+from tests.helpers import Roles, make_home, run_cli, run_program, subprocess_env, trainer_statistics
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
@@ -148,8 +148,8 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         # the trainer restarted from that checkpoint: a run it took is not injected twice
         roles.kill("trainer")
         roles.start("trainer2", "--trainer")
-        roles.wait_for(lambda: "replay memory resumes" in roles.log("trainer2"), 180, "the trainer to resume",
-                       ("trainer2",))
+        roles.wait_for(lambda: trainer_statistics(home, "resume"), 180, "the trainer to resume", ("trainer2",))
+        assert trainer_statistics(home, "resume")[0]["demo_samples"] == demos
         again = tmp_path / "again.pkl"
         shutil.copy(folders[3] / "shared.pkl.sent", again)
         resent = run_cli(home, "--send-player-runs", "--player-runs-paths", str(again), "--send-timeout", "240",
