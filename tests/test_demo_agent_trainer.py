@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # starts tmrl in a subprocess
 def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 1000, "DEMO_PRETRAIN_STEPS": 25,
-                                  "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True})
+                                  "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True, "DEMO_ACTOR_WARMUP_STEPS": 4})
     result = run_program(home, "demo_agent_round_trip.py")
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -24,8 +24,10 @@ def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
     assert log.count("Player runs: pretraining on 62 demo samples for 25 steps") == 1  # 2 episodes of 31 samples
     assert "Player runs: pretraining done in" in log
     assert "(DEMO_SAMPLING_FRACTION=0.5, KEEP_DEMOS)" in log
-    # half of each batch is demos and the agent knows which rows (bc_rows <= 0.5: the Q-filter may drop some)
-    assert len(out["bc_rows"]) == 8 and all(0.0 <= r <= 0.5 for r in out["bc_rows"])
+    # half of each batch (16 of 32 rows) is demos and the agent knows which rows: in the 4 warm-up steps it
+    # clones every demo row; after them the Q-filter may drop some
+    assert len(out["bc_rows"]) == 8 and out["bc_rows"][:4] == [0.5] * 4
+    assert all(0.0 <= r <= 0.5 for r in out["bc_rows"][4:])
     assert out["bc_steps"] == 8
     assert out["resumed_agent"] == "DemoSacAgent" and out["resumed_pretrained_steps"] == 25
     assert out["resumed_bc_steps"] == 8 and out["resumed_rows_needed"]  # the decay goes on where it was

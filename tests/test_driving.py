@@ -101,11 +101,14 @@ def test_random_driving_does_not_finish_a_lap_and_the_stand_in_does():
         assert info.get("finished") is True, track
 
 
-def test_same_seed_same_episode():
-    a, b = driving.make(), driving.make()
+def test_same_seed_same_episode_other_seed_other_start():
+    a, b, c = driving.make(), driving.make(), driving.make()
     oa, _ = a.reset(seed=5)
     ob, _ = b.reset(seed=5)
+    _, info_c = c.reset(seed=6)
     np.testing.assert_array_equal(oa, ob)
+    _, info_a = driving.make().reset(seed=5)
+    assert (info_a["x"], info_a["y"]) != (info_c["x"], info_c["y"])  # the seed moves the start
     for _ in range(50):
         oa, ra, *_ = a.step(GAS)
         ob, rb, *_ = b.step(GAS)

@@ -36,8 +36,16 @@ def test_same_seed_same_batches_other_seed_other_batches(lidar_setup, tmp_path, 
     assert _draws(lidar_setup, tmp_path, 8, samples) != first
 
 
-def test_the_cli_reads_the_seed_for_every_command(monkeypatch, capsys):
+COMMANDS = [["--init-tmrl-data"], ["--import-player-runs", "--player-runs-paths", "x"],
+            ["--inspect", "--player-runs-paths", "x"], ["--send-player-runs", "--player-runs-paths", "x"],
+            ["--record-episode"], ["--plot", "--player-runs-paths", "x"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_cli_reads_the_seed_before_each_command_starts(command, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("PLAYERRUNS_SEED", "seven")
-    assert main(["--init-tmrl-data"]) == 2
+    monkeypatch.chdir(tmp_path)  # nothing a command could start may write into the repository
+    assert main(command) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["playerruns: error: PLAYERRUNS_SEED: expected a whole number, got 'seven'"]
+    assert list(tmp_path.iterdir()) == []

@@ -27,4 +27,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert out["resumed_inject"] == 0 and out["resumed_demo_flags"] == 124 and out["resumed_weight"] == 2.5
     assert out["fresh_inject"] == 124
     assert out["files"] == ["run0.pkl", "run1.pkl"]  # CONSUME_ON_READ false: left in place
-    assert out["upgraded"]
+    upgraded = out["upgraded"]  # a stock tmrl trainer's checkpoint holding 62 worker samples
+    assert (upgraded["type"], upgraded["memory"]) == ("PlayerRunsTraining", "DemoWeightedGenericTorchMemory")
+    assert upgraded["same_data"] and upgraded["total_samples"] == 62 and upgraded["demo_flags"] == 0
+    assert upgraded["inject"] == 124  # its record was empty: the runs are injected
