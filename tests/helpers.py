@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from playerruns.bridge.setup import init_tmrl_data
+from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
+from playerruns.runs.runfile import load_run
+from playerruns.shipping.link import ServerLink, server_reachable
+from playerruns.tools.synthetic import synthetic_run
+from playerruns.trainer.sampling import DemoSchedule
 from playerruns.trainer.statistics import read_statistics, statistics_file
 
 
@@ -92,3 +102,111 @@ def trainer_statistics(home: Path, event: str | None = None) -> list[dict]:
     """The records the trainer of ``home`` wrote to its statistics channel (default STATISTICS_PATH)."""
     config = json.loads((home / "TmrlData" / "config" / "config.json").read_text(encoding="utf-8"))
     return read_statistics(statistics_file(home / "TmrlData" / "statistics", config["RUN_NAME"]), event)
+
+
+class Terminal:
+    """A child process on a pseudo-terminal, driven by keystrokes like a person at a keyboard."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            # a person's terminal delivers Ctrl+C; a test run started in the background (a shell's `cmd &`)
+            # has SIGINT ignored, which the child would inherit through exec
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.chdir(REPO)
+            os.execve(argv[0], argv, env)
+        self.pid, self.fd, self.output = pid, fd, ""
+
+    def read_until(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {text!r}; screen so far:\n{self.output}")
+            ready, _, _ = select.select([self.fd], [], [], min(remaining, 0.2))
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 4096).decode(errors="replace")
+                except OSError:
+                    break
+        return self.output
+
+    def _drain(self, seconds: float) -> None:
+        ready, _, _ = select.select([self.fd], [], [], seconds)
+        if ready:
+            try:
+                self.output += os.read(self.fd, 4096).decode(errors="replace")
+            except OSError:
+                time.sleep(seconds)
+
+    def press(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def wait(self, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                try:
+                    self.output += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:
+                    pass
+                return os.waitstatus_to_exitcode(status)
+            self._drain(0.1)
+        raise AssertionError("the recorder did not exit")
+
+
+ENTER, DELETE, CTRL_C = "\r", "\x1b[3~", "\x03"
+
+
+def make_runs(home: Path, folder: Path, count: int) -> list[tuple[Path, str, int]]:
+    """(path, run id, samples) of ``count`` new pendulum runs in ``folder``."""
+    done = run_program(home, "make_runs.py", str(folder), str(count))
+    assert done.returncode == 0, done.stderr
+    runs = []
+    for k in range(count):
+        path = folder / f"run{k}.pkl"
+        run = load_run(path)
+        runs.append((path, run.run_id, len(run.samples)))
+    return runs
+
+
+def wait_for_server(roles: Roles, home: Path, name: str) -> None:
+    link = ServerLink(ip="127.0.0.1", port=config_port(home), password="", tls=False, tls_hostname="", keys_dir=None,
+                      header_size=12, max_buf_len=1)
+    roles.wait_for(lambda: server_reachable(link, timeout=0.5), 120, "the server to listen", (name,))
+
+
+def config_port(home: Path) -> int:
+    return json.loads((home / "TmrlData" / "config" / "config.json").read_text())["PORT"]
+
+
+def demo_episodes(setup, rng, n_episodes, steps, demo):
+    """Compressed samples of n_episodes; reward 1.0 for demos, 0.0 otherwise."""
+    run = synthetic_run(setup, episodes=n_episodes, steps=steps, rng=rng)
+    info = {DEMO_FLAG: True, RUN_ID_KEY: "demo"} if demo else {}
+    reward = np.float32(1.0 if demo else 0.0)
+    return [setup.compress((a, o, reward, t, tr, dict(info))) for a, o, _, t, tr, _ in run.samples]
+
+
+def valid_counts(memory):
+    """(demo, other) valid transitions, counted from the memory's data by reward."""
+    offset = memory.transition_offset
+    done = memory.data[memory.columns.done]
+    rewards = memory.data[5]
+    demo = other = 0
+    for item in range(len(memory)):
+        if done[item + offset - 1]:
+            continue
+        if rewards[item + offset] == 1.0:
+            demo += 1
+        else:
+            other += 1
+    return demo, other
+
+
+def lidar_memory(setup, tmp_path, weight, **kwargs):
+    from playerruns.trainer.memories import weighted_memory_cls
+
+    kwargs.setdefault("dataset_path", tmp_path / "none")
+    return weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=weight))(nb_steps=1, device="cpu", **kwargs)

@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from playerruns.runs.runfile import load_run
-from tests.helpers import make_home, subprocess_env
-from tests.test_recording import ENTER, Terminal
+from tests.helpers import ENTER, Terminal, make_home, subprocess_env
 
 pytestmark = pytest.mark.slow
 

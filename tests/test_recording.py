@@ -4,10 +4,6 @@ recording against a fake game that speaks the OpenPlanet protocol."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import signal
 import subprocess
 import sys
 import time
@@ -18,62 +14,7 @@ import pytest
 from playerruns.bridge.dataset import read_dataset
 from playerruns.recording.recorder import EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
-from tests.helpers import REPO, make_home, run_cli, run_program, subprocess_env
-
-
-class Terminal:
-    """A child process on a pseudo-terminal, driven by keystrokes like a person at a keyboard."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        pid, fd = pty.fork()
-        if pid == 0:  # child
-            # a person's terminal delivers Ctrl+C; a test run started in the background (a shell's `cmd &`)
-            # has SIGINT ignored, which the child would inherit through exec
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.chdir(REPO)
-            os.execve(argv[0], argv, env)
-        self.pid, self.fd, self.output = pid, fd, ""
-
-    def read_until(self, text: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.output:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {text!r}; screen so far:\n{self.output}")
-            ready, _, _ = select.select([self.fd], [], [], min(remaining, 0.2))
-            if ready:
-                try:
-                    self.output += os.read(self.fd, 4096).decode(errors="replace")
-                except OSError:
-                    break
-        return self.output
-
-    def _drain(self, seconds: float) -> None:
-        ready, _, _ = select.select([self.fd], [], [], seconds)
-        if ready:
-            try:
-                self.output += os.read(self.fd, 4096).decode(errors="replace")
-            except OSError:
-                time.sleep(seconds)
-
-    def press(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
-
-    def wait(self, timeout: float = 60.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                try:
-                    self.output += os.read(self.fd, 65536).decode(errors="replace")
-                except OSError:
-                    pass
-                return os.waitstatus_to_exitcode(status)
-            self._drain(0.1)
-        raise AssertionError("the recorder did not exit")
-
-
-ENTER, DELETE, CTRL_C = "\r", "\x1b[3~", "\x03"
+from tests.helpers import CTRL_C, DELETE, ENTER, Terminal, make_home, run_cli, run_program, subprocess_env
 
 
 @pytest.mark.slow

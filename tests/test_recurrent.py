@@ -81,8 +81,7 @@ def test_the_rollout_worker_resets_the_policy_at_each_episode(tmp_path, monkeypa
 
 @pytest.mark.slow
 def test_recurrent_training_through_tmrl_roles_with_player_runs(tmp_path):
-    from tests.helpers import Roles, make_home, run_cli, trainer_statistics
-    from tests.test_shipping_integration import _make_runs, _wait_for_server
+    from tests.helpers import Roles, make_home, make_runs, run_cli, trainer_statistics, wait_for_server
 
     home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
                      BATCH_SIZE=32, MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=2, TRAINING_STEPS_PER_ROUND=20,
@@ -91,14 +90,14 @@ def test_recurrent_training_through_tmrl_roles_with_player_runs(tmp_path):
                      **_ports(),
                      PLAYER_RUNS={"RECURRENT": True, "SEQUENCE_BURN_IN": 4, "SEQUENCE_LENGTH": 8,
                                   "RECURRENT_HIDDEN_SIZE": 16, "DEMO_SAMPLING_WEIGHT": 5.0})
-    runs = _make_runs(home, tmp_path / "runs", 2)
+    runs = make_runs(home, tmp_path / "runs", 2)
     imported = run_cli(home, "--import-player-runs", "--player-runs-paths", str(tmp_path / "runs"))
     assert imported.returncode == 0, imported.stderr
     demos = sum(n for *_x, n in runs)
     roles = Roles(home, tmp_path)
     try:
         roles.start("server", "--server")
-        _wait_for_server(roles, home, "server")
+        wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
         roles.start("worker", "--worker")
 

@@ -19,32 +19,9 @@ from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.runfile import save_run
 from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
+from tests.helpers import demo_episodes, lidar_memory, valid_counts
 
 BATCHES = 150
-
-
-def _episodes(setup, rng, n_episodes, steps, demo):
-    """Compressed samples of n_episodes; reward 1.0 for demos, 0.0 otherwise."""
-    run = synthetic_run(setup, episodes=n_episodes, steps=steps, rng=rng)
-    info = {DEMO_FLAG: True, RUN_ID_KEY: "demo"} if demo else {}
-    reward = np.float32(1.0 if demo else 0.0)
-    return [setup.compress((a, o, reward, t, tr, dict(info))) for a, o, _, t, tr, _ in run.samples]
-
-
-def _valid_counts(memory):
-    """(demo, other) valid transitions, counted from the memory's data by reward."""
-    offset = memory.transition_offset
-    done = memory.data[memory.columns.done]
-    rewards = memory.data[5]
-    demo = other = 0
-    for item in range(len(memory)):
-        if done[item + offset - 1]:
-            continue
-        if rewards[item + offset] == 1.0:
-            demo += 1
-        else:
-            other += 1
-    return demo, other
 
 
 def _measured_fraction(memory, batches=BATCHES):
@@ -54,15 +31,8 @@ def _measured_fraction(memory, batches=BATCHES):
     return total / batches
 
 
-def _lidar_memory(setup, tmp_path, weight, **kwargs):
-    from playerruns.trainer.memories import weighted_memory_cls
-
-    kwargs.setdefault("dataset_path", tmp_path / "none")
-    return weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=weight))(nb_steps=1, device="cpu", **kwargs)
-
-
 def _assert_fraction(memory, weight):
-    n_demo, n_other = _valid_counts(memory)
+    n_demo, n_other = valid_counts(memory)
     expected = expected_demo_fraction(weight, n_demo, n_other)
     measured = _measured_fraction(memory)
     draws = BATCHES * memory.batch_size
@@ -73,9 +43,9 @@ def _assert_fraction(memory, weight):
 
 @pytest.mark.parametrize("weight", [0.0, 0.5, 1.0, 3.0, 10.0])
 def test_lidar_memory_fraction_follows_the_formula(lidar_setup, tmp_path, rng, weight):
-    memory = _lidar_memory(lidar_setup, tmp_path, weight)
+    memory = lidar_memory(lidar_setup, tmp_path, weight)
     for k in range(12):  # 2 demo episodes among 12, interleaved, episodes of 20 samples
-        append_samples(memory, _episodes(lidar_setup, rng, 1, 19, demo=k in (3, 8)))
+        append_samples(memory, demo_episodes(lidar_setup, rng, 1, 19, demo=k in (3, 8)))
     measured, expected = _assert_fraction(memory, weight)
     if weight == 0.0:
         assert measured == 0.0
@@ -86,8 +56,8 @@ def test_lidar_memory_fraction_follows_the_formula(lidar_setup, tmp_path, rng, w
 def test_weight_one_is_tmrls_own_sampler(lidar_setup, tmp_path, rng, monkeypatch):
     from tmrl.custom.custom_memories import MemoryTMLidar
 
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0)
-    append_samples(memory, _episodes(lidar_setup, rng, 3, 19, demo=True))
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0)
+    append_samples(memory, demo_episodes(lidar_setup, rng, 3, 19, demo=True))
     calls = []
     original = MemoryTMLidar.sample_indices
 
@@ -101,9 +71,9 @@ def test_weight_one_is_tmrls_own_sampler(lidar_setup, tmp_path, rng, monkeypatch
 
 
 def test_fraction_stays_right_as_the_memory_trims(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 4.0, memory_size=300)
+    memory = lidar_memory(lidar_setup, tmp_path, 4.0, memory_size=300)
     for k in range(30):  # 600 samples through a memory of ~305: the oldest are trimmed
-        append_samples(memory, _episodes(lidar_setup, rng, 1, 19, demo=k % 5 == 0))
+        append_samples(memory, demo_episodes(lidar_setup, rng, 1, 19, demo=k % 5 == 0))
         assert len(memory.demo_index.demo) == len(memory.data[0])
     demo_flags = np.array([bool(i.get(DEMO_FLAG)) for i in memory.data[6]])
     np.testing.assert_array_equal(memory.demo_index.demo, demo_flags)
@@ -119,10 +89,10 @@ def test_flags_come_back_from_data_pkl(lidar_setup, clean_dataset, tmp_path, rng
         run.samples = [(a, o, np.float32(1.0), t, tr, i) for a, o, _, t, tr, i in run.samples]
         paths.append(str(save_run(runs / f"d{k}.pkl", run)))
     import_runs(paths, lidar_setup)
-    memory = _lidar_memory(lidar_setup, tmp_path, 3.0, dataset_path=clean_dataset)
+    memory = lidar_memory(lidar_setup, tmp_path, 3.0, dataset_path=clean_dataset)
     assert memory.demo_index.n_demo_samples == 80
     for _ in range(8):
-        append_samples(memory, _episodes(lidar_setup, rng, 1, 19, demo=False))
+        append_samples(memory, demo_episodes(lidar_setup, rng, 1, 19, demo=False))
     _assert_fraction(memory, 3.0)
 
 
@@ -153,6 +123,6 @@ def test_generic_memory_fraction_despite_its_redraw_trap(tmp_path, weight):
 
 
 def test_only_demos_with_weight_zero_still_samples(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 0.0)
-    append_samples(memory, _episodes(lidar_setup, rng, 3, 19, demo=True))
+    memory = lidar_memory(lidar_setup, tmp_path, 0.0)
+    append_samples(memory, demo_episodes(lidar_setup, rng, 3, 19, demo=True))
     assert float(memory.sample()[2].mean()) == 1.0

@@ -16,7 +16,7 @@ from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.errors import ConfigError
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.sampling import DemoSchedule, expected_demo_fraction
-from tests.test_sampling import _episodes, _lidar_memory, _valid_counts
+from tests.helpers import demo_episodes, lidar_memory, valid_counts
 
 
 def _demos_in(batch) -> int:
@@ -49,30 +49,30 @@ def test_fraction_anneals_linearly_to_its_floor_over_training_steps():
 
 @pytest.mark.parametrize("fraction", [0.25, 0.5, 0.0, 1.0])
 def test_fixed_share_is_exact_in_every_batch(lidar_setup, tmp_path, rng, fraction):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
     memory.demo_schedule = DemoSchedule(fraction=fraction)
-    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 30, 20, demo=False))
     counts = [_demos_in(memory.sample()) for _ in range(40)]
     assert counts == [round(fraction * 32)] * 40  # 32 x 0.25 = 8: no randomness in the count
     assert memory.sampled_demos == sum(counts)
 
 
 def test_fractional_share_is_right_on_average(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
     memory.demo_schedule = DemoSchedule(fraction=0.1)  # 3.2 demos a batch: 3 or 4
-    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 30, 20, demo=False))
     counts = [_demos_in(memory.sample()) for _ in range(400)]
     assert set(counts) == {3, 4}
     assert abs(np.mean(counts) - 3.2) <= 5 * math.sqrt(0.16 / 400)
 
 
 def test_share_follows_the_anneal_as_training_steps_pass(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=40)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=40)
     memory.demo_schedule = DemoSchedule(fraction=0.5, fraction_final=0.1, anneal_steps=40)
-    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 30, 20, demo=False))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 30, 20, demo=False))
     counts = [_demos_in(memory.sample()) for _ in range(60)]
     # step 0: 20 of 40; step 20: 0.3 -> 12; from step 40 on: the floor, 4 of 40
     assert counts[0] == 20 and counts[20] == 12 and set(counts[40:]) == {4}
@@ -82,12 +82,12 @@ def test_share_follows_the_anneal_as_training_steps_pass(lidar_setup, tmp_path, 
 
 
 def test_decaying_weight_follows_the_formula_as_the_memory_fills(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=64)
-    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 10, 20, demo=False))
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=64)
+    append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 10, 20, demo=False))
     n_raw = raw_sample_count(memory.data)
     memory.demo_schedule = DemoSchedule(weight=11.0, weight_decay_samples=2 * n_raw)  # half decayed: weight 6
-    n_demo, n_other = _valid_counts(memory)
+    n_demo, n_other = valid_counts(memory)
     expected = expected_demo_fraction(6.0, n_demo, n_other)
     measured = np.mean([_demos_in(memory.sample()) / 64 for _ in range(300)])
     assert abs(measured - expected) <= 5 * math.sqrt(expected * (1 - expected) / (300 * 64))
@@ -104,14 +104,14 @@ def _demo_rewards_in_memory(memory) -> int:
 
 @pytest.mark.parametrize("keep", [True, False])
 def test_keep_demos_through_trimming(lidar_setup, tmp_path, rng, keep):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=300, batch_size=32)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=300, batch_size=32)
     memory.keep_demos = keep
     memory.demo_schedule = DemoSchedule(fraction=0.25)
-    demos = _episodes(lidar_setup, rng, 2, 20, demo=True)
-    append_samples(memory, _episodes(lidar_setup, rng, 3, 20, demo=False))
+    demos = demo_episodes(lidar_setup, rng, 2, 20, demo=True)
+    append_samples(memory, demo_episodes(lidar_setup, rng, 3, 20, demo=False))
     append_samples(memory, demos)  # in the middle: the trimming reaches them after a while
     for _ in range(20):
-        append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=False))
+        append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=False))
         assert len(memory) <= memory.memory_size  # tmrl's own size rule, demos counted
     if not keep:
         assert _demo_rewards_in_memory(memory) == 0 and memory.demo_index.n_demo_samples == 0
@@ -133,10 +133,10 @@ def test_keep_demos_through_trimming(lidar_setup, tmp_path, rng, keep):
 
 
 def test_demos_alone_overflowing_the_memory_are_trimmed_oldest_first(lidar_setup, tmp_path, rng, caplog):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=50, batch_size=8)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=50, batch_size=8)
     memory.keep_demos = True
-    append_samples(memory, _episodes(lidar_setup, rng, 4, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 1, 20, demo=False))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 4, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 1, 20, demo=False))
     assert len(memory) <= memory.memory_size
     assert "demos alone fill MEMORY_SIZE" in caplog.text
 
@@ -196,10 +196,10 @@ def test_cloning_needs_tmrl_sac():
 
 
 def test_demo_rows_are_flagged_in_every_batch(lidar_setup, tmp_path, rng):
-    memory = _lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
+    memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=100_000, batch_size=32)
     memory.demo_schedule = DemoSchedule(fraction=0.25)
-    append_samples(memory, _episodes(lidar_setup, rng, 2, 20, demo=True))
-    append_samples(memory, _episodes(lidar_setup, rng, 10, 20, demo=False))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 2, 20, demo=True))
+    append_samples(memory, demo_episodes(lidar_setup, rng, 10, 20, demo=False))
     for _ in range(10):
         batch = memory.sample()
         assert np.array_equal(np.asarray(batch.demo), np.asarray(batch[2]) == 1.0)

@@ -6,7 +6,6 @@ mid-send, a trainer killed between a confirmation and its next checkpoint."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import re
 import shutil
@@ -17,8 +16,17 @@ from pathlib import Path
 import pytest
 
 from playerruns.runs.runfile import load_run, new_run_id, save_run
-from playerruns.shipping.link import ServerLink, free_local_ports, server_reachable
-from tests.helpers import Roles, make_home, run_cli, run_program, subprocess_env, trainer_statistics
+from playerruns.shipping.link import free_local_ports
+from tests.helpers import (
+    Roles,
+    config_port,
+    make_home,
+    make_runs,
+    run_cli,
+    subprocess_env,
+    trainer_statistics,
+    wait_for_server,
+)
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
@@ -33,18 +41,6 @@ def _home(tmp_path: Path, *, rounds_per_epoch: int, **overrides) -> Path:
                      PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(tmp_path / "unused"),
                                   "DEMO_INJECTION_REPEAT": 2, "RECEIVED_PATH": str(tmp_path / "received")},
                      **overrides)
-
-
-def _make_runs(home: Path, folder: Path, count: int) -> list[tuple[Path, str, int]]:
-    """(path, run id, samples) of ``count`` new pendulum runs in ``folder``."""
-    done = run_program(home, "make_runs.py", str(folder), str(count))
-    assert done.returncode == 0, done.stderr
-    runs = []
-    for k in range(count):
-        path = folder / f"run{k}.pkl"
-        run = load_run(path)
-        runs.append((path, run.run_id, len(run.samples)))
-    return runs
 
 
 def _injections(log: str, run_id: str) -> list[str]:
@@ -67,7 +63,7 @@ def _checkpoint(home: Path):
 def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
     home = _home(tmp_path, rounds_per_epoch=2)
     roles = Roles(home, tmp_path)
-    made = _make_runs(home, tmp_path / "made", 12)
+    made = make_runs(home, tmp_path / "made", 12)
     distinct, (shared_path, shared_id, shared_n), (bad_src, _bad_id, _) = made[:10], made[10], made[11]
     bad = load_run(bad_src)  # a NaN reward: the trainer must refuse it, as it refuses such a file from disk
     act, obs, _rew, *rest = bad.samples[5]
@@ -83,17 +79,17 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
     save_run(folders[0] / "bad.pkl", bad)
     try:
         roles.start("server", "--server")
-        _wait_for_server(roles, home, "server")
+        wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
         roles.start("worker", "--worker")
         roles.wait_for(lambda: _rounds(roles.log("trainer")) >= 2, 180, "training on worker samples",
                        ("server", "trainer", "worker"))
 
-        wrong = make_home(tmp_path / "wrong", PORT=_port(home), PASSWORD="not the server's password")
+        wrong = make_home(tmp_path / "wrong", PORT=config_port(home), PASSWORD="not the server's password")
         refused = run_cli(wrong, "--send-player-runs", "--player-runs-paths", str(distinct[0][0]),
                           "--send-timeout", "5")
         assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert f"the server at 127.0.0.1:{_port(home)} did not let this sender in: PASSWORD" in refused.stdout
+        assert f"the server at 127.0.0.1:{config_port(home)} did not let this sender in: PASSWORD" in refused.stdout
         assert distinct[0][0].exists()
 
         rounds_before = _rounds(roles.log("trainer"))
@@ -163,23 +159,13 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         roles.stop_all()
 
 
-def _wait_for_server(roles: Roles, home: Path, name: str) -> None:
-    link = ServerLink(ip="127.0.0.1", port=_port(home), password="", tls=False, tls_hostname="", keys_dir=None,
-                      header_size=12, max_buf_len=1)
-    roles.wait_for(lambda: server_reachable(link, timeout=0.5), 120, "the server to listen", (name,))
-
-
-def _port(home: Path) -> int:
-    return json.loads((home / "TmrlData" / "config" / "config.json").read_text())["PORT"]
-
-
 def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
     home = _home(tmp_path, rounds_per_epoch=100_000)  # one endless epoch: the only checkpoint is the first one
     roles = Roles(home, tmp_path)
-    (path_a, id_a, _), (path_c, id_c, _), (path_d, id_d, _) = _make_runs(home, tmp_path / "runs", 3)
+    (path_a, id_a, _), (path_c, id_c, _), (path_d, id_d, _) = make_runs(home, tmp_path / "runs", 3)
     try:
         roles.start("server", "--server")
-        _wait_for_server(roles, home, "server")
+        wait_for_server(roles, home, "server")
         alone = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path_a), "--send-timeout", "5")
         assert alone.returncode == 1
         assert "no playerruns trainer answered through the server" in alone.stdout and path_a.exists()
@@ -189,7 +175,7 @@ def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
         roles.wait_for(lambda: "Sending 1 run file(s)" in roles.log("sender_a"), 60, "the sender to start")
         roles.kill("server")
         roles.start("server2", "--server")
-        _wait_for_server(roles, home, "server2")
+        wait_for_server(roles, home, "server2")
         # a sender killed mid-send: its run waits at the new server, or never got there
         roles.start("sender_c", "--send-player-runs", "--player-runs-paths", str(path_c), "--send-timeout", "300")
         roles.wait_for(lambda: "Sending 1 run file(s)" in roles.log("sender_c"), 60, "the second sender to start")
@@ -270,12 +256,12 @@ def test_sending_over_tls_as_tmrl_workers_do(tmp_path):
     home = _home(tmp_path, rounds_per_epoch=100_000, TLS=True, TLS_HOSTNAME="default",
                  TLS_CREDENTIALS_DIRECTORY=str(keys))
     roles = Roles(home, tmp_path)
-    ((path, run_id, n),) = _make_runs(home, tmp_path / "runs", 1)
+    ((path, run_id, n),) = make_runs(home, tmp_path / "runs", 1)
     try:
         roles.start("server", "--server")
-        _wait_for_server(roles, home, "server")
+        wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
-        plain = make_home(tmp_path / "plain", PORT=_port(home), TLS=False)  # the right password, but no TLS
+        plain = make_home(tmp_path / "plain", PORT=config_port(home), TLS=False)  # the right password, but no TLS
         refused = run_cli(plain, "--send-player-runs", "--player-runs-paths", str(path), "--send-timeout", "5")
         assert refused.returncode == 1 and "did not let this sender in" in refused.stdout and path.exists()
         sent = run_cli(home, "--send-player-runs", "--player-runs-paths", str(path), "--send-timeout", "240",

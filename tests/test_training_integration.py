@@ -4,32 +4,17 @@ consumed, the truncated and the malicious ones are rejected, and training never 
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from playerruns.shipping.link import free_local_ports
-from tests.helpers import REPO, make_home, run_program, subprocess_env, trainer_statistics
+from tests.helpers import Roles, make_home, run_program, trainer_statistics
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
-
-
-def _wait_for(predicate, timeout: float, what: str, procs) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for name, proc in procs.items():
-            assert proc.poll() is None, f"{name} exited early"
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_server_trainer_worker_with_online_injection(tmp_path):
@@ -44,22 +29,19 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
                      PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(source), "CONSUME_ON_READ": True,
                                   "DEMO_INJECTION_REPEAT": 2, "DEMO_SAMPLING_WEIGHT": 50.0,
                                   "REJECT_AFTER_SECONDS": 2.0})
-    env = subprocess_env(home)  # the throttled test environment is imported from the repository
-    logs = {name: tmp_path / f"{name}.log" for name in ("server", "trainer", "worker")}
-    procs: dict[str, subprocess.Popen] = {}
+    roles = Roles(home, tmp_path)  # the throttled test environment is imported from the repository
+    watched = ("server", "trainer", "worker")
     try:
-        for name in ("server", "trainer", "worker"):
-            with open(logs[name], "wb") as out:
-                procs[name] = subprocess.Popen([sys.executable, "-m", "playerruns", f"--{name}"], env=env, cwd=REPO,
-                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            if name == "server":
-                time.sleep(1.0)
-        trainer_log = logs["trainer"]
+        roles.start("server", "--server")
+        time.sleep(1.0)
+        roles.start("trainer", "--trainer")
+        roles.start("worker", "--worker")
+        trainer_log = tmp_path / "trainer.log"
 
         def rounds() -> int:
             return len(re.findall(r"=== epoch \d+/\d+ =+ round", trainer_log.read_text(errors="replace")))
 
-        _wait_for(lambda: rounds() >= 2, 120, "training to start", procs)
+        roles.wait_for(lambda: rounds() >= 2, 120, "training to start", watched)
         assert f"Player runs online injection: SOURCE_PATH={source} (exists=false)" in trainer_log.read_text()
         source.mkdir()
         marker = tmp_path / "payload-ran"
@@ -68,11 +50,11 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         run_id, n_samples = dropped.stdout.split()
         n_samples = int(n_samples)
 
-        _wait_for(lambda: (source / "good.pkl.imported").exists()
-                  and (source / "copying.pkl.rejected").exists() and (source / "evil.pkl.rejected").exists(),
-                  90, "the good file injected and the bad ones rejected", procs)
+        roles.wait_for(lambda: (source / "good.pkl.imported").exists()
+                       and (source / "copying.pkl.rejected").exists() and (source / "evil.pkl.rejected").exists(),
+                       90, "the good file injected and the bad ones rejected", watched)
         after_reject = rounds()
-        _wait_for(lambda: rounds() >= after_reject + 4, 90, "training to go on", procs)
+        roles.wait_for(lambda: rounds() >= after_reject + 4, 90, "training to go on", watched)
 
         text = trainer_log.read_text(errors="replace")
         assert text.count("Player runs SOURCE_PATH does not exist") == 1  # said once, while missing
@@ -89,15 +71,12 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         assert all("return_train" in r["tmrl"] and "loss_critic" in r["tmrl"] for r in epochs)
         progress = [r["updates"] for r in trainer_statistics(home, "progress")]
         assert progress and progress == sorted(progress)
-        for name, proc in procs.items():
-            assert proc.poll() is None, f"{name} stopped"
+        for name in watched:
+            assert roles.procs[name].poll() is None, f"{name} stopped"
         # the checkpoint (pickled training instance) holds the demos and the record of the injection
         checkpoint = Path(home / "TmrlData" / "checkpoints").glob("*_t.tcpt")
         instance = pickle.loads(next(checkpoint).read_bytes())
         assert run_id in instance.injection_record.run_ids
         assert instance.memory.demo_index.n_demo_samples == 2 * n_samples
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        roles.stop_all()
