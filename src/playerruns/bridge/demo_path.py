@@ -74,11 +74,6 @@ class DemoPath:
         return detach_views(demo_samples(run, self.setup.compress))
 
 
-def memory_samples(run: RunFile, setup: TmrlSetup) -> list[Sample]:
-    """One run's memory samples (see ``DemoPath``)."""
-    return DemoPath(setup).memory_samples(run)
-
-
 def detach_views(samples: list[Sample]) -> list[Sample]:
     """``samples`` with each observation array that is a view of a larger array replaced by a copy.
 

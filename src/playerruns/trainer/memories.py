@@ -91,7 +91,8 @@ class DemoWeightedSampling:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("sampled_batches", 0)  # checkpoints of earlier versions
-        self.__dict__.setdefault("warned_demo_overflow", state.pop("_warned_demo_overflow", False))
+        legacy = self.__dict__.pop("_warned_demo_overflow", False)  # the name in earlier checkpoints
+        self.__dict__.setdefault("warned_demo_overflow", legacy)
 
     @property
     def demo_weight(self) -> float:

@@ -92,7 +92,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("broadcast_pending", state.pop("_broadcast_pending", False))  # earlier checkpoints
+        legacy = self.__dict__.pop("_broadcast_pending", False)  # the name in earlier checkpoints
+        self.__dict__.setdefault("broadcast_pending", legacy)
         self.__dict__.setdefault("pretrained_steps", 0)
         self._reset_transients()
 
