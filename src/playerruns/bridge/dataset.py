@@ -1,9 +1,8 @@
 """Importing run files into the replay dataset (``data.pkl``) that the tmrl trainer loads at startup.
 
-The path a demo sample takes, end to end::
-
-    run file --safe load--> raw samples --validate--> tag info (is_demo, player_run_id)
-        --SAMPLE_COMPRESSOR--> configured MEMORY.append_buffer --> memory.data --atomic write--> data.pkl
+Each file goes the one demo path (``playerruns.bridge.demo_path``: safe load, validation, stale-reward
+check, demo tags, SAMPLE_COMPRESSOR, detached views), then through the configured memory's
+``append_buffer`` into ``memory.data``, which is written atomically to data.pkl.
 
 Files are read one at a time: a file's raw samples are validated, tagged and compressed, then
 dropped, so an import holds one file's raw samples plus the compressed samples of the files read
