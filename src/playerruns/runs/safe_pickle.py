@@ -14,6 +14,11 @@ file, which bounds the memo to 16 bytes per byte of input. The unpickler reads t
 buffer (``_WholeBuffer``), so it walks the opcodes exactly as the check did. The builtins that could
 build something huge out of a few bytes (``set(range(10**10))``, ``bytearray(10**10)``) are admitted
 only for the data a pickler gives them.
+
+What the unpickler builds is then turned into plain data by ``playerruns.runs.content``: numpy's
+globals stand for plans that are checked (no object dtypes, data exactly as long as the shape says)
+before numpy builds anything, and the whole value is checked against an allow-list of plain types
+with bounds on depth, element count and decoded size relative to the file's size.
 """
 
 from __future__ import annotations
@@ -27,20 +32,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from playerruns.runs import content
 from playerruns.runs.errors import RunFileError
 
 # (module, name) pairs a run file may reference. Everything else is refused.
+_NUMPY_GLOBALS: dict[tuple[str, str], str] = {
+    # numpy arrays, scalars and dtypes, under numpy 1.x and 2.x module names: each stands for a plan
+    # (see ``content``), never for numpy's own function
+    **{(mod, name): name for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+       for name in ("_reconstruct", "scalar")},
+    **{(mod, "_frombuffer"): "_frombuffer" for mod in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): "ndarray",
+    ("numpy", "dtype"): "dtype",
+}
 _ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
-        # numpy arrays, scalars and dtypes, under numpy 1.x and 2.x module names
-        *((mod, name) for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
-          for name in ("_reconstruct", "scalar")),
-        *((mod, "_frombuffer") for mod in ("numpy.core.numeric", "numpy._core.numeric")),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
+        *_NUMPY_GLOBALS,
         # plain builtins that have no opcode of their own (protocol 2 spells builtins "__builtin__")
         *((mod, name) for mod in ("builtins", "__builtin__")
-          for name in ("set", "frozenset", "complex", "bytes", "bytearray", "slice", "range")),
+          for name in ("set", "frozenset", "complex", "bytes", "bytearray")),
         ("_codecs", "encode"),  # how protocol 2 stores bytes: a pure function
         ("collections", "OrderedDict"),
     }
@@ -86,9 +96,19 @@ def _bytes(*args: Any) -> bytes:
 def _pickled_bytes(args: tuple[Any, ...]) -> tuple[Any, ...]:
     if args and not isinstance(args[0], (bytes, bytearray, str)):
         raise pickle.UnpicklingError(f"bytes() of a {type(args[0]).__name__}")
+    if len(args) > 1 and args[1] not in _PICKLED_ENCODINGS:
+        raise pickle.UnpicklingError("bytes() of a text in an encoding picklers do not use")
     return args
 
 
+def _encode(text: Any, encoding: Any = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol 2 uses it: a text's code points as bytes, nothing else."""
+    if not isinstance(text, str) or encoding not in _PICKLED_ENCODINGS:
+        raise pickle.UnpicklingError("_codecs.encode() of something other than a latin-1 text")
+    return text.encode("latin-1")
+
+
+_PICKLED_ENCODINGS = ("latin1", "latin-1")
 _WRAPPED_BUILTINS: dict[str, Any] = {"set": _set, "frozenset": _frozenset, "bytes": _bytes, "bytearray": _bytearray}
 
 
@@ -98,6 +118,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise ForbiddenObjectError(module, name)
         if module in ("builtins", "__builtin__"):
             return _WRAPPED_BUILTINS.get(name) or super().find_class("builtins", name)
+        if module == "_codecs":
+            return _encode
+        numpy_name = _NUMPY_GLOBALS.get((module, name))
+        if numpy_name is not None:
+            return content.NUMPY_PLANS[numpy_name]
         return super().find_class(module, name)
 
     def persistent_load(self, pid: Any) -> Any:
@@ -113,7 +138,10 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
         _check_memo_indices(data)
         with warnings.catch_warnings():  # numpy warns about some damaged dtypes: the error says it all
             warnings.simplefilter("ignore")
-            return _RestrictedUnpickler(_WholeBuffer(data)).load()
+            loaded = _RestrictedUnpickler(_WholeBuffer(data)).load()
+        return content.plain_data(loaded, len(data))
+    except content.RefusedContent as err:
+        raise RunFileError(f"{source}: refused to load: {err}") from None
     except ForbiddenObjectError as err:
         raise RunFileError(
             f"{source}: refused to load: it references the forbidden object '{err.qualified_name}' "

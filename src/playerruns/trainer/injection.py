@@ -5,7 +5,9 @@ temporary ``.partial`` files, never ``*.pkl.imported``), oldest first, skips fil
 before without re-reading them, and returns at most MAX_FILES_PER_UPDATE validated runs. A bad
 file never stops training: it is warned about and retried while it changes (it may still be
 copying); once bad and unchanged for REJECT_AFTER_SECONDS it is renamed ``.pkl.rejected`` with a
-``.pkl.rejected.reason`` text beside it. No file is ever deleted.
+``.pkl.rejected.reason`` text beside it. No file is ever deleted. A run already in the replay memory
+(injected before, or imported into the ``data.pkl`` the trainer started from) is never injected again.
+Each file is read under the trainer's ``HandlingNote`` (``playerruns.trainer.handling``).
 
 An idle poll costs one ``stat`` of the folder, however many files it holds. The folder is listed
 (a full scan) only when one of these says something may have changed since the last full scan:
@@ -44,13 +46,12 @@ from playerruns.runs.demos import load_demo_run
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.runs.validation import Compatibility
+from playerruns.trainer.handling import REJECTED_SUFFIX, HandlingNote, quarantine
 
 log = logging.getLogger(__name__)
 
 RUN_SUFFIX = ".pkl"
 CONSUMED_SUFFIX = ".imported"
-REJECTED_SUFFIX = ".rejected"
-REASON_SUFFIX = ".reason"
 FULL_SCAN_SECONDS = 5.0  # the folder is listed at least this often, changed or not (see the module docstring)
 MTIME_GRANULARITY_SECONDS = 2.0  # a folder time this close to a scan's start is not trusted (FAT: 2 s)
 
@@ -59,10 +60,10 @@ _FolderStamp = tuple[int, int, int, int]  # a folder's (st_mtime_ns, st_size, st
 
 @dataclass
 class InjectionRecord:
-    """What a training run has injected: checkpointed with the trainer, so a resumed trainer does not
-    inject the same runs twice while a fresh one starts over."""
+    """What a training run's replay memory holds of player runs: checkpointed with the trainer, so a
+    resumed trainer does not inject the same runs twice while a fresh one starts over."""
 
-    run_ids: set[str] = field(default_factory=set)
+    run_ids: set[str] = field(default_factory=set)  # injected, received, or in the data.pkl it started from
     training_id: str = field(default_factory=new_run_id)  # names this training's folder of received runs
     file_names: set[str] = field(default_factory=set)  # handled files, skipped without re-reading
     files: int = 0
@@ -81,8 +82,10 @@ class SourcePoller:
     """Scans one folder for run files to inject (see the module docstring)."""
 
     def __init__(self, source: Path, record: InjectionRecord, compat: Compatibility | None, *,
-                 consume: bool = True, max_files: int = 1, reject_after: float = 60.0) -> None:
+                 consume: bool = True, max_files: int = 1, reject_after: float = 60.0,
+                 note: HandlingNote | None = None) -> None:
         self.source = Path(source)
+        self.note = note
         self.record = record
         self.compat = compat
         self.consume = consume
@@ -164,20 +167,21 @@ class SourcePoller:
             if run is None:
                 continue
             if run.run_id in self.record.run_ids:
-                log.info(f"Player runs: {name} holds run {run.run_id}, already injected: skipped")
+                log.info(f"Player runs: {name} holds run {run.run_id}, already in the replay memory: skipped")
                 self._handled(name)
                 continue
             runs.append(run)
         self._rescan = leftover or bool(runs)
         return runs
 
-    def mark_injected(self, run: RunFile, samples: int) -> None:
-        """Records an injected run and, with CONSUME_ON_READ, renames its file to ``.pkl.imported``."""
+    def mark_injected(self, run: RunFile, samples: int, *, consume: bool = True) -> None:
+        """Records an injected run and, with CONSUME_ON_READ (unless ``consume`` is False), renames its file
+        to ``.pkl.imported``."""
         assert run.source is not None
         self.record.run_ids.add(run.run_id)
         self.record.files += 1
         self.record.samples += samples
-        self._handled(run.source.name)
+        self._handled(run.source.name, consume=consume)
 
     def _unseen_files(self) -> list[tuple[int, str, int, int]]:
         try:
@@ -208,7 +212,11 @@ class SourcePoller:
     def _read(self, name: str, size: int, mtime_ns: int, now: float) -> RunFile | None:
         path = self.source / name
         try:
-            run = load_demo_run(path, self.compat)
+            if self.note is None:
+                run = load_demo_run(path, self.compat)
+            else:
+                with self.note.handling(path, "reading"):
+                    run = load_demo_run(path, self.compat)
         except PlayerRunsError as err:
             if name not in self._bad:
                 log.warning(f"Player runs: cannot inject {name} yet: {err} (retried while the file changes; "
@@ -218,8 +226,8 @@ class SourcePoller:
         self._bad.pop(name, None)
         return run
 
-    def _handled(self, name: str) -> None:
-        if self.consume:
+    def _handled(self, name: str, *, consume: bool = True) -> None:
+        if self.consume and consume:
             target = free_name(self.source / (name + CONSUMED_SUFFIX))
             try:
                 os.replace(self.source / name, target)
@@ -229,12 +237,8 @@ class SourcePoller:
         self.record.file_names.add(name)
 
     def _reject(self, name: str, reason: str) -> None:
-        target = free_name(self.source / (name + REJECTED_SUFFIX))
-        try:
-            os.replace(self.source / name, target)
-            (target.parent / (target.name + REASON_SUFFIX)).write_text(reason + "\n", encoding="utf-8")
-        except OSError as err:
-            log.warning(f"Player runs: could not reject {name}: {err}")
+        target = quarantine(self.source / name, reason)
+        if target is None:
             self.record.file_names.add(name)  # never retried in this training run
         else:
             log.warning(f"Player runs: rejected {name} (renamed {target.name}): {reason}")

@@ -10,10 +10,14 @@ as they arrive, validated exactly as files from disk, stored, injected, and answ
   is injected and before the sender hears of it: if the trainer dies before its next checkpoint, the
   restarted trainer finds it there, not in the checkpoint's record, and injects it again; a run the
   checkpoint has is never injected twice.
+- The desk keeps runs injected from SOURCE_PATH the same way (``keep``, before their file is renamed
+  ``.pkl.imported``), so a killed trainer gets those back too; and once a checkpoint holds a run,
+  its copy is removed (``forget_checkpointed``): the folder holds only what the checkpoint lacks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -31,6 +35,7 @@ from playerruns.runs.runfile import RunFile
 from playerruns.runs.validation import Compatibility
 from playerruns.shipping import wire
 from playerruns.shipping.link import TRAINERS, WORKERS
+from playerruns.trainer.handling import HandlingNote
 from playerruns.trainer.injection import InjectionRecord
 
 log = logging.getLogger(__name__)
@@ -44,8 +49,9 @@ class RunDesk:
     it must remember lives in the checkpointed ``InjectionRecord`` and in the folder of received runs."""
 
     def __init__(self, record: InjectionRecord, compat: Compatibility | None, received_root: Path, *,
-                 enabled: bool, host: str | None = None) -> None:
+                 enabled: bool, host: str | None = None, note: HandlingNote | None = None) -> None:
         self.record = record
+        self.note = note
         self.compat = compat
         self.inbox = Path(received_root) / record.training_id
         self.enabled = enabled
@@ -60,13 +66,46 @@ class RunDesk:
         runs = []
         for path in sorted(self.inbox.glob("*.pkl")):
             try:
-                run = load_demo_run(path, self.compat)
+                with self._handling(path, "reading"):
+                    run = load_demo_run(path, self.compat)
             except PlayerRunsError as err:
                 log.warning(f"Player runs: cannot re-inject {path}: {err}")
                 continue
             if run.run_id not in self.record.run_ids:
                 runs.append(run)
         return runs
+
+    def keep(self, run: RunFile) -> bool:
+        """Stores a copy of a run about to be injected from elsewhere (SOURCE_PATH), as received runs are;
+        False (with a warning) when it cannot: the caller then leaves the original where it is."""
+        if run.source is None or run.source.parent == self.inbox:
+            return True
+        try:
+            self.inbox.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.inbox / _file_name(run.run_id), run.source.read_bytes())
+        except OSError as err:
+            log.warning(f"Player runs: could not keep a copy of {run.source.name} in {self.inbox}: "
+                        f"{err.strerror or err} (the file is left as it is, not renamed)")
+            return False
+        return True
+
+    def forget_checkpointed(self) -> int:
+        """Removes the stored runs that a checkpoint just saved holds (the record as it is now); returns how many."""
+        if not self.inbox.is_dir():
+            return 0
+        held = {_file_name(run_id) for run_id in self.record.run_ids}
+        removed = 0
+        for path in self.inbox.glob("*.pkl"):
+            if path.name in held:
+                try:
+                    path.unlink()
+                    removed += 1
+                except OSError as err:
+                    log.warning(f"Player runs: could not remove {path}: {err.strerror or err}")
+        return removed
+
+    def _handling(self, path: Path, what: str) -> Any:
+        return self.note.handling(path, what) if self.note is not None else contextlib.nullcontext()
 
     def receive(self, shipment: wire.Shipment, now: float | None = None) -> list[RunFile]:
         """The shipment's runs to inject now (each already stored); the others get their answer here."""
@@ -78,14 +117,15 @@ class RunDesk:
             self._asked[shipped.run_id] = now
             source = f"{shipped.name} from {shipment.sender}"
             if shipped.run_id in self.record.run_ids:
-                log.info(f"Player runs: {source} holds run {shipped.run_id}, already injected: skipped")
+                log.info(f"Player runs: {source} holds run {shipped.run_id}, already in the replay memory: skipped")
                 continue
             if not self.enabled:
                 self._refuse(shipped.run_id, f"{source}: online injection is off on this trainer "
                              "(PLAYER_RUNS.ONLINE_INJECTION is false in its config.json)")
                 continue
             try:
-                run = read_demo_run(shipped.data, source, self.compat)
+                with self._handling(self.inbox / _file_name(shipped.run_id), f"reading ({source})"):
+                    run = read_demo_run(shipped.data, source, self.compat)
                 if run.run_id != shipped.run_id:
                     raise PlayerRunsError(f"{source}: sent as run {shipped.run_id!r} but the file holds run "
                                           f"{run.run_id!r}")

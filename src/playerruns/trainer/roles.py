@@ -135,13 +135,13 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
         if wandb:
             _require_wandb()  # before anything starts
         from playerruns.trainer.receiving import PlayerRunsTrainer
-        from playerruns.trainer.training import update_training_instance
+        from playerruns.trainer.training import save_checkpoint, update_training_instance
 
         log_injection_settings(player_runs)
         cls = training_cls(setup, player_runs)
         trainer = PlayerRunsTrainer(cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
                                     checkpoint_path=cfg.CHECKPOINT_PATH,
-                                    dump_run_instance_fn=cfg_obj.DUMP_RUN_INSTANCE_FN,
+                                    dump_run_instance_fn=partial(save_checkpoint, dump=cfg_obj.DUMP_RUN_INSTANCE_FN),
                                     load_run_instance_fn=cfg_obj.LOAD_RUN_INSTANCE_FN,
                                     updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
         logging.info(f"--- NOW RUNNING {cfg_obj.ALG_NAME} on {setup.interface} (with player runs) ---")

@@ -8,7 +8,14 @@ demo-weighted memories of ``playerruns.trainer.memories``.
 
 Everything here is defined at module level and holds no open resource: tmrl checkpoints the whole
 training instance with pickle and resumes from it. Its helpers that hold configuration or files
-(the setup, the folder poller, the desk of shipped runs) are transient: rebuilt after a resume.
+(the setup, the folder poller, the desk of shipped runs, the handling note) are transient: rebuilt
+after a resume.
+
+Nothing a person drove is lost to a crash: every run is kept in the desk's folder before its samples
+are appended (``RunDesk.keep``), the first buffer update after a start injects again what the
+checkpoint lacks, and ``save_checkpoint`` (tmrl's checkpoint function, wrapped) lets the desk drop
+the copies a new checkpoint holds. A run file whose handling killed the trainer is set aside at the
+next start (``playerruns.trainer.handling``).
 """
 
 from __future__ import annotations
@@ -18,16 +25,19 @@ import math
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
 
+from playerruns.bridge.dataset import dataset_run_ids
 from playerruns.bridge.demo_path import DemoPath
 from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
 from playerruns.runs.runfile import RunFile
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.demo_sac import DemoSacAgent
+from playerruns.trainer.handling import HandlingNote
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 from playerruns.trainer.receiving import RunDesk
@@ -36,7 +46,7 @@ from playerruns.trainer.statistics import StatisticsLog, statistics_file
 log = logging.getLogger(__name__)
 
 
-TRANSIENT = ("_setup", "_poller", "_desk", "_recovered")  # rebuilt after a checkpoint is loaded
+TRANSIENT = ("_setup", "_poller", "_desk", "_note", "_recovered")  # rebuilt after a checkpoint is loaded
 
 
 class PlayerRunsTraining(TorchTrainingOffline):
@@ -50,6 +60,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
     _setup: TmrlSetup | None
     _poller: SourcePoller | None
     _desk: RunDesk | None
+    _note: HandlingNote | None
     _recovered: bool  # the runs received after the last checkpoint have been injected again
 
     def __init__(self, *args: Any, player_runs: PlayerRunsConfig | None = None, **kwargs: Any) -> None:
@@ -60,6 +71,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self.broadcast_pending = False
         self._reset_transients()
         super().__init__(*args, **kwargs)
+        self.note_memory_runs()
         self.connect_agent()
         self.pretrain()
         self.log_memory("start")
@@ -82,7 +94,13 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self._setup = None
         self._poller = None
         self._desk = None
+        self._note = None
         self._recovered = False
+
+    def note_memory_runs(self) -> None:
+        """Adds the player runs the replay memory holds (from data.pkl, say) to the injection record, so that
+        SOURCE_PATH never injects them a second time."""
+        self.injection_record.run_ids |= dataset_run_ids(self.memory.data)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -145,43 +163,64 @@ class PlayerRunsTraining(TorchTrainingOffline):
             self._setup = load_setup()
         return self._setup
 
+    def _handling_note(self) -> HandlingNote:
+        if self._note is None:
+            self._note = HandlingNote(self.player_runs.received_path / f".handling-{run_name()}.json")
+        return self._note
+
     def _source_poller(self) -> SourcePoller:
         if self._poller is None:
             cfg = self.player_runs
             self._poller = SourcePoller(cfg.source_path, self.injection_record, self._tmrl_setup().compat,
                                         consume=cfg.CONSUME_ON_READ, max_files=cfg.MAX_FILES_PER_UPDATE,
-                                        reject_after=cfg.REJECT_AFTER_SECONDS)
+                                        reject_after=cfg.REJECT_AFTER_SECONDS, note=self._handling_note())
         return self._poller
 
     def _run_desk(self) -> RunDesk:
         if self._desk is None:
             cfg = self.player_runs
             self._desk = RunDesk(self.injection_record, self._tmrl_setup().compat, cfg.received_path,
-                                 enabled=cfg.ONLINE_INJECTION)
+                                 enabled=cfg.ONLINE_INJECTION, note=self._handling_note())
         return self._desk
 
     def update_buffer(self, interface: Any) -> None:
         super().update_buffer(interface)
+        self.recover_player_runs()
         self.receive_player_runs(interface)
         if self.player_runs.ONLINE_INJECTION:
             self.inject_player_runs()
         if self.statistics.progress_due():
             self.statistics.write("progress", **self.counters())
 
+    def recover_player_runs(self) -> int:
+        """Once after a start: sets aside a run file that killed the trainer, then injects the kept runs the
+        checkpoint lacks (received or injected after it). Returns the samples appended."""
+        if self._recovered:
+            return 0
+        self._recovered = True
+        self._handling_note().quarantine_left_behind()
+        desk = self._run_desk()
+        runs = desk.recover()
+        if not runs:
+            return 0
+        log.info(f"Player runs: {len(runs)} run(s) kept in {desk.inbox} are not in the checkpoint: injecting "
+                 "them again")
+        return self._inject(runs, " kept before the restart", desk)
+
+    def checkpointed(self) -> None:
+        """A checkpoint of this instance was just saved: the kept copies of the runs it holds can go."""
+        removed = self._run_desk().forget_checkpointed()
+        if removed:
+            log.debug(f"Player runs: {removed} kept run(s) are in the checkpoint now")
+
     def receive_player_runs(self, interface: Any) -> int:
-        """Injects the runs shipped through the server since the last update and answers each shipment;
-        first, after a restart, the runs received after the last checkpoint. Returns the samples appended."""
+        """Injects the runs shipped through the server since the last update and answers each shipment.
+        Returns the samples appended."""
         take = getattr(interface, "take_shipments", None)
         if take is None:  # a stock tmrl interface: shipments cannot reach this trainer
             return 0
         desk = self._run_desk()
         appended = 0
-        if not self._recovered:
-            self._recovered = True
-            runs = desk.recover()
-            if runs:
-                log.info(f"Player runs: {len(runs)} run(s) in {desk.inbox} were received after the last checkpoint")
-                appended += self._inject(runs, " received before the restart", desk)
         for shipment in take():
             runs = desk.receive(shipment)
             if runs:
@@ -199,9 +238,11 @@ class PlayerRunsTraining(TorchTrainingOffline):
         """Polls SOURCE_PATH once and injects what is new; returns the samples appended."""
         poller = self._source_poller()
         runs = poller.poll()
+        desk = self._run_desk()
+        kept = [desk.keep(run) for run in runs]
         counts = self._append_runs(runs, "")
-        for run, count in zip(runs, counts, strict=True):
-            poller.mark_injected(run, count)
+        for run, count, was_kept in zip(runs, counts, kept, strict=True):
+            poller.mark_injected(run, count, consume=was_kept)
         return sum(counts)
 
     def _append_runs(self, runs: list[RunFile], origin: str) -> list[int]:
@@ -211,10 +252,12 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return []
         repeat = self.player_runs.DEMO_INJECTION_REPEAT
         demo_path = DemoPath(self._tmrl_setup())
+        note = self._handling_note()
         counts = []
         for run in runs:
-            samples = demo_path.memory_samples(run)
-            append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
+            with note.handling(run.source or Path(run.run_id), "appending the samples of"):
+                samples = demo_path.memory_samples(run)
+                append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             counts.append(len(samples) * repeat)
         appended = sum(counts)
         self.total_samples += appended
@@ -259,6 +302,25 @@ class PlayerRunsTraining(TorchTrainingOffline):
 
 
 Updater = Callable[[TorchTrainingOffline, partial], TorchTrainingOffline]  # tmrl's checkpoint updater
+Dumper = Callable[[TorchTrainingOffline, str], None]  # tmrl's DUMP_RUN_INSTANCE_FN
+
+
+def save_checkpoint(run_instance: TorchTrainingOffline, checkpoint_path: str, *, dump: Dumper) -> None:
+    """tmrl's checkpoint function ``dump``, with the kept runs it now holds dropped; a failure to save is
+    one error line and training goes on (the previous checkpoint stays as it was)."""
+    try:
+        dump(run_instance, checkpoint_path)
+    except Exception as err:  # a full disk, or something in the memory pickle cannot write
+        log.error(f"Player runs: could not save the checkpoint {checkpoint_path}: {type(err).__name__}: "
+                  f"{_one_line(err)}; training goes on and the previous checkpoint stays")
+        return
+    if isinstance(run_instance, PlayerRunsTraining):
+        run_instance.checkpointed()
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def update_training_instance(run_instance: TorchTrainingOffline, training_cls: partial,
@@ -293,6 +355,7 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
     if isinstance(agent, DemoSacAgent):  # the coefficients may have changed in config.json
         agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
+    run_instance.note_memory_runs()
     run_instance.connect_agent()
     run_instance.log_memory("resume")
     return run_instance
