@@ -244,6 +244,7 @@ class _Walk:
             raise RefusedContent(f"an array of shape {shape} and dtype {dtype} holding {len(buffer)} bytes of "
                                  f"data instead of {expected}")
         self.decode(expected)
+        built: np.ndarray
         if state[0] == "buffer":
             built = np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran else "C")
         else:
