@@ -210,3 +210,96 @@ def lidar_memory(setup, tmp_path, weight, **kwargs):
 
     kwargs.setdefault("dataset_path", tmp_path / "none")
     return weighted_memory_cls(setup.memory_cls, DemoSchedule(weight=weight))(nb_steps=1, device="cpu", **kwargs)
+
+
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> str:
+    """The one ``playerruns: error:`` line a refused command printed on stderr (exit code ``code``),
+    checked to name each of ``fragments``."""
+    assert result.returncode == code, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("playerruns: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by path relative to it (to show that nothing was changed)."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def home_with_import(folder: Path, setup, rng, *, steps: int, **overrides) -> tuple[Path, Path, Path]:
+    """A TM20LIDAR HOME in ``folder`` whose dataset already holds one synthetic run of ``steps`` steps,
+    imported with the CLI: (home, its data.pkl, the imported run file)."""
+    from playerruns.runs.runfile import save_run
+
+    home = make_home(folder, **overrides)
+    imported = save_run(folder / "imported.pkl", synthetic_run(setup, steps=steps, rng=rng))
+    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(imported))
+    assert result.returncode == 0, result.stderr
+    return home, home / "TmrlData" / "dataset" / "data.pkl", imported
+
+
+def local_ports() -> dict[str, int]:
+    """Free ports on 127.0.0.1 for the server and the three local endpoints of a HOME's config.json."""
+    from playerruns.shipping.link import free_local_ports
+
+    port, server, trainer, worker = free_local_ports(4)
+    return {"PORT": port, "LOCAL_PORT_SERVER": server, "LOCAL_PORT_TRAINER": trainer, "LOCAL_PORT_WORKER": worker}
+
+
+def trainer_rounds(log: str) -> int:
+    """The training rounds tmrl's trainer announced in its log ``log``."""
+    import re
+
+    return len(re.findall(r"=== epoch \d+/\d+ =+ round", log))
+
+
+def read_checkpoint(home: Path):
+    """The trainer's latest checkpoint in ``home`` (tmrl pickles the training instance), or None while
+    there is none or it is being written."""
+    import pickle
+
+    try:
+        path = next((home / "TmrlData" / "checkpoints").glob("*_t.tcpt"))
+        return pickle.loads(path.read_bytes())
+    except (StopIteration, EOFError, pickle.UnpicklingError, OSError):
+        return None
+
+
+def read_until_seen(term: Terminal, text: str, count: int, timeout: float = 60.0) -> str:
+    """Waits until ``text`` has appeared ``count`` times on ``term``'s screen; returns the screen so far."""
+    deadline = time.monotonic() + timeout
+    while term.output.count(text) < count:
+        assert time.monotonic() < deadline, f"timed out waiting for {text!r} x{count}:\n{term.output}"
+        term._drain(0.2)
+    return term.output
+
+
+SEEDED_STREAM = "tests: seeded driver"
+
+
+def seeded_stream_driver(setup):
+    """A scripted person (``--record-driver tests.helpers:seeded_stream_driver``) whose actions in [-1, 1)
+    are drawn from playerruns' named stream SEEDED_STREAM: under PLAYERRUNS_SEED they are known in
+    advance (``seeded_stream_actions``), unseeded they are fresh every time."""
+    from playerruns.bridge.seeding import generator
+
+    draws, shape = generator(SEEDED_STREAM), setup.action_space.shape
+
+    def act(obs):
+        return draws.uniform(-1.0, 1.0, shape).astype(np.float32)
+    return act
+
+
+def seeded_stream_actions(seed: int, shape: tuple[int, ...], n: int) -> np.ndarray:
+    """The first ``n`` actions of ``seeded_stream_driver`` in a process seeded with ``seed`` (seeds this one)."""
+    from playerruns.bridge.seeding import generator, seed_everything
+
+    seed_everything(seed)
+    draws = generator(SEEDED_STREAM)
+    return np.array([draws.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(n)])

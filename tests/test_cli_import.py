@@ -16,27 +16,15 @@ import pytest
 from playerruns.bridge.dataset import dataset_run_ids, read_dataset
 from playerruns.runs.runfile import load_run, save_run
 from playerruns.tools.synthetic import synthetic_run
-from tests.helpers import make_home, run_cli, run_program, subprocess_env
+from tests.helpers import home_with_import, make_home, one_line_error, run_cli, run_program, subprocess_env
 
 
 @pytest.fixture
 def home_with_dataset(tmp_path, lidar_setup, rng):
     """A TM20LIDAR HOME whose dataset already holds one imported run, plus a second good run file."""
-    home = make_home(tmp_path, MEMORY_SIZE=100_000)
-    good = [save_run(tmp_path / f"good{k}.pkl", synthetic_run(lidar_setup, steps=20, rng=rng)) for k in range(2)]
-    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(good[0]))
-    assert result.returncode == 0, result.stderr
-    dataset = home / "TmrlData" / "dataset" / "data.pkl"
-    return home, dataset, good
-
-
-def _assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("playerruns: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    home, dataset, imported = home_with_import(tmp_path, lidar_setup, rng, steps=20, MEMORY_SIZE=100_000)
+    second = save_run(tmp_path / "good1.pkl", synthetic_run(lidar_setup, steps=20, rng=rng))
+    return home, dataset, [imported, second]
 
 
 def _bad_files(tmp_path, lidar_setup, rng):
@@ -84,7 +72,7 @@ def test_each_bad_file_is_refused_and_the_dataset_is_untouched(home_with_dataset
     for name, path, fragments in _bad_files(tmp_path / "bad", lidar_setup, rng):
         content_before = path.read_bytes()
         result = run_cli(home, "--import-player-runs", "--player-runs-paths", f"{good[1]},{path}")
-        _assert_one_line_error(result, *fragments)
+        one_line_error(result, *fragments)
         assert dataset.read_bytes() == before, name
         assert path.read_bytes() == content_before, name
     assert not list(dataset.parent.glob("*.partial"))
@@ -103,7 +91,7 @@ def test_malicious_pickle_never_runs(home_with_dataset, tmp_path):
     evil.write_bytes(pickle.dumps({"format": "tmrl_player_run_v1", "run_id": "x", "recorded_at": "",
                                    "metadata": {}, "samples": [Evil()]}))
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(evil))
-    _assert_one_line_error(result, str(evil), "forbidden object", "system")
+    one_line_error(result, str(evil), "forbidden object", "system")
     assert not target.exists()
     assert dataset.read_bytes() == before
 
@@ -123,7 +111,7 @@ def test_bad_flags(home_with_dataset, args, fragments):
     before = dataset.read_bytes()
     args = [a.replace("{good}", str(good[1])) for a in args]
     result = run_cli(home, "--import-player-runs", *args)
-    _assert_one_line_error(result, *fragments)
+    one_line_error(result, *fragments)
     assert dataset.read_bytes() == before
 
 
@@ -133,22 +121,22 @@ def test_missing_or_broken_tmrl_config(tmp_path, lidar_setup, rng):
     empty_home.mkdir()
     started = time.monotonic()
     result = run_cli(empty_home, "--import-player-runs", "--player-runs-paths", str(run))
-    _assert_one_line_error(result, "TmrlData folder not found", "--init-tmrl-data")
+    one_line_error(result, "TmrlData folder not found", "--init-tmrl-data")
     assert time.monotonic() - started < 60  # failed at once, no download attempt
     assert not (empty_home / "TmrlData").exists()
 
     home = make_home(tmp_path / "broken")
     config = home / "TmrlData" / "config" / "config.json"
     config.write_text("{ not json")
-    _assert_one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
-                           str(config), "not valid JSON")
+    one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
+                   str(config), "not valid JSON")
     content = json.loads(json.dumps({"RUN_NAME": "x", "__VERSION__": "0.6.0"}))
     config.write_text(json.dumps(content))
-    _assert_one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
-                           str(config), "missing key")
+    one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
+                   str(config), "missing key")
     config.unlink()
-    _assert_one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
-                           "config file not found")
+    one_line_error(run_cli(home, "--import-player-runs", "--player-runs-paths", str(run)),
+                   "config file not found")
 
 
 def test_dataset_of_another_configuration_is_not_mixed(home_with_dataset, tmp_path):
@@ -156,7 +144,7 @@ def test_dataset_of_another_configuration_is_not_mixed(home_with_dataset, tmp_pa
     dataset.write_bytes(pickle.dumps([[1, 2], [3, 4]]))
     before = dataset.read_bytes()
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(good[1]))
-    _assert_one_line_error(result, "columns", "--player-runs-overwrite")
+    one_line_error(result, "columns", "--player-runs-overwrite")
     assert dataset.read_bytes() == before
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(good[1]), "--player-runs-overwrite")
     assert result.returncode == 0, result.stderr

@@ -31,5 +31,9 @@ def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
     assert out["bc_steps"] == 8
     assert out["resumed_agent"] == "DemoSacAgent" and out["resumed_pretrained_steps"] == 25
     assert out["resumed_bc_steps"] == 8 and out["resumed_rows_needed"]  # the decay goes on where it was
+    assert out["resumed_same_actor"]  # the trained policy came back from the checkpoint file
     assert "replay memory resumes with 62 demo samples" in log
-    assert out["upgraded"]
+    # a stock agent's checkpoint: the same networks, and cloning from its first step with the config's
+    # settings (a warm-up step: every demo row of the batch, 16 of 32, no Q-filter)
+    assert out["upgraded"] == {"agent": "DemoSacAgent", "same_actor": True, "bc_coef": 0.4, "warmup": 4,
+                               "bc_rows": 0.5, "bc_steps": 1}

@@ -81,6 +81,9 @@ def test_q_filter_and_decay_are_reported_per_step():
         assert 0.0 <= stats["bc_rows"] <= 0.25  # at most the demo rows, fewer where the critic disagrees
         assert not math.isnan(stats["q_demo"]) and not math.isnan(stats["q_other"])
         shares.append(stats["bc_rows"])
+    assert all(share * 64 == int(share * 64) for share in shares)  # a count of the batch's 64 rows
+    # the filter decides row by row: on some steps it keeps some demo rows and drops others (seeded: always so)
+    assert any(0.0 < share < 0.25 for share in shares), shares
     assert "loss_bc" not in stats  # decayed to 0: no cloning step
     unfiltered = _agent(bc_coef=0.4, bc_q_filter=False)
     assert unfiltered.train(_batch(gen, demo_share=0.25))["bc_rows"] == 0.25

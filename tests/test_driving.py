@@ -102,18 +102,33 @@ def test_random_driving_does_not_finish_a_lap_and_the_stand_in_does():
 
 
 def test_same_seed_same_episode_other_seed_other_start():
-    a, b, c = driving.make(), driving.make(), driving.make()
-    oa, _ = a.reset(seed=5)
-    ob, _ = b.reset(seed=5)
-    _, info_c = c.reset(seed=6)
+    """``reset(seed=...)`` varies the start by a little: one seed gives one start and so one episode, in
+    any environment and again after other episodes; other seeds start elsewhere."""
+    def start(env, seed):
+        obs, info = env.reset(seed=seed)
+        return obs, (info["x"], info["y"], env.unwrapped.yaw)
+
+    a, b = driving.make(), driving.make()
+    oa, start_a = start(a, 5)
+    ob, start_b = start(b, 5)
+    assert start_a == start_b
     np.testing.assert_array_equal(oa, ob)
-    _, info_a = driving.make().reset(seed=5)
-    assert (info_a["x"], info_a["y"]) != (info_c["x"], info_c["y"])  # the seed moves the start
-    for _ in range(50):
-        oa, ra, *_ = a.step(GAS)
-        ob, rb, *_ = b.step(GAS)
-    np.testing.assert_array_equal(oa, ob)
-    assert ra == rb
+    for k in range(80):  # gas, then a steady turn: a different start would show in the lidar and the reward
+        action = GAS if k < 30 else np.array([0.6, -1.0, 0.4], np.float32)
+        oa, ra, ta, tra, ia = a.step(action)
+        ob, rb, tb, trb, ib = b.step(action)
+        np.testing.assert_array_equal(oa, ob)
+        assert (ra, ta, tra, ia) == (rb, tb, trb, ib)
+    assert start(a, 5)[1] == start_a  # the seed, not the environment's history, sets the start
+    starts = {seed: start(driving.make(), seed)[1] for seed in range(8)}
+    assert len(set(starts.values())) == 8  # every seed its own start (position and heading)
+    track = a.unwrapped.track
+    for x, y, yaw in starts.values():  # by a little: near the start of the centre line, heading along it
+        assert np.hypot(x - track.centre[0][0], y - track.centre[0][1]) <= 0.15 * track.width + 1e-9
+        assert abs((yaw - track.heading[0] + np.pi) % (2 * np.pi) - np.pi) <= 0.05 + 1e-9
+    c = driving.make()
+    oc, _ = c.reset(seed=6)
+    assert not np.array_equal(oc, start(a, 5)[0])  # another start: another first observation
 
 
 def test_the_view_shows_the_track_and_the_car():

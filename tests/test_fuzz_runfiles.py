@@ -15,7 +15,6 @@ tries the same files.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, load_run, save_run
 from playerruns.runs.validation import Compatibility
 from playerruns.tools.synthetic import synthetic_run
-from tests.helpers import make_home
+from tests.helpers import make_home, subprocess_env
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -87,7 +86,7 @@ def bases(tmp_path_factory, lidar_setup) -> dict[str, Base]:
                                                          rng=np.random.default_rng(11)))
     home = make_home(folder, interface="GYM:Pendulum-v1")
     result = subprocess.run([sys.executable, "-c", GYM_RUN, str(folder / "gym.pkl"), str(folder / "gym-compat.pkl")],
-                            env={**os.environ, "HOME": str(home)}, capture_output=True, text=True, timeout=300)
+                            env=subprocess_env(home), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     gym_compat = pickle.loads((folder / "gym-compat.pkl").read_bytes())
     return {"lidar": _base(lidar, lidar_setup.compat, lidar_setup.compress),

@@ -8,11 +8,7 @@ use Minari's own API (``create_dataset_from_buffers``; its DataCollector needs j
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -22,7 +18,7 @@ from playerruns.bridge.dataset import read_dataset
 from playerruns.runs.demos import DEMO_FLAG, RUN_ID_KEY
 from playerruns.runs.runfile import load_run
 from playerruns.runs.sample import split_episodes
-from tests.helpers import make_home, run_program, subprocess_env
+from tests.helpers import file_digests, make_home, one_line_error, run_cli, run_program
 
 minari = pytest.importorskip("minari")
 
@@ -46,28 +42,6 @@ def minari_root(tmp_path, monkeypatch):
     root = tmp_path / "minari"
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     return root
-
-
-def _cli(home: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m playerruns ARGS`` with HOME=home and Minari's datasets in ``root``."""
-    return subprocess.run([sys.executable, "-m", "playerruns", *args],
-                          env=subprocess_env(home, MINARI_DATASETS_PATH=str(root)),
-                          capture_output=True, text=True, timeout=120)
-
-
-def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("playerruns: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _make_dataset(dataset_id: str, env_id: str, lengths: list[int], *, seed: int = 0,
@@ -117,9 +91,9 @@ def _numeric_infos(info: dict) -> dict:
 def test_export_then_import_round_trips_every_sample(gym_home, minari_root, tmp_path):
     home, runs = gym_home
     paths = sorted(runs.glob("*.pkl"))
-    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    before = file_digests(runs)
 
-    exported = _cli(home, minari_root, "--export-minari", "minitrack/players-v0", "--player-runs-paths", str(runs))
+    exported = run_cli(home, "--export-minari", "minitrack/players-v0", "--player-runs-paths", str(runs))
     assert exported.returncode == 0, exported.stderr
     originals = [(load_run(p), k, ep) for p in paths for k, ep in enumerate(split_episodes(load_run(p).samples))]
     steps = sum(len(ep) - 1 for _, _, ep in originals)
@@ -134,11 +108,11 @@ def test_export_then_import_round_trips_every_sample(gym_home, minari_root, tmp_
         [(run.run_id, k) for run, k, _ in originals]
 
     out = tmp_path / "imported"
-    imported = _cli(home, minari_root, "--import-minari", "minitrack/players-v0", "--output-dir", str(out))
+    imported = run_cli(home, "--import-minari", "minitrack/players-v0", "--output-dir", str(out))
     assert imported.returncode == 0, imported.stderr
     assert f"{len(originals)} episode(s), {steps} steps" in imported.stdout and str(out) in imported.stdout
 
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths} == before  # inputs untouched
+    assert file_digests(runs) == before  # inputs untouched
     news = sorted((load_run(p) for p in out.glob("*.pkl")), key=lambda r: r.metadata["minari_episode"])
     assert [r.metadata["minari_episode"] for r in news] == list(range(len(originals)))
     for (run, _, old), new in zip(originals, news, strict=True):
@@ -164,7 +138,7 @@ def test_minari_made_dataset_imports_and_trains_as_demos(gym_home, minari_root):
     _, raw = _make_dataset("minitrack/random-v0", "MiniTrack-v0", lengths, seed=3, obs_dtype=np.float64,
                            cut_last=True)
 
-    imported = _cli(home, minari_root, "--import-minari", "minitrack/random-v0")  # default output folder
+    imported = run_cli(home, "--import-minari", "minitrack/random-v0")  # default output folder
     assert imported.returncode == 0, imported.stderr
     folder = home / "TmrlData" / "player_runs" / "minari" / "minitrack_random-v0"
     assert str(folder) in imported.stdout
@@ -185,7 +159,7 @@ def test_minari_made_dataset_imports_and_trains_as_demos(gym_home, minari_root):
             assert sample[5] == infos[t + 1]
     assert not raw[-1][3][-1] and not raw[-1][4][-1] and runs[-1].samples[-1][4] is True  # cut: truncated added
 
-    into_dataset = _cli(home, minari_root, "--import-player-runs", "--player-runs-paths", str(folder))
+    into_dataset = run_cli(home, "--import-player-runs", "--player-runs-paths", str(folder))
     assert into_dataset.returncode == 0, into_dataset.stderr
     data = read_dataset(home / "TmrlData" / "dataset" / "data.pkl")
     infos = next(column for column in data if column and isinstance(column[0], dict))
@@ -197,8 +171,8 @@ def test_minari_made_dataset_imports_and_trains_as_demos(gym_home, minari_root):
 def test_import_of_an_unknown_dataset_is_refused(gym_home, minari_root, tmp_path):
     home, _ = gym_home
     out = tmp_path / "out"
-    line = _one_line_error(_cli(home, minari_root, "--import-minari", "nowhere/missing-v0", "--output-dir", str(out)),
-                           "'nowhere/missing-v0'", "minari list local", "MINARI_DATASETS_PATH")
+    line = one_line_error(run_cli(home, "--import-minari", "nowhere/missing-v0", "--output-dir", str(out)),
+                          "'nowhere/missing-v0'", "minari list local", "MINARI_DATASETS_PATH")
     assert "never downloads" in line
     assert not out.exists()
     assert not (home / "TmrlData" / "player_runs" / "minari" / "nowhere_missing-v0").exists()
@@ -207,18 +181,18 @@ def test_import_of_an_unknown_dataset_is_refused(gym_home, minari_root, tmp_path
 def test_export_never_overwrites_a_dataset(gym_home, minari_root):
     home, runs = gym_home
     _make_dataset("minitrack/taken-v0", "MiniTrack-v0", [5, 6])
-    before = _digests(minari_root)
-    result = _cli(home, minari_root, "--export-minari", "minitrack/taken-v0", "--player-runs-paths", str(runs))
-    _one_line_error(result, "'minitrack/taken-v0'", "already exists")
-    assert _digests(minari_root) == before
+    before = file_digests(minari_root)
+    result = run_cli(home, "--export-minari", "minitrack/taken-v0", "--player-runs-paths", str(runs))
+    one_line_error(result, "'minitrack/taken-v0'", "already exists")
+    assert file_digests(minari_root) == before
     assert minari.load_dataset("minitrack/taken-v0").total_episodes == 2
 
 
 def test_export_is_refused_under_a_trackmania_config(gym_home, minari_root, tmp_path):
     _, runs = gym_home
     home = make_home(tmp_path)  # TM20LIDAR
-    result = _cli(home, minari_root, "--export-minari", "tm/players-v0", "--player-runs-paths", str(runs))
-    _one_line_error(result, "Minari export serves gymnasium tasks", "TM20LIDAR")
+    result = run_cli(home, "--export-minari", "tm/players-v0", "--player-runs-paths", str(runs))
+    one_line_error(result, "Minari export serves gymnasium tasks", "TM20LIDAR")
     assert not (minari_root / "tm").exists()
 
 
@@ -226,6 +200,6 @@ def test_import_of_a_dataset_of_another_shape_writes_nothing(gym_home, minari_ro
     home, _ = gym_home
     _make_dataset("pendulum/random-v0", "Pendulum-v1", [8, 8])
     out = tmp_path / "out"
-    result = _cli(home, minari_root, "--import-minari", "pendulum/random-v0", "--output-dir", str(out))
-    _one_line_error(result, "pendulum/random-v0 episode 0", "observation", "float32[26]", "float32[3]")
+    result = run_cli(home, "--import-minari", "pendulum/random-v0", "--output-dir", str(out))
+    one_line_error(result, "pendulum/random-v0 episode 0", "observation", "float32[26]", "float32[3]")
     assert not out.exists()

@@ -13,7 +13,7 @@ import pytest
 from playerruns.runs.runfile import RunFile, save_run
 from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
-from tests.helpers import make_home, run_cli
+from tests.helpers import home_with_import, one_line_error, run_cli
 
 BAD = 5  # the poisoned sample
 OBS_LEAF, OBS_ELEMENT = 1, 7  # in the TM20LIDAR observation: the lidar history, float32[76]
@@ -54,12 +54,9 @@ def home_with_dataset(tmp_path_factory, lidar_setup):
     """A TM20LIDAR HOME whose data.pkl already holds one imported run, plus a good run file not imported."""
     folder = tmp_path_factory.mktemp("nonfinite-cli")
     rng = np.random.default_rng(21)
-    home = make_home(folder)
-    first = save_run(folder / "first.pkl", synthetic_run(lidar_setup, steps=12, rng=rng))
-    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(first))
-    assert result.returncode == 0, result.stderr
+    home, dataset, _ = home_with_import(folder, lidar_setup, rng, steps=12)
     good = save_run(folder / "good.pkl", synthetic_run(lidar_setup, steps=12, rng=rng))
-    return home, home / "TmrlData" / "dataset" / "data.pkl", good, folder
+    return home, dataset, good, folder
 
 
 @pytest.mark.parametrize("field, value", CLI_CASES, ids=[f"{f}-{_name(v)}" for f, v in CLI_CASES])
@@ -71,12 +68,7 @@ def test_cli_import_refuses_a_non_finite_value(home_with_dataset, lidar_setup, f
 
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", f"{good},{bad}")
 
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("playerruns: error: ")
-    for fragment in _fragments(bad, field, value):
-        assert fragment in lines[0], lines[0]
+    one_line_error(result, *_fragments(bad, field, value))
     assert dataset.read_bytes() == before  # not even the good file got in
     assert not list(dataset.parent.glob("*.partial"))
 

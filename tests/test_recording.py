@@ -4,7 +4,6 @@ recording against a fake game that speaks the OpenPlanet protocol."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
@@ -14,7 +13,17 @@ import pytest
 from playerruns.bridge.dataset import read_dataset
 from playerruns.recording.recorder import EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
-from tests.helpers import CTRL_C, DELETE, ENTER, Terminal, make_home, run_cli, run_program, subprocess_env
+from tests.helpers import (
+    CTRL_C,
+    DELETE,
+    ENTER,
+    Terminal,
+    make_home,
+    read_until_seen,
+    run_cli,
+    run_program,
+    subprocess_env,
+)
 
 
 @pytest.mark.slow
@@ -38,7 +47,7 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     term.read_until("ended by limit")
     term.read_until("Episode 3 of 4: press Enter to start.")
     term.press(ENTER)
-    _wait_for_screen(term, "Recording: drive; Del ends the episode early.", count=3)
+    read_until_seen(term, "Recording: drive; Del ends the episode early.", count=3)
     time.sleep(1.0)  # some steps in (one takes 0.03 s), far from the limit (4.5 s)
     term.press(CTRL_C)  # ends the session; the episode in progress is saved as truncated
     term.read_until("Recording stopped (Ctrl+C).")
@@ -64,14 +73,6 @@ def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out_dir))
     assert result.returncode == 0, result.stderr
     assert "imported 3 run(s)" in result.stdout
-
-
-def _wait_for_screen(term: Terminal, text: str, count: int, timeout: float = 60.0) -> None:
-    """Waits until ``text`` has appeared ``count`` times on the terminal."""
-    deadline = time.monotonic() + timeout
-    while term.output.count(text) < count:
-        assert time.monotonic() < deadline, f"timed out waiting for {text!r} x{count}:\n{term.output}"
-        term._drain(0.2)
 
 
 def _sine_actions(lidar_setup, n):
@@ -100,11 +101,11 @@ def test_missing_gamepad_is_a_clear_message(tmp_path, monkeypatch):
     assert len(lines) == 1 and "no gamepad found" in lines[0] and "--record-input keyboard" in lines[0]
 
 
-def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path):
+def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path, monkeypatch):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
-    env = subprocess_env(home, SDL_JOYSTICK_DISABLE="1", SDL_VIDEODRIVER="x11")
-    result = subprocess.run([sys.executable, "-m", "playerruns", "--record-episode"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    monkeypatch.setenv("SDL_JOYSTICK_DISABLE", "1")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+    result = run_cli(home, "--record-episode")
     assert result.returncode == 2
     assert "no gamepad found" in result.stdout and "keyboard in a window" in result.stdout
     lines = result.stderr.strip().splitlines()

@@ -3,7 +3,6 @@ and the warnings on runs whose rewards came from another reward trajectory."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -18,11 +17,7 @@ from playerruns.runs.telemetry import TELEMETRY_KEY
 from playerruns.tools.inspection import inspect_row
 from playerruns.tools.plotting import plot_runs
 from playerruns.tools.synthetic import synthetic_run
-from tests.helpers import make_home, run_cli, run_program
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+from tests.helpers import file_digests, make_home, run_cli, run_program
 
 
 def telemetry_run(setup, positions: np.ndarray, *, finish: bool = True, rng=None, **metadata) -> RunFile:
@@ -87,7 +82,7 @@ def test_inspect_lists_runs_whose_contents_are_known(tmp_path, lidar_setup, rng)
     legacy = synthetic_run(lidar_setup, steps=12, rng=rng)
     (runs / "legacy.pkl").write_bytes(pickle.dumps(legacy.samples))
     (runs / "broken.pkl").write_bytes(b"\x80\x04this is not a pickle")
-    before = _digests(runs)
+    before = file_digests(runs)
 
     result = run_cli(home, "--inspect", "--json", "--player-runs-paths", str(runs))
     assert result.returncode == 1  # one file unreadable: said on stderr, the others listed
@@ -117,7 +112,7 @@ def test_inspect_lists_runs_whose_contents_are_known(tmp_path, lidar_setup, rng)
     assert other.run_id in lines[3] and "no: observations float32[3]" in lines[3]
     assert lines[4].endswith("yes (rewards from another reward trajectory)")
     assert lines[-1].startswith("3 run(s), 4 episode(s), 41 steps; 2 fit the current config (TM20LIDAR)")
-    assert _digests(runs) == before  # nothing read was changed
+    assert file_digests(runs) == before  # nothing read was changed
 
 
 # -- plot ---------------------------------------------------------------------------------------------
@@ -138,7 +133,7 @@ def test_plot_writes_a_picture_per_run(tmp_path, lidar_setup, rng):
     circle = np.stack([80 * np.cos(angle), np.zeros_like(angle), 80 * np.sin(angle)], axis=1)
     with_positions = save_run(folder / "lap.pkl", telemetry_run(lidar_setup, circle, rng=rng))
     without = save_run(folder / "plain.pkl", synthetic_run(lidar_setup, episodes=2, steps=30, rng=rng))
-    before = _digests(folder)
+    before = file_digests(folder)
     said: list[str] = []
     assert plot_runs([with_positions, without], lidar_setup, output_dir=tmp_path / "plots", say=said.append) == 0
     import matplotlib.image
@@ -150,7 +145,7 @@ def test_plot_writes_a_picture_per_run(tmp_path, lidar_setup, rng):
     assert _trajectory_pixels(tmp_path / "plots" / "lap.png") > 300  # the lap drawn from above
     assert _trajectory_pixels(tmp_path / "plots" / "plain.png") == 0  # no positions: nothing drawn there
     assert said[-1] == f"Plotted 2 run(s) into {tmp_path / 'plots'}"
-    assert _digests(folder) == before
+    assert file_digests(folder) == before
 
 
 # -- a reward trajectory from a run -------------------------------------------------------------------
@@ -181,7 +176,7 @@ def test_reward_from_run_writes_what_tmrls_recorder_writes(tmp_path, lidar_setup
     runs = tmp_path / "runs"
     runs.mkdir()
     lap = save_run(runs / "lap.pkl", telemetry_run(lidar_setup, drive, rng=rng))
-    before = _digests(runs)
+    before = file_digests(runs)
     result = run_cli(home, "--reward-from-run", str(lap))
     assert result.returncode == 0, result.stderr
     assert f"Wrote {reward_file}" in result.stdout and "reward.pkl.old" in result.stdout
@@ -197,7 +192,7 @@ def test_reward_from_run_writes_what_tmrls_recorder_writes(tmp_path, lidar_setup
     total = sum(function.compute_reward(pos=p)[0] for p in drive[1:])
     length = np.linalg.norm(np.diff(drive, axis=0), axis=1).sum()
     assert function.datalen == len(ours) and total == pytest.approx(length / 10, abs=0.02)
-    assert _digests(runs) == before
+    assert file_digests(runs) == before
 
 
 def test_reward_from_run_refuses_what_cannot_give_a_trajectory(tmp_path, lidar_setup, rng):
@@ -252,11 +247,11 @@ def test_relabel_recomputes_rewards_and_import_warns_about_stale_ones(tmp_path, 
     originals = [telemetry_run(lidar_setup, drive, rng=rng, reward_stamp=old_stamp) for _ in range(2)]
     for k, run in enumerate(originals):
         save_run(runs / f"r{k}.pkl", run)
-    before = _digests(runs)
+    before = file_digests(runs)
     out = tmp_path / "relabeled"
     result = run_cli(home, "--relabel-rewards", "--player-runs-paths", str(runs), "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
-    assert _digests(runs) == before
+    assert file_digests(runs) == before
     expected = _independent_rewards(xs, 2.0, 200, end=50.0, penalty=-0.25)
     relabeled = {load_run(p).metadata["relabeled_from"]: load_run(p) for p in out.glob("*.pkl")}
     assert set(relabeled) == {r.run_id for r in originals}

@@ -135,10 +135,18 @@ def test_keep_demos_through_trimming(lidar_setup, tmp_path, rng, keep):
 def test_demos_alone_overflowing_the_memory_are_trimmed_oldest_first(lidar_setup, tmp_path, rng, caplog):
     memory = lidar_memory(lidar_setup, tmp_path, 1.0, memory_size=50, batch_size=8)
     memory.keep_demos = True
-    append_samples(memory, demo_episodes(lidar_setup, rng, 4, 20, demo=True))
-    append_samples(memory, demo_episodes(lidar_setup, rng, 1, 20, demo=False))
+    demos = demo_episodes(lidar_setup, rng, 4, 20, demo=True)  # 84 samples for a memory of 50
+    others = demo_episodes(lidar_setup, rng, 1, 20, demo=False)
+    append_samples(memory, demos)
+    append_samples(memory, others)
     assert len(memory) <= memory.memory_size
     assert "demos alone fill MEMORY_SIZE" in caplog.text
+    # what is left is the newest of all that came, in order: the oldest demos went first
+    held = raw_sample_count(memory.data)
+    came = [s[0] for s in demos + others]  # the actions, one per sample
+    assert 0 < held < len(demos) and len(memory.data[1]) == held
+    assert all(np.array_equal(a, b) for a, b in zip(memory.data[1], came[-held:], strict=True))
+    assert memory.demo_index.n_demo_samples == held - len(others) == _demo_rewards_in_memory(memory)
 
 
 # --- the config keys

@@ -1,16 +1,20 @@
-"""One seeding path: a seeded process draws the same demo-weighted batches every time."""
+"""One seeding path: a seeded process draws the same demo-weighted batches every time; the CLI reads
+PLAYERRUNS_SEED before any of its commands starts, and a seeded command draws the seeded streams."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from playerruns.bridge.seeding import seed_everything
+from playerruns.bridge.seeding import SEED_ENV, seed_everything
 from playerruns.bridge.setup import append_samples
-from playerruns.cli import main
+from playerruns.cli import COMMANDS
 from playerruns.runs.demos import demo_samples
+from playerruns.runs.runfile import load_run
 from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.memories import weighted_memory_cls
 from playerruns.trainer.sampling import DemoSchedule
+from tests.helpers import make_home, one_line_error, run_cli, seeded_stream_actions
 
 
 def _draws(setup, tmp_path, seed, rng_runs):
@@ -36,16 +40,46 @@ def test_same_seed_same_batches_other_seed_other_batches(lidar_setup, tmp_path, 
     assert _draws(lidar_setup, tmp_path, 8, samples) != first
 
 
-COMMANDS = [["--init-tmrl-data"], ["--import-player-runs", "--player-runs-paths", "x"],
-            ["--inspect", "--player-runs-paths", "x"], ["--send-player-runs", "--player-runs-paths", "x"],
-            ["--record-episode"], ["--plot", "--player-runs-paths", "x"]]
+# one command line per command of the CLI; a command missing here fails its test (KeyError)
+ARGV = {
+    "server": ["--server"], "trainer": ["--trainer"], "worker": ["--worker"], "expert": ["--expert"],
+    "test": ["--test"], "benchmark": ["--benchmark"],
+    "import_player_runs": ["--import-player-runs", "--player-runs-paths", "x.pkl"],
+    "send_player_runs": ["--send-player-runs", "--player-runs-paths", "x.pkl"],
+    "record_episode": ["--record-episode"],
+    "inspect": ["--inspect", "--player-runs-paths", "x.pkl"], "plot": ["--plot", "--player-runs-paths", "x.pkl"],
+    "reward_from_run": ["--reward-from-run", "x.pkl"],
+    "relabel_rewards": ["--relabel-rewards", "--player-runs-paths", "x.pkl"],
+    "export_minari": ["--export-minari", "a/b-v0", "--player-runs-paths", "x.pkl"],
+    "import_minari": ["--import-minari", "a/b-v0"],
+    "init_tmrl_data": ["--init-tmrl-data"], "demo": ["--demo"],
+}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_the_cli_reads_the_seed_before_each_command_starts(command, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("PLAYERRUNS_SEED", "seven")
+def test_every_command_reads_the_seed_before_it_starts(command, monkeypatch, tmp_path):
+    """``python -m playerruns`` with a malformed PLAYERRUNS_SEED: each command is refused with one line
+    before it does anything (the seed is read before any command runs, so each one runs seeded)."""
+    home = tmp_path / "home"
+    home.mkdir()
     monkeypatch.chdir(tmp_path)  # nothing a command could start may write into the repository
-    assert main(command) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["playerruns: error: PLAYERRUNS_SEED: expected a whole number, got 'seven'"]
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv(SEED_ENV, "seven")
+    result = run_cli(home, *ARGV[command], timeout=60)
+    assert one_line_error(result) == "playerruns: error: PLAYERRUNS_SEED: expected a whole number, got 'seven'"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"] and list(home.iterdir()) == []
+
+
+def test_a_seeded_command_draws_the_seeded_streams(tmp_path, monkeypatch):
+    """A scripted recording under PLAYERRUNS_SEED=7 records the actions playerruns' stream gives when
+    seeded with 7: the seed reaches what the command draws."""
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    out = tmp_path / "runs"
+    monkeypatch.setenv(SEED_ENV, " 7 ")
+    result = run_cli(home, "--record-episode", "--record-input", "scripted", "--record-driver",
+                     "tests.helpers:seeded_stream_driver", "--record-auto-start", "--record-episode-max-samples",
+                     "20", "--record-step-seconds", "0", "--record-episode-output-dir", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (path,) = out.glob("*.pkl")
+    recorded = np.array([s[0] for s in load_run(path).samples[1:]])
+    np.testing.assert_array_equal(recorded, seeded_stream_actions(7, (1,), 20))
+    assert not np.array_equal(recorded, seeded_stream_actions(8, (1,), 20))

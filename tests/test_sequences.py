@@ -100,10 +100,15 @@ def test_demo_share_of_windows_matches_the_formula_across_trimming_and_reloading
         expected = (schedule.fraction if schedule.fraction is not None
                     else expected_demo_fraction(schedule.weight, int(is_demo.sum()), int((~is_demo).sum())))
         before = (mem.sampled_demos, mem.sampled_total)
+        demo_windows = 0
         for _ in range(150):
             batch = mem.sample()
-            assert np.array_equal(batch.demo, (batch.rew[:, 0] == 1.0).numpy())
-        return (mem.sampled_demos - before[0]) / (mem.sampled_total - before[1]), expected
+            demo_rows = (batch.rew[:, 0] == 1.0).numpy()  # a demo episode's rewards are 1, others' 0
+            assert np.array_equal(batch.demo, demo_rows)
+            demo_windows += int(demo_rows.sum())
+        # the share measured on the windows returned; the memory's own counters agree with it
+        assert (mem.sampled_demos - before[0], mem.sampled_total - before[1]) == (demo_windows, 150 * len(demo_rows))
+        return demo_windows / (150 * len(demo_rows)), expected
 
     measured, expected = share(memory)
     windows = 150 * memory.windows_per_batch

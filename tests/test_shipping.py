@@ -9,7 +9,6 @@ import pickle
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from playerruns.runs.errors import ConfigError
@@ -19,7 +18,7 @@ from playerruns.shipping.link import ServerLink, Unreadable, deserialize, free_l
 from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.injection import InjectionRecord
 from playerruns.trainer.receiving import RunDesk
-from tests.helpers import make_home, run_cli
+from tests.helpers import make_home, run_cli, subprocess_env
 
 
 def _shipment(run, data, *, sender_id="s1", name="r.pkl"):
@@ -84,8 +83,9 @@ def test_a_run_taken_from_another_senders_shipment_reads_as_already_there():
     assert wire.Status(wire.REFUSED, "bad").for_sender("sender-b").status == wire.REFUSED
 
 
-def _desk(tmp_path, lidar_setup, record=None, enabled=True):
-    return RunDesk(record or InjectionRecord(), lidar_setup.compat, tmp_path / "received", enabled=enabled, host="gpu")
+def _desk(tmp_path, lidar_setup, record=None, enabled=True, name="test_run"):
+    return RunDesk(record or InjectionRecord(), lidar_setup.compat, tmp_path / "received", enabled=enabled, name=name,
+                   host="gpu")
 
 
 def test_the_desk_stores_a_valid_run_before_it_is_injected_and_takes_it_once(tmp_path, lidar_setup, lidar_run):
@@ -145,8 +145,12 @@ def test_after_a_restart_the_desk_finds_runs_received_since_the_last_checkpoint(
     checkpointed.run_ids.add(run.run_id)  # say the checkpoint came between the two
     restarted = _desk(tmp_path, lidar_setup, checkpointed)
     assert [r.run_id for r in restarted.recover()] == [other.run_id]
-    fresh = _desk(tmp_path, lidar_setup, InjectionRecord())  # a new training has a folder of its own
-    assert fresh.recover() == []
+    # a training started over under the same RUN_NAME takes in what no checkpoint holds; another has its own folder
+    fresh = _desk(tmp_path, lidar_setup, InjectionRecord())
+    assert sorted(r.run_id for r in fresh.recover()) == sorted([run.run_id, other.run_id])
+    assert _desk(tmp_path, lidar_setup, InjectionRecord(), name="another_run").recover() == []
+    assert restarted.forget_checkpointed() == 1  # the run the checkpoint holds: its copy goes, the other stays
+    assert [r.run_id for r in _desk(tmp_path, lidar_setup, InjectionRecord()).recover()] == [other.run_id]
 
 
 def test_server_settings_come_from_config_json_as_a_worker_reads_them(tmp_path, monkeypatch):
@@ -191,11 +195,15 @@ def test_an_unreadable_file_stops_the_send_before_anything_leaves(tmp_path, lida
     assert missing.returncode == 2 and "--send-player-runs needs --player-runs-paths" in missing.stderr
 
 
-def test_a_sender_imports_neither_tmrl_nor_torch(tmp_path):
-    home = make_home(tmp_path)
-    code = ("import sys, playerruns.cli, playerruns.shipping.sender, playerruns.bridge.dataset; "
-            "print(sorted(m for m in ('tmrl', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HOME": str(home)},
-                         capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-    assert np  # numpy is all a sender needs besides tlspyo
+def test_a_sender_imports_neither_tmrl_nor_torch(tmp_path, lidar_run):
+    (port,) = free_local_ports(1)  # nothing listens there: the send goes as far as reaching for the server
+    home = make_home(tmp_path, PORT=port)
+    _run, data = lidar_run
+    (tmp_path / "mine.pkl").write_bytes(data)
+    argv = ["--send-player-runs", "--player-runs-paths", str(tmp_path / "mine.pkl"), "--send-timeout", "2"]
+    code = ("import sys; from playerruns.cli import main; "
+            f"code = main({argv!r}); print(code, sorted(m for m in ('tmrl', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(home), capture_output=True, text=True,
+                         timeout=120)
+    assert f"no tmrl server at 127.0.0.1:{port}" in out.stdout, out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "1 []"  # the whole send: refused, without tmrl or torch

@@ -6,24 +6,21 @@ mid-send, a trainer killed between a confirmation and its next checkpoint."""
 
 from __future__ import annotations
 
-import pickle
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from playerruns.runs.runfile import load_run, new_run_id, save_run
-from playerruns.shipping.link import free_local_ports
 from tests.helpers import (
     Roles,
     config_port,
+    local_ports,
     make_home,
     make_runs,
+    read_checkpoint,
     run_cli,
-    subprocess_env,
+    trainer_rounds,
     trainer_statistics,
     wait_for_server,
 )
@@ -32,12 +29,10 @@ pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
 
 def _home(tmp_path: Path, *, rounds_per_epoch: int, **overrides) -> Path:
-    port, p_server, p_trainer, p_worker = free_local_ports(4)
     return make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
                      BATCH_SIZE=64, MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=rounds_per_epoch, TRAINING_STEPS_PER_ROUND=50,
                      ENVIRONMENT_STEPS_BEFORE_TRAINING=200, UPDATE_BUFFER_INTERVAL=10, UPDATE_MODEL_INTERVAL=50,
-                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200,
-                     PORT=port, LOCAL_PORT_SERVER=p_server, LOCAL_PORT_TRAINER=p_trainer, LOCAL_PORT_WORKER=p_worker,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200, **local_ports(),
                      PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(tmp_path / "unused"),
                                   "DEMO_INJECTION_REPEAT": 2, "RECEIVED_PATH": str(tmp_path / "received")},
                      **overrides)
@@ -45,19 +40,6 @@ def _home(tmp_path: Path, *, rounds_per_epoch: int, **overrides) -> Path:
 
 def _injections(log: str, run_id: str) -> list[str]:
     return [line for line in log.splitlines() if "Player runs injected" in line and run_id in line]
-
-
-def _rounds(log: str) -> int:
-    return len(re.findall(r"=== epoch \d+/\d+ =+ round", log))
-
-
-def _checkpoint(home: Path):
-    """The trainer's latest checkpoint (tmrl pickles the training instance), or None while it is written."""
-    try:
-        path = next((home / "TmrlData" / "checkpoints").glob("*_t.tcpt"))
-        return pickle.loads(path.read_bytes())
-    except (StopIteration, EOFError, pickle.UnpicklingError, OSError):
-        return None
 
 
 def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
@@ -82,7 +64,7 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
         roles.start("worker", "--worker")
-        roles.wait_for(lambda: _rounds(roles.log("trainer")) >= 2, 180, "training on worker samples",
+        roles.wait_for(lambda: trainer_rounds(roles.log("trainer")) >= 2, 180, "training on worker samples",
                        ("server", "trainer", "worker"))
 
         wrong = make_home(tmp_path / "wrong", PORT=config_port(home), PASSWORD="not the server's password")
@@ -92,7 +74,7 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         assert f"the server at 127.0.0.1:{config_port(home)} did not let this sender in: PASSWORD" in refused.stdout
         assert distinct[0][0].exists()
 
-        rounds_before = _rounds(roles.log("trainer"))
+        rounds_before = trainer_rounds(roles.log("trainer"))
         weights_before = roles.log("worker").count("model weights have been updated")
         senders = [roles.start(f"sender{k}", "--send-player-runs", "--player-runs-paths", str(folder),
                                "--send-timeout", "240") for k, folder in enumerate(folders)]
@@ -119,7 +101,7 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         assert "Delivered 2 of 3 run file(s)" in outputs[0]
 
         # training never stalled, and the stock worker kept getting model weights (and nothing else)
-        roles.wait_for(lambda: _rounds(roles.log("trainer")) >= rounds_before + 4, 180, "training to go on",
+        roles.wait_for(lambda: trainer_rounds(roles.log("trainer")) >= rounds_before + 4, 180, "training to go on",
                        ("server", "trainer", "worker"))
         roles.wait_for(lambda: roles.log("worker").count("model weights have been updated") > weights_before + 2,
                        120, "the worker to get new weights", ("worker",))
@@ -134,11 +116,11 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         demos = 2 * (sum(n for *_x, n in distinct) + shared_n)
 
         def checkpoint_has_all() -> bool:
-            instance = _checkpoint(home)
+            instance = read_checkpoint(home)
             return instance is not None and ids <= instance.injection_record.run_ids
 
         roles.wait_for(checkpoint_has_all, 180, "a checkpoint holding every run", ("trainer",))
-        instance = _checkpoint(home)
+        instance = read_checkpoint(home)
         assert instance.memory.demo_index.n_demo_samples == demos
 
         # the trainer restarted from that checkpoint: a run it took is not injected twice
@@ -154,7 +136,7 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
         assert "already had it (not injected again)" in resent.stdout
         restarted = roles.log("trainer2")
         assert f"with {demos} demo samples" in restarted
-        assert not _injections(restarted, shared_id) and "received after the last checkpoint" not in restarted
+        assert not _injections(restarted, shared_id) and "are not in the checkpoint" not in restarted
     finally:
         roles.stop_all()
 
@@ -197,11 +179,11 @@ def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
         first = roles.log("trainer")
         assert [len(_injections(first, i)) for i in (id_a, id_c, id_d)] == [1, 1, 1]
         roles.start("trainer2", "--trainer")
-        roles.wait_for(lambda: "received before the restart" in roles.log("trainer2"), 180,
+        roles.wait_for(lambda: "kept before the restart" in roles.log("trainer2"), 180,
                        "the restarted trainer to re-inject", ("trainer2",))
         restarted = roles.log("trainer2")
-        assert "3 run(s) in " in restarted and "were received after the last checkpoint" in restarted
-        (line,) = [x for x in restarted.splitlines() if "received before the restart" in x]
+        assert "3 run(s) kept in " in restarted and "are not in the checkpoint" in restarted
+        (line,) = [x for x in restarted.splitlines() if "kept before the restart" in x]
         assert all(i in line for i in (id_a, id_c, id_d))
         resent = tmp_path / "d-again.pkl"
         shutil.copy(path_d.with_name("run2.pkl.sent"), resent)
@@ -211,11 +193,10 @@ def test_faults_lose_nothing_and_inject_nothing_twice(tmp_path):
 
         # record and send: each episode reaches the trainer while recording goes on
         recorded = tmp_path / "recorded"
-        rec = subprocess.run(
-            [sys.executable, "-m", "playerruns", "--record-episode", "--record-input", "scripted", "--record-driver",
-             "playerruns.envs.drivers:sine_driver", "--record-auto-start", "--record-episode-count", "2",
-             "--record-episode-max-samples", "50", "--record-episode-output-dir", str(recorded), "--send",
-             "--send-timeout", "240"], env=subprocess_env(home), capture_output=True, text=True, timeout=300)
+        rec = run_cli(home, "--record-episode", "--record-input", "scripted", "--record-driver",
+                      "playerruns.envs.drivers:sine_driver", "--record-auto-start", "--record-episode-count", "2",
+                      "--record-episode-max-samples", "50", "--record-episode-output-dir", str(recorded), "--send",
+                      "--send-timeout", "240", timeout=300)
         assert rec.returncode == 0, rec.stdout + rec.stderr
         assert rec.stdout.count("took it in") == 2 and "Delivered 2 of 2 run file(s)" in rec.stdout
         assert sorted(p.suffix for p in recorded.iterdir()) == [".sent", ".sent"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -36,11 +37,25 @@ def test_an_unfinished_last_line_and_hostile_lines_are_skipped(tmp_path):
     assert read_statistics(tmp_path / "missing.jsonl") == [] and last_record(tmp_path / "missing.jsonl") is None
 
 
+def _bytes_read() -> int:
+    """Bytes this process has read through read() calls so far (Linux: /proc/self/io)."""
+    with open("/proc/self/io", encoding="ascii") as f:
+        return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+
 def test_last_record_reads_only_the_end_of_a_long_file(tmp_path):
-    log = StatisticsLog(tmp_path / "run.jsonl")
-    for k in range(5000):
-        log.write("progress", updates=k)
-    assert last_record(tmp_path / "run.jsonl", tail_bytes=256) ["updates"] == 4999
+    if not Path("/proc/self/io").exists():
+        pytest.skip("needs /proc/self/io to count the bytes read")
+    path = tmp_path / "run.jsonl"
+    log = StatisticsLog(path)
+    for k in range(20_000):
+        log.write("progress", updates=k, note="x" * 40)
+    size = path.stat().st_size
+    assert size > 1_000_000
+    before = _bytes_read()
+    assert last_record(path, tail_bytes=256)["updates"] == 19_999
+    read = _bytes_read() - before
+    assert read < 64 * 1024, (read, size)  # the tail (and /proc/self/io itself), not the megabytes before it
 
 
 def test_a_file_that_cannot_be_written_is_warned_about_once(tmp_path, caplog):

@@ -1,5 +1,6 @@
-"""PlayerRunsTraining as tmrl checkpoints it: injection state and demo flags survive a pickle round trip,
-a resumed trainer does not inject twice, a fresh one does. Runs tmrl's generic path in a subprocess."""
+"""PlayerRunsTraining as tmrl checkpoints it: the injection record, the memory with its demo flags and the
+counters survive tmrl's checkpoint file, a resumed trainer does not inject twice, a fresh one does.
+Runs tmrl's generic path in a subprocess."""
 
 from __future__ import annotations
 
@@ -24,7 +25,15 @@ def test_checkpoint_round_trip(tmp_path):
     assert out["first"] == 2 * 31 * 2  # two files of 31 samples, repeated twice
     assert out["second"] == 0
     assert out["total_samples"] == 124  # injected samples count toward the trainer's total
-    assert out["resumed_inject"] == 0 and out["resumed_demo_flags"] == 124 and out["resumed_weight"] == 2.5
+    # what went into tmrl's checkpoint file came back: the record of both runs, the memory (124 injected
+    # demo samples and 62 worker samples, byte for byte, with their demo flags) and the counters
+    checkpointed, resumed = out["checkpointed"], out["resumed"]
+    assert checkpointed["record"]["files"] == 2 and checkpointed["record"]["samples"] == 124
+    assert checkpointed["record"]["file_names"] == ["run0.pkl", "run1.pkl"]
+    assert len(checkpointed["record"]["run_ids"]) == 2
+    assert checkpointed["demo_flags"] == [True] * 124 + [False] * 62
+    assert resumed == checkpointed
+    assert out["resumed_inject"] == 0 and out["resumed_weight"] == 2.5  # the record says both runs are in
     assert out["fresh_inject"] == 124
     assert out["files"] == ["run0.pkl", "run1.pkl"]  # CONSUME_ON_READ false: left in place
     upgraded = out["upgraded"]  # a stock tmrl trainer's checkpoint holding 62 worker samples

@@ -4,28 +4,29 @@ consumed, the truncated and the malicious ones are rejected, and training never 
 
 from __future__ import annotations
 
-import pickle
-import re
-import time
-from pathlib import Path
-
 import pytest
 
-from playerruns.shipping.link import free_local_ports
-from tests.helpers import Roles, make_home, run_program, trainer_statistics
+from tests.helpers import (
+    Roles,
+    local_ports,
+    make_home,
+    read_checkpoint,
+    run_program,
+    trainer_rounds,
+    trainer_statistics,
+    wait_for_server,
+)
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
 
 def test_server_trainer_worker_with_online_injection(tmp_path):
     source = tmp_path / "player_runs"
-    port, p_server, p_trainer, p_worker = free_local_ports(4)
     home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=1_000_000,
                      BATCH_SIZE=64,
                      MAX_EPOCHS=10_000, ROUNDS_PER_EPOCH=2, TRAINING_STEPS_PER_ROUND=50,
                      ENVIRONMENT_STEPS_BEFORE_TRAINING=200, UPDATE_BUFFER_INTERVAL=10, UPDATE_MODEL_INTERVAL=50,
-                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200,
-                     PORT=port, LOCAL_PORT_SERVER=p_server, LOCAL_PORT_TRAINER=p_trainer, LOCAL_PORT_WORKER=p_worker,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=10.0, RW_MAX_SAMPLES_PER_EPISODE=200, **local_ports(),
                      PLAYER_RUNS={"ONLINE_INJECTION": True, "SOURCE_PATH": str(source), "CONSUME_ON_READ": True,
                                   "DEMO_INJECTION_REPEAT": 2, "DEMO_SAMPLING_WEIGHT": 50.0,
                                   "REJECT_AFTER_SECONDS": 2.0})
@@ -33,13 +34,13 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
     watched = ("server", "trainer", "worker")
     try:
         roles.start("server", "--server")
-        time.sleep(1.0)
+        wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
         roles.start("worker", "--worker")
         trainer_log = tmp_path / "trainer.log"
 
         def rounds() -> int:
-            return len(re.findall(r"=== epoch \d+/\d+ =+ round", trainer_log.read_text(errors="replace")))
+            return trainer_rounds(roles.log("trainer"))
 
         roles.wait_for(lambda: rounds() >= 2, 120, "training to start", watched)
         assert f"Player runs online injection: SOURCE_PATH={source} (exists=false)" in trainer_log.read_text()
@@ -74,9 +75,8 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         for name in watched:
             assert roles.procs[name].poll() is None, f"{name} stopped"
         # the checkpoint (pickled training instance) holds the demos and the record of the injection
-        checkpoint = Path(home / "TmrlData" / "checkpoints").glob("*_t.tcpt")
-        instance = pickle.loads(next(checkpoint).read_bytes())
-        assert run_id in instance.injection_record.run_ids
+        instance = read_checkpoint(home)
+        assert instance is not None and run_id in instance.injection_record.run_ids
         assert instance.memory.demo_index.n_demo_samples == 2 * n_samples
     finally:
         roles.stop_all()

@@ -209,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO)  # the same logging set-up as tmrl
+    command = None
     try:
         command = check_combination(_given_options(parser, argv))
         seed_from_environment()
@@ -218,6 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(command, args)
     except PlayerRunsError as err:
         print(f"playerruns: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a folder that cannot be written: files are written atomically
+        if command in ROLES:  # tmrl's roles report their own failures
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"playerruns: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("playerruns: interrupted", file=sys.stderr)
@@ -268,7 +275,20 @@ def _import(args: argparse.Namespace) -> int:
                          max_samples=args.player_runs_max_samples, dry_run=args.player_runs_dry_run,
                          progress=sys.stderr.isatty())
     print(report.summary())
+    checkpoint = _checkpoint_file()
+    if report.imported_runs and not report.dry_run and checkpoint is not None:
+        print(f"note: the trainer resumes from its checkpoint {checkpoint} and does not read data.pkl again: these "
+              "runs reach it through PLAYER_RUNS.SOURCE_PATH or --send-player-runs (or delete the checkpoint to "
+              "start training over from data.pkl)")
     return 0
+
+
+def _checkpoint_file() -> Path | None:
+    """The checkpoint tmrl's trainer resumes from (RUN_NAME in config.json), if there is one."""
+    import tmrl.config.config_constants as cfg
+
+    path = Path(cfg.CHECKPOINT_PATH)
+    return path if path.exists() else None
 
 
 def _send(args: argparse.Namespace) -> int:

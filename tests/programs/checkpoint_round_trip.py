@@ -1,5 +1,6 @@
-"""Injects runs, pickles the trainer as tmrl's checkpoint does, resumes it, and prints as JSON what
-each step injected."""
+"""Injects runs, checkpoints the trainer with tmrl's own checkpoint functions (a file in the HOME's
+checkpoints folder), resumes it as tmrl's Trainer does (load, then the updater), and prints as JSON what
+each step injected and what the resumed trainer holds next to what was checkpointed."""
 
 import json
 import pickle
@@ -7,7 +8,7 @@ from functools import partial
 
 import tmrl.config.config_constants as cfg
 from tmrl.custom.custom_memories import GenericTorchMemory
-from tmrl.networking import Buffer
+from tmrl.networking import Buffer, dump_run_instance, load_run_instance
 from tmrl.training_offline import TorchTrainingOffline
 
 from playerruns.bridge.setup import load_setup
@@ -17,6 +18,17 @@ from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.roles import training_cls
 from playerruns.trainer.training import update_training_instance
 
+
+def state(trainer):
+    """What a checkpoint must carry: the injection record, the replay memory (data and demo flags) and the
+    trainer's counters."""
+    record, memory = trainer.injection_record, trainer.memory
+    return {"record": {"run_ids": sorted(record.run_ids), "training_id": record.training_id,
+                       "file_names": sorted(record.file_names), "files": record.files, "samples": record.samples},
+            "data": pickle.dumps(memory.data).hex(), "demo_flags": memory.demo_index.demo.tolist(),
+            "total_samples": trainer.total_samples}
+
+
 setup = load_setup()
 player_runs = parse_player_runs(cfg.TMRL_CONFIG)
 source = player_runs.source_path
@@ -24,6 +36,7 @@ source.mkdir(parents=True, exist_ok=True)
 for k in range(2):
     save_run(source / f"run{k}.pkl", gym_run(setup, episodes=1, max_steps=30, seed=k))
 cls = training_cls(setup, player_runs)
+checkpoint = str(cfg.CHECKPOINT_PATH)  # where tmrl's Trainer checkpoints this RUN_NAME
 out = {}
 trainer = cls()
 out["type"] = type(trainer.memory).__name__
@@ -34,10 +47,12 @@ for s in gym_run(setup, episodes=2, max_steps=30, seed=9).samples:
     worker.append_sample(s)
 trainer.memory.append(worker)
 out["total_samples"] = trainer.total_samples
-blob = pickle.dumps(trainer)  # what tmrl's checkpoint does
-resumed = update_training_instance(pickle.loads(blob), cls)
+out["checkpointed"] = state(trainer)
+dump_run_instance(trainer, checkpoint)
+del trainer
+resumed = update_training_instance(load_run_instance(checkpoint), cls)
+out["resumed"] = state(resumed)  # read before it injects anything
 out["resumed_inject"] = resumed.inject_player_runs()
-out["resumed_demo_flags"] = int(resumed.memory.demo_index.n_demo_samples)
 out["resumed_weight"] = resumed.memory.demo_weight
 out["fresh_inject"] = cls().inject_player_runs()
 out["files"] = sorted(p.name for p in source.iterdir())
@@ -51,7 +66,9 @@ stock = TorchTrainingOffline(**{**stock_keywords, "memory_cls": stock_memory})
 stock.memory.append(worker)
 stock.total_samples += len(worker)
 stock_data = pickle.dumps(stock.memory.data)
-upgraded = update_training_instance(pickle.loads(pickle.dumps(stock)), cls)
+dump_run_instance(stock, checkpoint)
+del stock
+upgraded = update_training_instance(load_run_instance(checkpoint), cls)
 out["upgraded"] = {"type": type(upgraded).__name__, "memory": type(upgraded.memory).__name__,
                    "same_data": pickle.dumps(upgraded.memory.data) == stock_data,
                    "total_samples": upgraded.total_samples, "demo_flags": upgraded.memory.demo_index.n_demo_samples,

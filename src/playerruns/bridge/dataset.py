@@ -166,7 +166,12 @@ def import_runs(paths: str | Sequence[str], setup: TmrlSetup, *, overwrite: bool
         existing = [] if overwrite else read_dataset(report.dataset_file)
         data = _merge(existing, batches, setup, report, max_samples)
         del existing, batches  # the dataset's columns hold what is still needed
-        write_dataset(report.dataset_file, data)
+        try:
+            write_dataset(report.dataset_file, data)
+        except OSError as err:
+            kept = "left as it was" if report.dataset_file.exists() else "not created"
+            raise PlayerRunsError(f"{report.dataset_file}: cannot write the dataset: {err.strerror or err}; "
+                                  f"it was {kept}") from None
     return report
 
 

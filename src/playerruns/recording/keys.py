@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import select
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,22 @@ _DEL_SEQUENCES = ("\x1b[3~",)
 
 
 class TerminalKeys:
-    """Reads Enter and Del from the terminal in a background thread (cbreak mode: Ctrl+C still works)."""
+    """Reads Enter and Del from the terminal in a background thread (cbreak mode: Ctrl+C still works).
+
+    A prompt (``ask``) pauses the thread and gives the terminal back its usual line mode, so that
+    every character typed at the prompt reaches the prompt and none is taken for a key.
+    """
+
+    POLL_SECONDS = 0.1  # how long the thread waits for input before looking whether it must pause
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdin
         self.events: queue.Queue[str] = queue.Queue()
-        self._restore: Any = None
+        self._restore: Any = None  # (fd, the terminal's attributes before cbreak mode)
+        self._fd: int | None = None
+        self._lock = threading.Lock()  # held by the thread while it waits for or reads input
+        self._paused = threading.Event()
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True, name="playerruns-terminal-keys")
 
     def start(self) -> TerminalKeys:
@@ -48,39 +61,129 @@ class TerminalKeys:
         return self
 
     def stop(self) -> None:
+        """Ends the thread (within POLL_SECONDS) and gives the terminal back the mode it had."""
+        self._stopped.set()
+        if os.name == "posix" and self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
+        self._line_mode()
+        self._restore = None
+
+    def _line_mode(self) -> None:
         if self._restore is not None:
             import termios
 
             fd, attrs = self._restore
             termios.tcsetattr(fd, termios.TCSADRAIN, attrs)
-            self._restore = None
+
+    def _key_mode(self) -> None:
+        if self._restore is not None:
+            import termios
+            import tty
+
+            tty.setcbreak(self._restore[0], termios.TCSADRAIN)  # TCSADRAIN: keys typed ahead are kept
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Within it, the thread reads nothing and the terminal is in its usual line mode (echo, editing)."""
+        self._paused.set()
+        with self._lock:  # a wait for input in progress ends within POLL_SECONDS
+            self._line_mode()
+        try:
+            yield
+        finally:
+            if not self._stopped.is_set():
+                self._key_mode()
+            self._paused.clear()
+
+    def ask(self, prompt: str) -> str:
+        """Prints ``prompt`` and returns the line typed (without its end), the key thread paused.
+
+        Raises EOFError at the end of input (Ctrl+D, a closed or exhausted standard input).
+        """
+        with self.paused():
+            print(prompt, end="", flush=True)
+            try:
+                return self._read_line()
+            except EOFError:
+                print(flush=True)  # end the prompt's line: nothing typed ended it
+                raise
+
+    def _read_line(self) -> str:
+        if self._fd is None:
+            raise EOFError("no standard input")
+        if os.name == "nt":  # pragma: no cover - Windows only
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError("end of input")
+            return line.rstrip("\r\n")
+        data = bytearray()
+        while True:  # a byte at a time: nothing after the line is taken from the key thread
+            try:
+                byte = os.read(self._fd, 1)
+            except OSError:
+                byte = b""  # the terminal went away
+            if not byte:
+                if data:
+                    break
+                raise EOFError("end of input")
+            if byte == b"\n":
+                break
+            data += byte
+        return data.decode(errors="replace").rstrip("\r")
 
     def _read(self) -> None:
-        if os.name == "nt" and self._fd is not None and os.isatty(self._fd):
-            self._read_windows_console()
+        if self._fd is None:
+            return  # no input: as at its end
+        if os.name == "nt":  # pragma: no cover - Windows only
+            self._read_windows(self._fd)
             return
         pending = ""
-        while True:
-            try:
-                chunk = os.read(self._fd, 64).decode(errors="ignore") if self._fd is not None else ""
-            except OSError:
-                return
-            if not chunk:
+        while not self._stopped.is_set():
+            data = self._poll(self._fd)
+            if data is None:
+                continue
+            if not data:
                 return  # end of input
-            pending += chunk
-            for seq in _DEL_SEQUENCES:
-                while seq in pending:
-                    pending = pending.replace(seq, "", 1)
-                    self.events.put(DELETE)
-            for ch in pending:
-                if ch in "\r\n":
-                    self.events.put(ENTER)
-            pending = pending[-3:] if pending.endswith(("\x1b", "\x1b[", "\x1b[3")) else ""
+            pending = self._keys_in(pending + data.decode(errors="ignore"))
 
-    def _read_windows_console(self) -> None:  # pragma: no cover - Windows only
+    def _poll(self, fd: int) -> bytes | None:
+        """What the input holds within POLL_SECONDS: None if nothing (or paused for a prompt), b"" at its end."""
+        if self._paused.is_set():
+            self._stopped.wait(self.POLL_SECONDS / 2)
+            return None
+        with self._lock:
+            if self._paused.is_set():
+                return None
+            try:
+                ready, _, _ = select.select([fd], [], [], self.POLL_SECONDS)
+                return os.read(fd, 64) if ready else None
+            except (OSError, ValueError):
+                return b""
+
+    def _keys_in(self, pending: str) -> str:
+        """Queues the Enter and Del keys in ``pending``; returns the start of a Del sequence cut short."""
+        for seq in _DEL_SEQUENCES:
+            while seq in pending:
+                pending = pending.replace(seq, "", 1)
+                self.events.put(DELETE)
+        for ch in pending:
+            if ch in "\r\n":
+                self.events.put(ENTER)
+        return pending[-3:] if pending.endswith(("\x1b", "\x1b[", "\x1b[3")) else ""
+
+    def _read_windows(self, fd: int) -> None:  # pragma: no cover - Windows only
         import msvcrt
+        import time
 
-        while True:
+        if not os.isatty(fd):  # a pipe cannot be polled on Windows: read it as it comes
+            pending = ""
+            while data := os.read(fd, 64):
+                pending = self._keys_in(pending + data.decode(errors="ignore"))
+            return
+        while not self._stopped.is_set():
+            if self._paused.is_set() or not msvcrt.kbhit():  # type: ignore[attr-defined]
+                time.sleep(self.POLL_SECONDS / 2)
+                continue
             ch = msvcrt.getwch()  # type: ignore[attr-defined]
             if ch in "\r\n":
                 self.events.put(ENTER)

@@ -9,8 +9,10 @@ person ends the episode early. Samples are stored raw (before the sample compres
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,8 +110,28 @@ class Recorder:
                               duration=duration, ended_by=ended_by)
 
 
+PROMPT = "Folder to save it to (Enter: retry the same folder, 'discard': drop it): "
+PROMPT_TRIES = 3  # answers to the prompt before the episode goes to a fallback folder
+UNSAVED_FOLDER = "playerruns-unsaved"
+
+
+class EpisodeLost(PlayerRunsError):
+    """No folder at all could be written: the episode's samples are gone when the process ends."""
+
+
+def full_path(folder: Path) -> Path:
+    """``folder`` with ``~`` expanded, absolute (a relative folder is taken from the current directory)."""
+    try:
+        return folder.expanduser().resolve()
+    except (OSError, RuntimeError):  # an unknown ~user, a loop of symbolic links
+        return Path(os.path.abspath(folder))
+
+
 def check_output_dir(folder: Path) -> Path:
-    """Creates the output folder if missing and checks that it is writable, before anyone drives."""
+    """Creates the output folder if missing and checks that it is writable, before anyone drives.
+
+    Returns the folder's full path."""
+    folder = full_path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".playerruns-write-test-{new_run_id()}"
@@ -121,22 +143,78 @@ def check_output_dir(folder: Path) -> Path:
     return folder
 
 
-def save_episode(outcome: EpisodeOutcome, folder: Path, ask: Callable[[str], str],
-                 say: Callable[[str], None]) -> Path | None:
-    """Saves atomically; on failure keeps the samples and asks for another folder until saved or discarded."""
-    while True:
+def fallback_folders() -> list[Path]:
+    """Where an episode goes when no folder given can be written, or nobody can answer the prompt: a
+    ``playerruns-unsaved`` folder in the home folder (kept across restarts), else in the system's
+    temporary folder (often on another disk), else in the current directory."""
+    places: list[Path] = []
+    for base in (Path.home, lambda: Path(tempfile.gettempdir()), Path.cwd):
         try:
-            return save_run(folder / f"{outcome.run.run_id}.pkl", outcome.run)
-        except OSError as err:
-            say(f"Could not save the episode to {folder}: {err.strerror or err}. Its "
-                f"{len(outcome.run.samples)} samples are kept in memory.")
-            answer = ask("Folder to save it to (Enter: retry the same folder, 'discard': drop it): ").strip()
-            if answer.lower() == "discard":
-                say("Episode discarded.")
-                return None
-            if answer:
-                folder = Path(answer).expanduser()
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as mkdir_err:
-                    say(f"Cannot create {folder}: {mkdir_err.strerror or mkdir_err}")
+            place = full_path(base() / UNSAVED_FOLDER)
+        except (OSError, RuntimeError):  # no home folder; the current directory was removed
+            continue
+        if place not in places:
+            places.append(place)
+    return places
+
+
+def save_episode(outcome: EpisodeOutcome, folder: Path, ask: Callable[[str], str], say: Callable[[str], None], *,
+                 fallbacks: Sequence[Path] | None = None, tries: int = PROMPT_TRIES) -> Path | None:
+    """Saves the episode atomically as ``<run id>.pkl`` in ``folder``; returns the file's full path.
+
+    When that fails, the samples stay in memory and ``ask`` is asked for another folder (Enter: the
+    same one again; 'discard': drop the episode, and None is returned) up to ``tries`` times. When
+    ``ask`` raises EOFError (the end of input) or no folder given works, the episode goes to the first
+    of ``fallbacks`` (default ``fallback_folders()``) that can be written, and the output names it.
+    Raises EpisodeLost, naming every folder tried, when none can be written.
+    """
+    target = full_path(folder)
+    tried = [target]
+    path = _save_in(outcome, target, say)
+    if path is not None:
+        return path
+    for _ in range(tries):
+        try:
+            answer = ask(PROMPT).strip()
+        except EOFError as no_answer:
+            say(f"No folder given ({no_answer or 'end of input'}).")
+            break
+        if answer.lower() == "discard":
+            say("Episode discarded.")
+            return None
+        if answer:
+            target = full_path(Path(answer))
+            say(f"Saving to {target}")
+        if target not in tried:
+            tried.append(target)
+        path = _save_in(outcome, target, say)
+        if path is not None:
+            return path
+    else:
+        say(f"No folder given could be written ({tries} tries).")
+    for place in fallbacks if fallbacks is not None else fallback_folders():
+        if place in tried:
+            continue
+        tried.append(place)
+        path = _save_in(outcome, place, say)
+        if path is not None:
+            say(f"The episode was saved to the fallback folder {place}: move it to where you keep your runs.")
+            return path
+    raise EpisodeLost(f"episode lost: its {len(outcome.run.samples)} samples (run {outcome.run.run_id}) could not "
+                      f"be written to any folder (tried {', '.join(str(p) for p in tried)})")
+
+
+def _save_in(outcome: EpisodeOutcome, folder: Path, say: Callable[[str], None]) -> Path | None:
+    """Saves into ``folder`` (created if missing); None, having said why, if that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        say(f"Cannot create {folder}: {err.strerror or err}. The episode's {len(outcome.run.samples)} samples "
+            "are kept in memory.")
+        return None
+    try:
+        return save_run(folder / f"{outcome.run.run_id}.pkl", outcome.run)
+    except OSError as err:
+        say(f"Could not save the episode to {folder}: {err.strerror or err}. Its "
+            f"{len(outcome.run.samples)} samples are kept in memory.")
+        return None

@@ -26,7 +26,7 @@ from playerruns.recording.input_sources import (
     controls_of,
 )
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
-from playerruns.recording.recorder import Recorder, check_output_dir, save_episode
+from playerruns.recording.recorder import EpisodeLost, Recorder, check_output_dir, save_episode
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.shipping.link import ServerLink
@@ -116,7 +116,8 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
                         on_start=lambda: say("Recording: drive; Del ends the episode early."),
                         metadata=_run_metadata(setup, step_seconds))
-    saved = 0
+    saved: list[Path] = []
+    lost: EpisodeLost | None = None
     sender = None
     if send_timeout is not None:
         link = ServerLink.from_config()
@@ -145,17 +146,22 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                     say("Stopped before the episode started.")
                     break
             outcome = recorder.record_episode()
+            prompt = _Prompt(keys)
             if outcome.steps == 0:
                 say("Nothing recorded in this episode.")
             else:
-                path = save_episode(outcome, folder, ask=_ask, say=say)
+                try:
+                    path = save_episode(outcome, folder, ask=prompt.ask, say=say)
+                except EpisodeLost as err:
+                    lost = err
+                    break  # nothing can be written anywhere: the next episodes would be lost too
                 if path is not None:
-                    saved += 1
+                    saved.append(path)
                     say(f"Saved {path}: {outcome.steps} steps, return {outcome.episode_return:.2f}, "
                         f"{outcome.duration:.1f}s, ended by {outcome.ended_by}")
                     if sender is not None:
                         sender.add(path)
-            if outcome.ended_by == "interrupt":
+            if outcome.ended_by == "interrupt" or prompt.interrupted:
                 say("Recording stopped (Ctrl+C).")
                 break
     finally:
@@ -163,16 +169,28 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
         hook.stop()
         source.close()
         env.close()
-    say(f"Done: {saved} run file(s) in {folder}")
+    say(closing_line(saved, folder))
+    if lost is not None:
+        print(f"playerruns: error: {lost}", file=sys.stderr, flush=True)
     if sender is None:
-        return 0
+        return 0 if lost is None else 1
     try:
         if sender.waiting:
             say(f"Waiting up to {send_timeout:g} s for the trainer to confirm {len(sender.waiting)} run(s)")
         sender.wait(send_timeout or 0.0)
-        return report(sender, say)
+        code = report(sender, say)
+        return code if lost is None else 1
     finally:
         sender.close()
+
+
+def closing_line(saved: list[Path], folder: Path) -> str:
+    """The session's last line: where every run file went (never a folder that was not written)."""
+    if not saved:
+        return "Done: 0 run file(s)"
+    if all(path.parent == folder for path in saved):
+        return f"Done: {len(saved)} run file(s) in {folder}"
+    return f"Done: {len(saved)} run file(s): {', '.join(str(path) for path in saved)}"
 
 
 def _run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
@@ -185,7 +203,18 @@ def _run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
     return metadata
 
 
-def _ask(prompt: str) -> str:
-    print(prompt, end="", flush=True)
-    line = sys.stdin.readline()
-    return line.rstrip("\n")
+class _Prompt:
+    """The save prompt, asked with the terminal's key thread paused (``TerminalKeys.ask``). Ctrl+C at
+    the prompt counts as the end of input (the episode goes to a fallback folder) and stops the session."""
+
+    def __init__(self, keys: TerminalKeys) -> None:
+        self.keys = keys
+        self.interrupted = False
+
+    def ask(self, prompt: str) -> str:
+        try:
+            return self.keys.ask(prompt)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            print(flush=True)  # the prompt's line is left unfinished
+            raise EOFError("Ctrl+C") from None

@@ -64,7 +64,7 @@ class InjectionRecord:
     resumed trainer does not inject the same runs twice while a fresh one starts over."""
 
     run_ids: set[str] = field(default_factory=set)  # injected, received, or in the data.pkl it started from
-    training_id: str = field(default_factory=new_run_id)  # names this training's folder of received runs
+    training_id: str = field(default_factory=new_run_id)  # named the folder of received runs before RUN_NAME did
     file_names: set[str] = field(default_factory=set)  # handled files, skipped without re-reading
     files: int = 0
     samples: int = 0  # samples appended, repeats included

@@ -6,7 +6,7 @@ as they arrive, validated exactly as files from disk, stored, injected, and answ
   receipts to the ``workers`` group as consumables, which stock workers never read (see ``wire``).
 - ``RunDesk`` decides on each shipped run: refused (not valid here, or online injection is off),
   already taken (its run id is in the training's ``InjectionRecord``: sending a run twice injects it
-  once), or taken. A run is stored in ``RECEIVED_PATH/<training id>/`` (atomically, fsync'ed) before it
+  once), or taken. A run is stored in ``RECEIVED_PATH/<RUN_NAME>/`` (atomically, fsync'ed) before it
   is injected and before the sender hears of it: if the trainer dies before its next checkpoint, the
   restarted trainer finds it there, not in the checkpoint's record, and injects it again; a run the
   checkpoint has is never injected twice.
@@ -49,29 +49,32 @@ class RunDesk:
     it must remember lives in the checkpointed ``InjectionRecord`` and in the folder of received runs."""
 
     def __init__(self, record: InjectionRecord, compat: Compatibility | None, received_root: Path, *,
-                 enabled: bool, host: str | None = None, note: HandlingNote | None = None) -> None:
+                 enabled: bool, name: str, host: str | None = None, note: HandlingNote | None = None) -> None:
+        """``name`` (the RUN_NAME) names the folder: a trainer that starts over, without a checkpoint, still
+        finds what an earlier one kept and no checkpoint holds."""
         self.record = record
         self.note = note
         self.compat = compat
-        self.inbox = Path(received_root) / record.training_id
+        self.inbox = Path(received_root) / _SAFE.sub("_", name)
+        self._earlier = Path(received_root) / record.training_id  # where earlier versions kept them (by training)
         self.enabled = enabled
         self.host = host or socket.gethostname()
         self._said: dict[str, wire.Status] = {}  # this session's TAKEN and REFUSED answers
         self._asked: dict[str, float] = {}
 
     def recover(self) -> list[RunFile]:
-        """Runs stored in this training's folder that its record lacks (received after the last checkpoint)."""
-        if not self.inbox.is_dir():
-            return []
+        """Runs stored in this training's folder that its record lacks (kept after the last checkpoint)."""
         runs = []
-        for path in sorted(self.inbox.glob("*.pkl")):
+        seen: set[str] = set()
+        for path in sorted(self.inbox.glob("*.pkl")) + sorted(self._earlier.glob("*.pkl")):
             try:
                 with self._handling(path, "reading"):
                     run = load_demo_run(path, self.compat)
             except PlayerRunsError as err:
                 log.warning(f"Player runs: cannot re-inject {path}: {err}")
                 continue
-            if run.run_id not in self.record.run_ids:
+            if run.run_id not in self.record.run_ids and run.run_id not in seen:
+                seen.add(run.run_id)
                 runs.append(run)
         return runs
 
@@ -91,17 +94,20 @@ class RunDesk:
 
     def forget_checkpointed(self) -> int:
         """Removes the stored runs that a checkpoint just saved holds (the record as it is now); returns how many."""
-        if not self.inbox.is_dir():
-            return 0
         held = {_file_name(run_id) for run_id in self.record.run_ids}
         removed = 0
-        for path in self.inbox.glob("*.pkl"):
+        for path in [*self.inbox.glob("*.pkl"), *self._earlier.glob("*.pkl")]:
             if path.name in held:
                 try:
                     path.unlink()
                     removed += 1
                 except OSError as err:
                     log.warning(f"Player runs: could not remove {path}: {err.strerror or err}")
+        for folder in (self.inbox, self._earlier):
+            try:
+                folder.rmdir()  # only when empty: the folder holds what the checkpoint lacks, or is not there
+            except OSError:
+                pass
         return removed
 
     def _handling(self, path: Path, what: str) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
 
-from playerruns.bridge.dataset import dataset_run_ids
+from playerruns.bridge.dataset import DATASET_FILE, dataset_run_ids
 from playerruns.bridge.demo_path import DemoPath
 from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
 from playerruns.runs.runfile import RunFile
@@ -180,7 +180,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         if self._desk is None:
             cfg = self.player_runs
             self._desk = RunDesk(self.injection_record, self._tmrl_setup().compat, cfg.received_path,
-                                 enabled=cfg.ONLINE_INJECTION, note=self._handling_note())
+                                 enabled=cfg.ONLINE_INJECTION, name=run_name(), note=self._handling_note())
         return self._desk
 
     def update_buffer(self, interface: Any) -> None:
@@ -305,11 +305,13 @@ Updater = Callable[[TorchTrainingOffline, partial], TorchTrainingOffline]  # tmr
 Dumper = Callable[[TorchTrainingOffline, str], None]  # tmrl's DUMP_RUN_INSTANCE_FN
 
 
-def save_checkpoint(run_instance: TorchTrainingOffline, checkpoint_path: str, *, dump: Dumper) -> None:
+def save_checkpoint(run_instance: TorchTrainingOffline, checkpoint_path: str, *, dump: Dumper | None) -> None:
     """tmrl's checkpoint function ``dump``, with the kept runs it now holds dropped; a failure to save is
     one error line and training goes on (the previous checkpoint stays as it was)."""
+    from tmrl.networking import dump_run_instance
+
     try:
-        dump(run_instance, checkpoint_path)
+        (dump or dump_run_instance)(run_instance, checkpoint_path)  # None in tmrl's config: its default
     except Exception as err:  # a full disk, or something in the memory pickle cannot write
         log.error(f"Player runs: could not save the checkpoint {checkpoint_path}: {type(err).__name__}: "
                   f"{_one_line(err)}; training goes on and the previous checkpoint stays")
@@ -358,7 +360,22 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
     run_instance.note_memory_runs()
     run_instance.connect_agent()
     run_instance.log_memory("resume")
+    _say_if_dataset_is_newer(run_instance._tmrl_setup().dataset_path / DATASET_FILE)
     return run_instance
+
+
+def _say_if_dataset_is_newer(dataset: Path) -> None:
+    """A resumed trainer has its memory from the checkpoint: runs imported into data.pkl since are not in it."""
+    import tmrl.config.config_constants as cfg
+
+    try:
+        newer = dataset.stat().st_mtime > Path(cfg.CHECKPOINT_PATH).stat().st_mtime
+    except OSError:
+        return
+    if newer:
+        log.warning(f"Player runs: {dataset} changed after the checkpoint this trainer resumes from: a resumed "
+                    "trainer does not read it, so runs imported since are not in its memory (give them to it "
+                    "through PLAYER_RUNS.SOURCE_PATH or --send-player-runs)")
 
 
 def _numbers(stats: list[Any]) -> dict[str, float]:
