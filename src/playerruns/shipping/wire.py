@@ -102,7 +102,7 @@ def read_shipment(message: Any) -> Shipment | None:
         runs = [ShippedRun(str(r["run_id"]), str(r["name"]), r["data"]) for r in content["runs"]]
         shipment = Shipment(sender=str(content["sender"]), sender_id=str(content["sender_id"]), runs=runs,
                             ask=[str(a) for a in content["ask"]])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # anything a hostile peer shapes
         raise WireError(f"a malformed shipment ({type(err).__name__}: {err})") from None
     if not all(isinstance(r.data, bytes) for r in runs):
         raise WireError("a malformed shipment: a run's data is not bytes")
