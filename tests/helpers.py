@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -303,3 +305,37 @@ def seeded_stream_actions(seed: int, shape: tuple[int, ...], n: int) -> np.ndarr
     seed_everything(seed)
     draws = generator(SEEDED_STREAM)
     return np.array([draws.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(n)])
+
+
+@contextmanager
+def small_disk(mount_point: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``mount_point`` (created), unmounted afterwards; the test is skipped
+    where it cannot be mounted (it needs root)."""
+    import pytest
+
+    mount_point.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {done.stderr.strip() or done.returncode}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill_up(folder: Path) -> None:
+    """Fills the file system holding ``folder`` with one file, until a write fails with ENOSPC."""
+    filler = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(filler, b"\0" * 4096):
+            pass
+    except OSError:  # ENOSPC: full
+        pass
+    finally:
+        os.close(filler)
+    try:
+        (folder / "probe").write_bytes(b"\0" * 4096)
+    except OSError:
+        return
+    raise AssertionError(f"{folder} is not full")

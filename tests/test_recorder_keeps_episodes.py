@@ -20,7 +20,7 @@ import pytest
 from playerruns.recording.keys import TerminalKeys
 from playerruns.recording.recorder import UNSAVED_FOLDER, EpisodeLost, EpisodeOutcome, save_episode
 from playerruns.runs.runfile import RunFile, load_run
-from tests.helpers import ENTER, REPO, Terminal, make_home, read_until_seen, subprocess_env
+from tests.helpers import ENTER, REPO, Terminal, fill_up, make_home, read_until_seen, small_disk, subprocess_env
 
 PROMPT_END = "'discard': drop it): "
 MAX_SAMPLES = 20
@@ -29,26 +29,9 @@ MAX_SAMPLES = 20
 @pytest.fixture
 def full_disk(tmp_path):
     """A folder on a 64 KiB tmpfs holding one file that fills it: writing a run file there fails with ENOSPC."""
-    mount_point = tmp_path / "full-disk"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {done.stderr.strip() or done.returncode}")
-    try:
-        filler = os.open(mount_point / "filler", os.O_WRONLY | os.O_CREAT)
-        try:
-            while os.write(filler, b"\0" * 4096):
-                pass
-        except OSError:  # ENOSPC: full
-            pass
-        finally:
-            os.close(filler)
-        with pytest.raises(OSError):  # truly full
-            (mount_point / "probe").write_bytes(b"\0" * 4096)
+    with small_disk(tmp_path / "full-disk") as mount_point:
+        fill_up(mount_point)
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
 def _blocked(tmp_path: Path) -> Path:
