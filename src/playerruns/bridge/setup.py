@@ -29,12 +29,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+import gymnasium
 import numpy as np
 
 from playerruns.runs.errors import ConfigError
 from playerruns.runs.sample import Sample
 from playerruns.runs.signature import signature_of
-from playerruns.runs.validation import Compatibility
+from playerruns.runs.validation import DEFAULT_VALUE_LIMIT, Compatibility
 
 TRACKMANIA_INTERFACES = ("TM20LIDAR", "TM20LIDARPROGRESS", "TM20FULL")
 GYM_PREFIX = "GYM:"
@@ -229,7 +230,8 @@ def _trackmania_setup(cfg: ModuleType, cfg_obj: ModuleType) -> TmrlSetup:
     compressed_obs = cfg_obj.SAMPLE_COMPRESSOR(*example)[1]
     compat = Compatibility(interface=cfg.RTGYM_INTERFACE, obs_signature=signature_of(raw_obs),
                            action_shape=tuple(act_space.shape),
-                           compressed_obs_signature=signature_of(compressed_obs))
+                           compressed_obs_signature=signature_of(compressed_obs),
+                           value_limit=value_limit(obs_space, act_space))
     return TmrlSetup(interface=cfg.RTGYM_INTERFACE, compat=compat, dataset_path=Path(cfg.DATASET_PATH),
                      memory_cls=cfg_obj.MEMORY, sample_compressor=cfg_obj.SAMPLE_COMPRESSOR,
                      obs_preprocessor=cfg_obj.OBS_PREPROCESSOR, act_buf_len=act_buf_len,
@@ -253,13 +255,30 @@ def _gym_setup(cfg: ModuleType) -> TmrlSetup:
     env.close()
     example_obs = np.zeros(obs_space.shape, obs_space.dtype)
     compat = Compatibility(interface=interface, obs_signature=signature_of(example_obs),
-                           action_shape=tuple(act_space.shape))
+                           action_shape=tuple(act_space.shape), value_limit=value_limit(obs_space, act_space))
     memory_cls = partial(GenericTorchMemory, memory_size=cfg.TMRL_CONFIG["MEMORY_SIZE"],
                          batch_size=cfg.TMRL_CONFIG["BATCH_SIZE"], dataset_path=cfg.DATASET_PATH)
     return TmrlSetup(interface=interface, compat=compat, dataset_path=Path(cfg.DATASET_PATH),
                      memory_cls=memory_cls, sample_compressor=None, obs_preprocessor=None, act_buf_len=0,
                      default_action=None, observation_space=obs_space, action_space=act_space,
                      max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE), env_id=env_id)
+
+
+def value_limit(*spaces: Any) -> float:
+    """The largest magnitude a run's observation and action values may have: ``DEFAULT_VALUE_LIMIT``, or ten
+    times the largest finite bound of the spaces' boxes when that is larger."""
+    bounds = [DEFAULT_VALUE_LIMIT / 10]
+    stack = list(spaces)
+    while stack:
+        space = stack.pop()
+        if isinstance(space, gymnasium.spaces.Box):
+            both = np.abs(np.concatenate([np.ravel(space.low), np.ravel(space.high)]).astype(np.float64))
+            finite = both[np.isfinite(both)]
+            if finite.size:
+                bounds.append(float(finite.max()))
+        elif isinstance(space, gymnasium.spaces.Tuple):
+            stack.extend(space.spaces)
+    return 10 * max(bounds)
 
 
 class SampleBatch:

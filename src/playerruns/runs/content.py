@@ -27,9 +27,9 @@ shared containers come back as copies.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,10 @@ _MAX_SIZE = 1 << 40  # of one dimension (a zero elsewhere would make any other s
 # dtype codes a plan may name: booleans, integers, floats, complex numbers, fixed-size text or bytes
 _DTYPE_CODE = re.compile(r"[<>|=]?(?:b1|\?|[iu][1248]|f[248]|c(?:8|16)|[US][0-9]{1,7})")
 _DTYPE_KINDS = frozenset("biufcUS")
+
+
+_PLAIN = frozenset({type(None), bool, float, complex, str, bytes, bytearray})  # texts: as long as the file says
+_empty = partial(np.empty, 0, np.uint8)
 
 
 class RefusedContent(ValueError):
@@ -132,7 +136,9 @@ NUMPY_PLANS: dict[str, Any] = {"_reconstruct": _reconstruct, "_frombuffer": _Buf
 
 def plain_data(value: Any, file_size: int) -> Any:
     """``value`` (what the restricted unpickler returned for ``file_size`` bytes) as checked plain data."""
-    return _Walk(file_size).value(value, 0)
+    walk = _Walk(file_size)
+    walk.count(1)
+    return walk.value(value, 0)
 
 
 class _Walk:
@@ -142,46 +148,66 @@ class _Walk:
         self.decoded_left = MAX_DECODED_RATIO * file_size + DECODED_SLACK
 
     def value(self, obj: Any, depth: int) -> Any:
-        self.elements_left -= 1
-        if self.elements_left < 0:
-            raise RefusedContent(f"it holds more elements than its {self.file_size} bytes can (a value referenced "
-                                 "over and over)")
+        """``obj`` as plain data (itself when it already is). Its elements are counted by its container."""
         kind = type(obj)
-        if obj is None or kind is bool or kind is float or kind is complex:
+        if kind in _PLAIN:
             return obj
+        if kind is _ArrayPlan:
+            return obj.built if obj.built is not None else self.array(obj, depth)
         if kind is int:
             if obj.bit_length() > MAX_INT_BITS:
                 raise RefusedContent(f"an integer of {obj.bit_length()} bits (at most {MAX_INT_BITS})")
             return obj
-        if kind is str or kind is bytes or kind is bytearray:  # each as long as the file says
-            return obj
         if depth >= MAX_DEPTH:
             raise RefusedContent(f"it is nested more than {MAX_DEPTH} levels deep (or holds itself)")
         depth += 1
-        if kind is list:
+        if kind is tuple:
+            self.count(len(obj))
+            out = None
             for i, item in enumerate(obj):
+                if type(item) in _PLAIN:
+                    continue
+                plain = self.value(item, depth)
+                if plain is not item:
+                    if out is None:
+                        out = list(obj)
+                    out[i] = plain
+            return obj if out is None else tuple(out)
+        if kind is list:
+            self.count(len(obj))
+            for i, item in enumerate(obj):
+                if type(item) in _PLAIN:
+                    continue
                 plain = self.value(item, depth)
                 if plain is not item:
                     obj[i] = plain
             return obj
-        if kind is tuple:
-            items = [self.value(item, depth) for item in obj]
-            return obj if all(a is b for a, b in zip(items, obj, strict=True)) else tuple(items)
         if kind is dict or kind is OrderedDict:
-            pairs = [(self.key(k, depth), self.value(v, depth)) for k, v in obj.items()]
-            if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)) \
-                    and kind is dict:
-                return obj
-            return kind(pairs)
+            self.count(2 * len(obj))
+            changed = kind is not dict
+            pairs = []
+            for k, v in obj.items():
+                k2 = k if type(k) in _PLAIN else self.key(k, depth)
+                v2 = v if type(v) in _PLAIN else self.value(v, depth)
+                changed = changed or k2 is not k or v2 is not v
+                pairs.append((k2, v2))
+            return kind(pairs) if changed else obj
         if kind is set or kind is frozenset:
+            self.count(len(obj))
             return kind(self.key(item, depth) for item in obj)
-        if kind is _ArrayPlan or kind is _BufferPlan:
+        if kind is _BufferPlan:
             return self.array(obj, depth)
         if kind is _DtypePlan:
             return self.dtype(obj, depth)
         if kind is _ScalarPlan:
             return self.scalar(obj, depth)
         raise RefusedContent(f"it holds a value of type {_type_name(obj)}, not plain data")
+
+    def count(self, elements: int) -> None:
+        self.elements_left -= elements
+        if self.elements_left < 0:
+            raise RefusedContent(f"it holds more elements than its {self.file_size} bytes can (a value referenced "
+                                 "over and over)")
 
     def key(self, obj: Any, depth: int) -> Any:
         plain = self.value(obj, depth)
@@ -218,38 +244,40 @@ class _Walk:
         if plan.built is not None:
             return plan.built
         state = plan.state
-        if not isinstance(state, tuple):
-            raise RefusedContent("an array without its data")
-        if state and state[0] == "buffer":
+        if type(state) is not tuple or len(state) != 5:
+            raise RefusedContent("an array without its data, or with a state numpy would not write")
+        version, shape, dtype_plan, fortran, buffer = state
+        if version == "buffer":  # _frombuffer(buffer, dtype, shape, order): see _BufferPlan
             _, buffer, dtype_plan, shape, order = state
-            fortran = order == "F"
             if order not in ("C", "F"):
                 raise RefusedContent("an array of protocol 5 with an unknown order")
-        elif len(state) == 5 and state[0] == 1:
-            _, shape, dtype_plan, fortran, buffer = state
-            if type(fortran) is not bool:
-                raise RefusedContent("an array whose order flag is not a boolean")
-        else:
+            fortran = order == "F"
+        elif version != 1 or type(fortran) is not bool:
             raise RefusedContent("an array with a state numpy would not write")
         if type(dtype_plan) is not _DtypePlan:
             raise RefusedContent(f"an array whose dtype is a {_type_name(dtype_plan)}")
-        dtype = self.dtype(dtype_plan, depth)
-        if type(shape) is not tuple or len(shape) > _MAX_NDIM \
-                or any(type(n) is not int or not 0 <= n < _MAX_SIZE for n in shape):
+        dtype = dtype_plan.built if dtype_plan.built is not None else self.dtype(dtype_plan, depth)
+        if type(shape) is not tuple or len(shape) > _MAX_NDIM:
             raise RefusedContent(f"an array whose shape is not a tuple of at most {_MAX_NDIM} sizes")
-        if type(buffer) not in (bytes, bytearray):
+        expected = dtype.itemsize
+        for n in shape:
+            if type(n) is not int or not 0 <= n < _MAX_SIZE:
+                raise RefusedContent(f"an array whose shape is not a tuple of at most {_MAX_NDIM} sizes")
+            expected *= n
+        if type(buffer) is not bytes and type(buffer) is not bytearray:
             raise RefusedContent(f"an array whose data is a {_type_name(buffer)}, not bytes")
-        expected = math.prod(shape) * dtype.itemsize
         if len(buffer) != expected:
             raise RefusedContent(f"an array of shape {shape} and dtype {dtype} holding {len(buffer)} bytes of "
                                  f"data instead of {expected}")
-        self.decode(expected)
+        self.decoded_left -= expected
+        if self.decoded_left < 0:
+            self.decode(0)
         built: np.ndarray
-        if state[0] == "buffer":
+        if version == "buffer":
             built = np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran else "C")
         else:
-            built = np.empty(0, dtype=np.uint8)
-            built.__setstate__((1, shape, dtype, fortran, buffer))
+            built = _empty()
+            built.__setstate__((1, shape, dtype, fortran, buffer))  # type: ignore[arg-type]  # bytearray too
         plan.built = built
         return built
 

@@ -4,11 +4,15 @@
    flags, a real reward and a dict info; episodes end with a terminated or truncated flag.
 2. Compatibility with the CURRENT tmrl configuration: every observation has the signature the
    configured interface + observation preprocessor produce, every action the action space's shape.
-3. Finite numbers: a NaN or an infinity in a reward, an observation or an action would poison
-   training, so none is let through. Rewards are checked one by one; the float arrays of
-   observations and actions are gathered over many samples and checked with one vectorized numpy
-   call (a per-array call would cost more than all the other checks together); only when that call
-   finds something are the samples searched one by one to name the culprit.
+3. Finite numbers of a sane size: a NaN or an infinity in a reward, an observation or an action would
+   poison training, and so would a value of 1e30 (a flipped byte in an exponent): its square is
+   infinite in float32, and the networks' outputs turn NaN. None is let through: observation and
+   action values must stay within ``Compatibility.value_limit`` (``DEFAULT_VALUE_LIMIT``, or ten times
+   the largest finite bound of the configured spaces if that is larger). Rewards are checked one by
+   one; the float arrays of observations and actions are gathered over many samples and checked
+   with one vectorized numpy call (a per-array call would cost more than all the other checks
+   together); only when that call finds something are the samples searched one by one to name the
+   culprit.
 
 A failure raises ValidationError naming the file, the sample index, the field, what was expected and
 found. Problems are reported in file order: the first bad sample is the one named.
@@ -35,6 +39,7 @@ _REWARD_LIMIT = float(np.finfo(np.float32).max)
 # float elements gathered before one vectorized finiteness check (bounds the temporary copy: a few MB)
 _CHECK_ELEMENTS = 1 << 18
 _MAX_NODES = 100_000  # nodes of one observation/action walked without a configuration to compare with
+DEFAULT_VALUE_LIMIT = 1e6  # no sensor of a driving task reads more; a corrupted float32 exponent does
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Compatibility:
     obs_signature: Signature
     action_shape: tuple[int, ...]
     compressed_obs_signature: Signature | None = None  # to explain a file stored compressed
+    value_limit: float = DEFAULT_VALUE_LIMIT  # the largest magnitude of an observation or action value
 
     def describe_obs(self) -> str:
         return format_signature(self.obs_signature)
@@ -204,6 +210,7 @@ class _FiniteCheck:
         self.samples = samples
         self.source = source
         self.compat = compat
+        self.limit = compat.value_limit if compat is not None else DEFAULT_VALUE_LIMIT
         self.arrays: list[np.ndarray] = []
         self.scalars: list[Any] = []
         self.elements = 0
@@ -254,16 +261,16 @@ class _FiniteCheck:
 
     def flush(self, end: int) -> None:
         """Checks what was gathered for samples start..end-1; names the first non-finite value, if any."""
-        finite = True
+        finite = True  # and within the limit (False for NaN too)
         if self.arrays:
-            finite = bool(np.isfinite(np.concatenate(self.arrays, axis=None)).all())
+            finite = bool((np.abs(np.concatenate(self.arrays, axis=None)) <= self.limit).all())
         if finite and self.scalars:
-            finite = bool(np.isfinite(np.array(self.scalars)).all())
+            finite = bool((np.abs(np.array(self.scalars)) <= self.limit).all())
         start = self.start
         self.arrays, self.scalars, self.elements, self.start = [], [], 0, end
         if not finite:
             for j in range(start, end):
-                _raise_if_not_finite(self.samples[j], j, self.source)
+                _raise_if_not_finite(self.samples[j], j, self.source, self.limit)
 
 
 def _leaves(value: Any, where: str) -> Iterator[tuple[int, Any]]:
@@ -284,14 +291,14 @@ def _leaves(value: Any, where: str) -> Iterator[tuple[int, Any]]:
         index += 1
 
 
-def _raise_if_not_finite(sample: Any, i: int, source: str) -> None:
+def _raise_if_not_finite(sample: Any, i: int, source: str, limit: float) -> None:
     for field, value in (("act", sample[ACT]), ("obs", sample[OBS])):
         nested = isinstance(value, (tuple, list))
         for leaf_index, leaf in _leaves(value, f"{source}: sample {i}: '{field}'"):
             if isinstance(leaf, np.ndarray):
                 if leaf.dtype.kind not in "fc":
                     continue
-                ok = np.isfinite(leaf)
+                ok = np.abs(leaf) <= limit
                 if ok.all():
                     continue
                 flat = int(np.argmin(ok.reshape(-1)))
@@ -301,13 +308,16 @@ def _raise_if_not_finite(sample: Any, i: int, source: str) -> None:
                 if nested:
                     position = f"leaf {leaf_index}, {position}"
             elif isinstance(leaf, _FLOAT_SCALARS):
-                if np.isfinite(leaf):
+                if bool(np.abs(leaf) <= limit):
                     continue
                 bad = leaf
                 position = f"leaf {leaf_index} ({type(leaf).__name__})" if nested else ""
             else:
                 continue
             at = f" at {position}" if position else ""
+            if np.isfinite(bad):
+                raise ValidationError(f"{source}: sample {i}: '{field}' holds a value beyond {limit:.3g} "
+                                      f"({np.format_float_scientific(abs(bad), precision=3)}, a damaged file?){at}")
             raise ValidationError(f"{source}: sample {i}: '{field}' holds a non-finite value "
                                   f"({_non_finite_name(bad)}){at}")
 

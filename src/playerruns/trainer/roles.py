@@ -8,7 +8,10 @@ tmrl's generic path: ``GenericGymEnv``, ``GenericTorchMemory`` and tmrl's MLP SA
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -96,6 +99,18 @@ def _require_wandb() -> None:
                               "or train without --wandb")
 
 
+@contextmanager
+def _exit_on_error(role: str) -> Iterator[None]:
+    """Ends the process when the role's loop raises: tmrl's network threads would otherwise keep a process
+    alive that no longer trains (or collects), and nothing outside would know."""
+    try:
+        yield
+    except Exception:
+        log.exception(f"Player runs: the {role} stopped on this error; the process exits (code 1)")
+        logging.shutdown()
+        os._exit(1)
+
+
 def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
@@ -123,7 +138,8 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
                                model_path=cfg.MODEL_PATH_WORKER, obs_preprocessor=setup.obs_preprocessor,
                                crc_debug=cfg.CRC_DEBUG, standalone=role == "test")
         if role == "worker":
-            worker.run()
+            with _exit_on_error("worker"):
+                worker.run()
         elif role == "expert":
             worker.run(expert=True)
         elif role == "benchmark":
@@ -145,9 +161,10 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
                                     load_run_instance_fn=cfg_obj.LOAD_RUN_INSTANCE_FN,
                                     updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
         logging.info(f"--- NOW RUNNING {cfg_obj.ALG_NAME} on {setup.interface} (with player runs) ---")
-        if wandb:
-            trainer.run_with_wandb(entity=cfg.WANDB_ENTITY, project=cfg.WANDB_PROJECT, run_id=cfg.WANDB_RUN_ID)
-        else:
-            trainer.run()
+        with _exit_on_error("trainer"):
+            if wandb:
+                trainer.run_with_wandb(entity=cfg.WANDB_ENTITY, project=cfg.WANDB_PROJECT, run_id=cfg.WANDB_RUN_ID)
+            else:
+                trainer.run()
         return 0
     raise ValueError(f"unknown role {role!r}")
