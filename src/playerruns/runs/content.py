@@ -59,13 +59,11 @@ class RefusedContent(ValueError):
 
 
 class _ArrayPlan:
-    """``_reconstruct(ndarray, (0,), b"b")`` followed by BUILD: the state numpy would set, unchecked yet."""
+    """``_reconstruct(ndarray, (0,), b"b")`` followed by BUILD: the state numpy would set, unchecked yet.
+    (No ``__init__`` and no slots: one is made for every array of a file, and this is the cheapest.)"""
 
-    __slots__ = ("state", "built")
-
-    def __init__(self) -> None:
-        self.state: Any = None
-        self.built: np.ndarray | None = None
+    state: Any = None
+    built: np.ndarray | None = None
 
     def __setstate__(self, state: Any) -> None:
         if self.state is not None:
@@ -76,10 +74,7 @@ class _ArrayPlan:
 class _BufferPlan(_ArrayPlan):
     """``_frombuffer(buffer, dtype, shape, order)``: protocol 5's form of an array."""
 
-    __slots__ = ()
-
     def __init__(self, *args: Any) -> None:
-        super().__init__()
         if len(args) != 4:
             raise RefusedContent("an array of protocol 5 with the wrong arguments")
         self.state = ("buffer", *args)
@@ -165,9 +160,13 @@ class _Walk:
             self.count(len(obj))
             out = None
             for i, item in enumerate(obj):
-                if type(item) in _PLAIN:
+                kind = type(item)
+                if kind in _PLAIN:
                     continue
-                plain = self.value(item, depth)
+                if kind is _ArrayPlan:  # the most frequent element of a run's samples: no call of value()
+                    plain = item.built if item.built is not None else self.array(item, depth)
+                else:
+                    plain = self.value(item, depth)
                 if plain is not item:
                     if out is None:
                         out = list(obj)
@@ -176,9 +175,13 @@ class _Walk:
         if kind is list:
             self.count(len(obj))
             for i, item in enumerate(obj):
-                if type(item) in _PLAIN:
+                kind = type(item)
+                if kind in _PLAIN:
                     continue
-                plain = self.value(item, depth)
+                if kind is _ArrayPlan:
+                    plain = item.built if item.built is not None else self.array(item, depth)
+                else:
+                    plain = self.value(item, depth)
                 if plain is not item:
                     obj[i] = plain
             return obj
