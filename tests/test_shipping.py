@@ -207,3 +207,17 @@ def test_a_sender_imports_neither_tmrl_nor_torch(tmp_path, lidar_run):
                          timeout=120)
     assert f"no tmrl server at 127.0.0.1:{port}" in out.stdout, out.stdout + out.stderr
     assert out.stdout.strip().splitlines()[-1] == "1 []"  # the whole send: refused, without tmrl or torch
+
+
+@pytest.mark.parametrize("kind", ["deep_lists", "cycle_list", "exponential_dag", "ndarray_reduce_huge", "huge_int"])
+def test_a_crafted_run_sent_past_the_senders_check_is_refused_and_never_stored(tmp_path, lidar_setup, kind):
+    from tests.crafted import CORPUS
+
+    data = CORPUS[kind]("info")
+    desk = _desk(tmp_path, lidar_setup)
+    assert desk.receive(wire.Shipment("pc-1", runs=[wire.ShippedRun("crafted-0", "crafted.pkl", data)])) == []
+    status = desk.status("crafted-0")
+    assert status.status == wire.REFUSED and "crafted.pkl from pc-1" in status.detail
+    assert "refused to load" in status.detail or "cannot read" in status.detail
+    assert "\n" not in status.detail
+    assert not desk.inbox.exists() or list(desk.inbox.iterdir()) == []
