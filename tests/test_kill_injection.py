@@ -4,6 +4,7 @@ is set aside at the next start. Real server, trainer and worker on 127.0.0.1, ki
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import time
@@ -118,36 +119,62 @@ def test_injected_runs_come_back_after_a_kill_exactly_once(tmp_path, consume):
     assert all(injected[run_id] == 2 for _p, run_id, _n in first)  # once, and once again after the kill
 
 
-def test_a_file_whose_handling_killed_the_trainer_is_set_aside(tmp_path):
+def _kill_while_handling(roles: Roles, home: Path, tmp_path: Path, big: Path) -> None:
+    """Drops ``big`` into SOURCE_PATH and SIGKILLs the trainer while its note says it handles a file."""
+    note_folder = tmp_path / "received"
+    os.replace(big, tmp_path / "source" / big.name)
+    deadline = time.monotonic() + 120
+    while not any(note_folder.glob(".handling-*")):
+        assert time.monotonic() < deadline, "the trainer never noted the file it handles"
+        time.sleep(0.002)
+    roles.kill("trainer")
+
+
+def _big_run(template: Path, folder: Path) -> tuple[Path, str]:
+    """A valid run long enough to read that a kill lands while the trainer handles it."""
+    big = load_run(template)  # distinct samples: one sample referenced over and over is refused (content rules)
+    big.samples = big.samples[:1] + [copy.deepcopy(s) for _ in range(1000) for s in big.samples[1:]]
+    big.run_id = new_run_id()
+    return save_run(folder / "big.pkl", big), big.run_id
+
+
+@pytest.mark.parametrize("kills_alone", [False, True], ids=["a-kill", "a-file-that-kills"])
+def test_a_trainer_killed_while_handling_a_file_keeps_it_unless_the_file_kills(tmp_path, monkeypatch, kills_alone):
+    if kills_alone:  # a stand-in for a file that crashes native code: it kills any process it is read in alone
+        crash = tmp_path / "crash"
+        crash.mkdir()
+        (crash / "sitecustomize.py").write_text(
+            "import os, signal\n"
+            "if b'big.pkl' in open('/proc/self/cmdline', 'rb').read():\n"
+            "    os.kill(os.getpid(), signal.SIGSEGV)\n")
+        monkeypatch.setenv("PYTHONPATH", str(crash))
     home = _home(tmp_path, consume=True)
     source = tmp_path / "source"
     source.mkdir()
     roles = Roles(home, tmp_path)
     (small, small_id, _n), (template, _id, _m) = make_runs(home, tmp_path / "made", 2)
-    big = load_run(template)
-    big.samples = big.samples[:1] + big.samples[1:] * 4000  # a long read: the kill lands while it is handled
-    big.run_id = new_run_id()
-    save_run(tmp_path / "made" / "big.pkl", big)
-    note = tmp_path / "received" / ".handling-"
+    big, big_id = _big_run(template, tmp_path / "made")
     try:
         roles.start("server", "--server")
         wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
         roles.wait_for(lambda: trainer_statistics(home, "start"), 180, "the trainer to start", ("trainer",))
-        os.replace(tmp_path / "made" / "big.pkl", source / "big.pkl")
-        deadline = time.monotonic() + 120
-        while not any(p.name.startswith(note.name) for p in note.parent.glob(".handling-*")):
-            assert time.monotonic() < deadline, "the trainer never noted the file it handles"
-            time.sleep(0.002)
-        roles.kill("trainer")  # dead while handling big.pkl (a stand-in for a crash in native code)
+        _kill_while_handling(roles, home, tmp_path, big)
         assert (source / "big.pkl").exists()
         os.replace(small, source / "small.pkl")
         roles.start("trainer2", "--trainer")
         roles.wait_for(lambda: small_id in _injected(home), 180, "the next run injected", ("trainer2",))
+        if not kills_alone:
+            roles.wait_for(lambda: big_id in _injected(home), 180, "the big run injected", ("trainer2",))
     finally:
         roles.stop_all()
-    assert (source / "big.pkl.rejected").exists() and not (source / "big.pkl").exists()
-    reason = (source / "big.pkl.rejected.reason").read_text()
-    assert "the trainer stopped while" in reason
     (line,) = [x for x in roles.log("trainer2").splitlines() if "stopped while" in x]
-    assert "big.pkl" in line and "renamed it big.pkl.rejected" in line
+    assert "big.pkl" in line
+    if kills_alone:
+        assert (source / "big.pkl.rejected").exists() and not (source / "big.pkl").exists()
+        reason = (source / "big.pkl.rejected.reason").read_text()
+        assert "the trainer stopped while" in reason and "died of signal 11" in reason
+        assert "renamed it big.pkl.rejected" in line and big_id not in _injected(home)
+    else:  # the kill was the death's cause, not the file: it is injected, nothing is lost
+        assert "read alone, the file does not stop a process, so it is handled as usual" in line
+        assert not list(source.glob("*.rejected"))

@@ -4,9 +4,12 @@ Before the trainer hands a run file's content to numpy or tmrl's memory (reading
 appending its samples), ``HandlingNote.handling`` writes the file's path to a small note beside the
 received runs (``RECEIVED_PATH/.handling-<RUN_NAME>.json``) and removes it once done. A trainer that
 dies meanwhile (a crash in native code, the kernel's out-of-memory killer) leaves the note behind;
-the restarted trainer finds it first thing, renames the file ``.pkl.rejected`` with a
-``.pkl.rejected.reason`` beside it, says so in one line, and goes on. (The file is renamed, never
-deleted: a person can look at it, and rename it back if the death had another cause.)
+the restarted trainer finds it first thing and reads the file again, alone, in a child process
+(``reads_alone``): a file the child reads, or refuses with an error, was not what killed the trainer
+(a person's kill, the machine's shutdown) and is handled as usual, so that nothing a person drove is
+lost to a kill at an unlucky moment; a file that kills the child too (a signal, or no end within
+``CHILD_SECONDS``) is renamed ``.pkl.rejected`` with a ``.pkl.rejected.reason`` beside it, and the
+trainer says so in one line and goes on. (Renamed, never deleted: a person can look at it.)
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +32,9 @@ __all__ = ["REJECTED_SUFFIX", "REASON_SUFFIX", "HandlingNote", "quarantine"]
 REJECTED_SUFFIX = ".rejected"
 REASON_SUFFIX = ".reason"
 _MAX_NOTE_BYTES = 1 << 16
+CHILD_SECONDS = 300.0  # a child reading a file this long is taken as hung on it
+# the child reads the file as the trainer did (safe load, schema, finite values), with playerruns only
+_READ_ALONE = "import sys; from playerruns.runs.demos import load_demo_run; load_demo_run(sys.argv[1], None)"
 
 
 class HandlingNote:
@@ -70,20 +78,39 @@ class HandlingNote:
         return None if file is None else (file, what)
 
     def quarantine_left_behind(self) -> Path | None:
-        """After a restart: rejects the file a dead trainer was handling; returns its new path, if renamed."""
+        """After a restart: rejects the file a dead trainer was handling if it kills a child reading it too;
+        returns its new path, if renamed."""
         found = self.left_behind()
         if found is None:
             return None
         file, what = found
-        reason = f"the trainer stopped while {what} it, and it was set aside so that it cannot stop it again"
         if not file.exists():
             log.warning(f"Player runs: the trainer stopped while {what} {file} last time (the file is gone)")
             return None
+        death = reads_alone(file)
+        if death is None:
+            log.warning(f"Player runs: the trainer stopped while {what} {file} last time; read alone, the file "
+                        "does not stop a process, so it is handled as usual")
+            return None
+        reason = (f"the trainer stopped while {what} it, and a process reading it alone {death}: it was set aside "
+                  "so that it cannot stop the trainer again")
         target = quarantine(file, reason)
         if target is not None:
             log.warning(f"Player runs: the trainer stopped while {what} {file} last time: renamed it "
                         f"{target.name} (rename it back to try it again)")
         return target
+
+
+def reads_alone(file: Path, timeout: float = CHILD_SECONDS) -> str | None:
+    """How a child process reading ``file`` as the trainer does died ("died of signal 11", "did not end within
+    300 s"), or None when it ended by itself (having read the file, or refused it with an error)."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _READ_ALONE, str(file)], capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"did not end within {timeout:g} s"
+    except OSError as err:  # cannot start a process at all: take no risk
+        return f"could not be started ({err.strerror or err})"
+    return f"died of signal {-done.returncode}" if done.returncode < 0 else None
 
 
 def quarantine(file: Path, reason: str) -> Path | None:
