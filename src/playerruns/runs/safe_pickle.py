@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playerruns.runs import content
+from playerruns.runs.content import NUMPY_PLANS, RefusedContent, plain_data
 from playerruns.runs.errors import RunFileError
 
 # (module, name) pairs a run file may reference. Everything else is refused.
@@ -122,7 +122,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _encode
         numpy_name = _NUMPY_GLOBALS.get((module, name))
         if numpy_name is not None:
-            return content.NUMPY_PLANS[numpy_name]
+            return NUMPY_PLANS[numpy_name]
         return super().find_class(module, name)
 
     def persistent_load(self, pid: Any) -> Any:
@@ -139,8 +139,8 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
         with warnings.catch_warnings():  # numpy warns about some damaged dtypes: the error says it all
             warnings.simplefilter("ignore")
             loaded = _RestrictedUnpickler(_WholeBuffer(data)).load()
-        return content.plain_data(loaded, len(data))
-    except content.RefusedContent as err:
+        return plain_data(loaded, len(data))
+    except RefusedContent as err:
         raise RunFileError(f"{source}: refused to load: {err}") from None
     except ForbiddenObjectError as err:
         raise RunFileError(
