@@ -19,3 +19,12 @@ class ValidationError(PlayerRunsError):
 
 class ConfigError(PlayerRunsError):
     """The TmrlData folder or its config.json is missing or unusable."""
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's text on one short line (a damaged file or a full disk can put anything in it)."""
+    try:
+        text = " ".join(str(err).split())
+    except Exception:  # str() of a hostile value (e.g. an int of 5,000 digits)
+        text = ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.runs.content import NUMPY_PLANS, RefusedContent, plain_data
-from playerruns.runs.errors import RunFileError
+from playerruns.runs.errors import RunFileError, one_line
 
 # (module, name) pairs a run file may reference. Everything else is refused.
 _NUMPY_GLOBALS: dict[tuple[str, str], str] = {
@@ -148,7 +148,7 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
             "(run files may hold only numpy arrays, numpy scalars and plain Python data); nothing in it was run"
         ) from None
     except Exception as err:  # whatever a damaged pickle makes the unpickler or numpy raise
-        text = _one_line(err)
+        text = one_line(err)
         kind = "truncated" if isinstance(err, EOFError) or "truncated" in text else "not a valid pickle"
         raise RunFileError(f"{source}: cannot read: file is {kind} ({type(err).__name__}: {text})") from None
 
@@ -273,15 +273,6 @@ def _check_memo_indices(data: bytes) -> None:
             raise pickle.UnpicklingError(f"memo index {index} at byte {pos} is beyond the data's "
                                          f"{size} bytes (a damaged file)")
         pos = end
-
-
-def _one_line(err: BaseException, limit: int = 200) -> str:
-    """An exception's text on one short line (a damaged file can put anything in it)."""
-    try:
-        text = " ".join(str(err).split())
-    except Exception:  # str() of a hostile value (e.g. an int of 5,000 digits)
-        text = ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_file(path: Path) -> bytes:

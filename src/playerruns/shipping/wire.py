@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from playerruns.runs.errors import PlayerRunsError
+from playerruns.runs.errors import PlayerRunsError, one_line
 
 WIRE_VERSION = 1
 SHIPMENT_ATTR = "playerruns_shipment"
@@ -103,7 +103,7 @@ def read_shipment(message: Any) -> Shipment | None:
         shipment = Shipment(sender=str(content["sender"]), sender_id=str(content["sender_id"]), runs=runs,
                             ask=[str(a) for a in content["ask"]])
     except (KeyError, TypeError, ValueError, AttributeError) as err:  # anything a hostile peer shapes
-        raise WireError(f"a malformed shipment ({type(err).__name__}: {err})") from None
+        raise WireError(f"a malformed shipment ({type(err).__name__}: {one_line(err)})") from None
     if not all(isinstance(r.data, bytes) for r in runs):
         raise WireError("a malformed shipment: a run's data is not bytes")
     return shipment

@@ -34,6 +34,7 @@ from tmrl.training_offline import TorchTrainingOffline
 from playerruns.bridge.dataset import DATASET_FILE, dataset_run_ids
 from playerruns.bridge.demo_path import DemoPath
 from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
+from playerruns.runs.errors import one_line
 from playerruns.runs.runfile import RunFile
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.demo_sac import DemoSacAgent
@@ -314,15 +315,10 @@ def save_checkpoint(run_instance: TorchTrainingOffline, checkpoint_path: str, *,
         (dump or dump_run_instance)(run_instance, checkpoint_path)  # None in tmrl's config: its default
     except Exception as err:  # a full disk, or something in the memory pickle cannot write
         log.error(f"Player runs: could not save the checkpoint {checkpoint_path}: {type(err).__name__}: "
-                  f"{_one_line(err)}; training goes on and the previous checkpoint stays")
+                  f"{one_line(err)}; training goes on and the previous checkpoint stays")
         return
     if isinstance(run_instance, PlayerRunsTraining):
         run_instance.checkpointed()
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def update_training_instance(run_instance: TorchTrainingOffline, training_cls: partial,
