@@ -20,14 +20,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from playerruns.runs.atomic_io import atomic_write_bytes, free_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REJECTED_SUFFIX", "REASON_SUFFIX", "HandlingNote", "quarantine"]
+__all__ = ["REJECTED_SUFFIX", "REASON_SUFFIX", "HandlingNote", "handling", "quarantine"]
 
 REJECTED_SUFFIX = ".rejected"
 REASON_SUFFIX = ".reason"
@@ -99,6 +99,11 @@ class HandlingNote:
             log.warning(f"Player runs: the trainer stopped while {what} {file} last time: renamed it "
                         f"{target.name} (rename it back to try it again)")
         return target
+
+
+def handling(note: HandlingNote | None, file: Path, what: str) -> AbstractContextManager[None]:
+    """``note.handling(file, what)``, or nothing to note when there is no note (a poller or desk used alone)."""
+    return note.handling(file, what) if note is not None else nullcontext()
 
 
 def reads_alone(file: Path, timeout: float = CHILD_SECONDS) -> str | None:

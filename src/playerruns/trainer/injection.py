@@ -46,7 +46,7 @@ from playerruns.runs.demos import load_demo_run
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.runs.runfile import RunFile, new_run_id
 from playerruns.runs.validation import Compatibility
-from playerruns.trainer.handling import REJECTED_SUFFIX, HandlingNote, quarantine
+from playerruns.trainer.handling import REJECTED_SUFFIX, HandlingNote, handling, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +212,8 @@ class SourcePoller:
     def _read(self, name: str, size: int, mtime_ns: int, now: float) -> RunFile | None:
         path = self.source / name
         try:
-            if self.note is None:
+            with handling(self.note, path, "reading"):
                 run = load_demo_run(path, self.compat)
-            else:
-                with self.note.handling(path, "reading"):
-                    run = load_demo_run(path, self.compat)
         except PlayerRunsError as err:
             if name not in self._bad:
                 log.warning(f"Player runs: cannot inject {name} yet: {err} (retried while the file changes; "

@@ -17,7 +17,6 @@ as they arrive, validated exactly as files from disk, stored, injected, and answ
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
@@ -35,7 +34,7 @@ from playerruns.runs.runfile import RunFile
 from playerruns.runs.validation import Compatibility
 from playerruns.shipping import wire
 from playerruns.shipping.link import TRAINERS, WORKERS
-from playerruns.trainer.handling import HandlingNote
+from playerruns.trainer.handling import HandlingNote, handling
 from playerruns.trainer.injection import InjectionRecord
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ class RunDesk:
         seen: set[str] = set()
         for path in sorted(self.inbox.glob("*.pkl")) + sorted(self._earlier.glob("*.pkl")):
             try:
-                with self._handling(path, "reading"):
+                with handling(self.note, path, "reading"):
                     run = load_demo_run(path, self.compat)
             except PlayerRunsError as err:
                 log.warning(f"Player runs: cannot re-inject {path}: {err}")
@@ -110,9 +109,6 @@ class RunDesk:
                 pass
         return removed
 
-    def _handling(self, path: Path, what: str) -> Any:
-        return self.note.handling(path, what) if self.note is not None else contextlib.nullcontext()
-
     def receive(self, shipment: wire.Shipment, now: float | None = None) -> list[RunFile]:
         """The shipment's runs to inject now (each already stored); the others get their answer here."""
         now = time.monotonic() if now is None else now
@@ -130,7 +126,7 @@ class RunDesk:
                              "(PLAYER_RUNS.ONLINE_INJECTION is false in its config.json)")
                 continue
             try:
-                with self._handling(self.inbox / _file_name(shipped.run_id), f"reading ({source})"):
+                with handling(self.note, self.inbox / _file_name(shipped.run_id), f"reading ({source})"):
                     run = read_demo_run(shipped.data, source, self.compat)
                 if run.run_id != shipped.run_id:
                     raise PlayerRunsError(f"{source}: sent as run {shipped.run_id!r} but the file holds run "
