@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -32,11 +33,15 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playerruns.builtin.tasks import Arm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 HEADLINES = {"pomdp-mountaincar": "recurrent+runs"}  # tasks whose player-runs arm is another one
+DEFAULT_ARMS = "scratch,practised-10,practised-2,less-practised-10,less-practised-2"
 
 
 def seed_range(text: str) -> list[int]:
@@ -52,33 +57,54 @@ def run_file(out: Path, task: str, arm: str, seed: int) -> Path:
     return out / "warmup-runs" / task / f"{arm}-seed{seed}.json"
 
 
+def arm_runs_folder(work: Path, recorded: Path, arm: Arm) -> Path:
+    """The first ``arm.runs`` run files of the driver's recording (the same person, fewer runs)."""
+    files = sorted(recorded.glob("*.pkl"))
+    if len(files) < arm.runs:
+        raise RuntimeError(f"{recorded}: {len(files)} run file(s) recorded, {arm.runs} needed")
+    if len(files) == arm.runs:
+        return recorded
+    folder = work / f"runs-{recorded.name}-{arm.runs}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        for f in files[:arm.runs]:
+            shutil.copy2(f, folder / f.name)
+    return folder
+
+
 def run_missing(args: argparse.Namespace, work: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from playerruns.builtin import harness, report, tasks
+    from playerruns.builtin.curves import PlayerLaps
 
     task = tasks.TASKS[args.task]
-    plan = task.full
-    budget = args.budget or plan["budget_steps"]
-    todo = [(arm, seed) for seed in args.seeds for arm in args.arms
-            if args.force or not run_file(args.out, task.name, arm, seed).exists()]
+    budget = args.budget or task.curve_budget
+    arms = {name: tasks.Arm.parse(name, task.full["runs"]) for name in args.arms}
+    todo = [(arms[name], seed) for seed in args.seeds for name in args.arms
+            if args.force or not run_file(args.out, task.name, name, seed).exists()]
     print(f"{task.env_id}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {budget} steps", flush=True)
-    recorded: dict[int, Path] = {}
-    for seed in sorted({seed for arm, seed in todo if arm not in tasks.ARMS_WITHOUT_RUNS}):  # one set per seed
-        home = harness.arm_home(work / f"recorder-seed{seed}", task, levers=None)
-        recorded[seed] = harness.record_runs(home, plan["runs"], seed)
+    recorded: dict[tuple[str, int], Path] = {}
+    for arm, seed in todo:  # one recording per driver and seed, as many runs as its largest arm needs
+        if arm.driver is None or (arm.driver.name, seed) in recorded:
+            continue
+        count = max(a.runs for a, s in todo if a.driver == arm.driver and s == seed)
+        home = harness.arm_home(work / f"recorder-{arm.driver.name}-seed{seed}", task, levers=None)
+        recorded[(arm.driver.name, seed)] = harness.record_runs(home, count, seed, driver=arm.driver.spec)
 
-    def one(arm: str, seed: int) -> harness.ArmResult:
-        home = harness.arm_home(work / f"{arm}-seed{seed}", task,
-                               levers=None if arm == "scratch" else tasks.LEVERS[arm])
+    def one(arm: tasks.Arm, seed: int) -> harness.ArmResult:
+        home = harness.arm_home(work / f"{arm.name}-seed{seed}", task, levers=arm.lever_values)
 
         def progress(label: str, steps: int, ret: float | None) -> None:
-            print(f"  seed {seed} {label}: {steps} steps, eval return {ret:.1f}", flush=True)
-        levers = None if arm == "scratch" else tasks.LEVERS[arm]
-        return harness.run_arm(home, task, arm=arm, seed=seed, budget_steps=budget, eval_every=args.eval_every,
-                              evaluator=harness.Evaluator(task, levers=levers),
-                              demo_runs=None if arm in tasks.ARMS_WITHOUT_RUNS else recorded.get(seed),
-                              on_progress=progress, stop_at_threshold=not args.keep_going)
+            print(f"  {label} seed {seed}: {steps} steps, eval score {ret:.1f}", flush=True)
+        runs = None if arm.driver is None else arm_runs_folder(work, recorded[(arm.driver.name, seed)], arm)
+        result = harness.run_arm(home, task, arm=arm.name, seed=seed, budget_steps=budget, eval_every=args.eval_every,
+                                 evaluator=harness.Evaluator(task, levers=arm.lever_values), demo_runs=runs,
+                                 on_progress=progress, stop_at_threshold=False)
+        if arm.driver is not None and runs is not None:
+            result.driver = PlayerLaps.of_runs(runs, task.threshold).describe(arm.driver.name, arm.driver.description)
+            result.runs = arm.runs
+        return result
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # a finished run frees its slot at once
         futures = [pool.submit(one, arm, seed) for arm, seed in todo]
@@ -87,8 +113,10 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
             target = run_file(args.out, task.name, result.arm, result.seed)
             target.parent.mkdir(parents=True, exist_ok=True)
             report.write_json(target, {**result.__dict__, "date": date.today().isoformat(), "machine": machine()})
-            print(f"seed {result.seed} {result.arm}: steps to threshold {result.steps_to_threshold}, "
-                  f"updates/step {result.updates_per_step}, {result.wall_seconds:.0f}s -> {target}", flush=True)
+            f = result.figures(task.threshold)
+            print(f"{result.arm} seed {result.seed}: first lap {f.steps_to_threshold}, kept {f.kept_after_first}, "
+                  f"mean score {f.mean_score}, final {f.final_return}, lap {f.lap_steps_final}, "
+                  f"{result.wall_seconds:.0f}s -> {target}", flush=True)
 
 
 def machine() -> dict[str, Any]:
@@ -96,98 +124,160 @@ def machine() -> dict[str, Any]:
             "processor": platform.processor() or platform.machine()}
 
 
-def interval_estimates(steps_by_arm: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """Interquartile mean of steps to the threshold per arm (the mean of the middle 50 % of seeds, robust to
-    one odd seed), with a 95 % percentile bootstrap confidence interval over seeds (scipy.stats)."""
+def iqm_interval(values: list[float]) -> dict[str, float]:
+    """Interquartile mean over seeds (the mean of the middle 50 %, robust to one odd seed) with a 95 %
+    percentile bootstrap confidence interval (scipy.stats)."""
     import numpy as np
     from scipy import stats
 
     def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
         return stats.trim_mean(x, 0.25, axis=axis)
 
-    out = {}
-    for arm, steps in steps_by_arm.items():
-        data = np.asarray(steps, dtype=float)
-        if len(data) < 2 or np.ptp(data) == 0:
-            low = high = float(iqm(data))
-        else:
-            ci = stats.bootstrap((data,), iqm, confidence_level=0.95, n_resamples=5000, method="percentile",
-                                 rng=np.random.default_rng(0)).confidence_interval
-            low, high = float(ci.low), float(ci.high)
-        out[arm] = {"iqm": float(iqm(data)), "ci_low": low, "ci_high": high}
+    data = np.asarray(values, dtype=float)
+    if len(data) < 2 or np.ptp(data) == 0:
+        low = high = float(iqm(data))
+    else:
+        ci = stats.bootstrap((data,), iqm, confidence_level=0.95, n_resamples=5000, method="percentile",
+                             rng=np.random.default_rng(0)).confidence_interval
+        low, high = float(ci.low), float(ci.high)
+    return {"iqm": float(iqm(data)), "ci_low": low, "ci_high": high}
+
+
+def load_results(folder: Path, budget: int | None) -> list[Any]:
+    """The saved runs of a task (at ``budget`` steps, when given: runs of another budget are another benchmark)."""
+    from playerruns.builtin import harness
+
+    results = []
+    for path in sorted(folder.glob("*-seed*.json")):
+        d = json.loads(path.read_text())
+        if budget is not None and d.get("budget_steps") != budget:
+            continue
+        fields = {k: v for k, v in d.items() if k in harness.ArmResult.__dataclass_fields__}
+        result = harness.ArmResult(**fields)
+        result.curve = [tuple(p) for p in result.curve]  # type: ignore[misc]
+        results.append((result, d))
+    return results
+
+
+def targets(summary: dict[str, Any], headline: str) -> list[tuple[str, bool | None, str]]:
+    """The issue's targets, each with whether it is met (None: not measured) and the figures it stands on."""
+    import numpy as np
+
+    arms = summary["arms"]
+    out: list[tuple[str, bool | None, str]] = []
+
+    def first(arm: str) -> list[int | None]:
+        return arms[arm]["steps_to_threshold"]
+
+    if headline in arms:
+        steps = first(headline)
+        kept = [k if k is not None else 0.0 for k in arms[headline]["kept_after_first"]]
+        faster = arms[headline]["faster_than_player_final"]
+        out.append((f"{headline}: first lap at <= 1,000 steps in every seed",
+                    all(s is not None and s <= 1000 for s in steps), f"{steps}"))
+        out.append((f"{headline}: >= 95 % of evaluations after it still lap (median seed), >= 85 % (worst)",
+                    float(np.median(kept)) >= 0.95 and min(kept) >= 0.85, f"{[round(k, 3) for k in kept]}"))
+        values = [f if f is not None else -1.0 for f in faster]
+        out.append((f"{headline}: final lap >= 10 % faster than the player's median lap (median seed)",
+                    float(np.median(values)) >= 0.10, f"{[None if f is None else round(f, 3) for f in faster]}"))
+    less = next((a for a in arms if a.startswith("less-practised-") and a.endswith("-10")), None)
+    if less:
+        steps_budget = [s if s is not None else math.inf for s in first(less)]
+        faster = arms[less]["faster_than_player_final"]
+        out.append((f"{less}: first lap at <= 5,000 steps (median seed)", float(np.median(steps_budget)) <= 5000,
+                    f"{first(less)}"))
+        out.append((f"{less}: final lap faster than the driver's median lap in every seed",
+                    all(f is not None and f > 0 for f in faster),
+                    f"{[None if f is None else round(f, 3) for f in faster]}"))
+    if "scratch" in arms:
+        scratch_mean = float(np.median(arms["scratch"]["mean_score"]))
+        for arm, entry in arms.items():
+            if arm == "scratch" or entry["driver"] is None:
+                continue
+            mine = float(np.median(entry["mean_score"]))
+            out.append((f"{arm}: mean score over the budget >= 2x scratch's (median over seeds)",
+                        mine >= 2 * scratch_mean, f"{mine:.1f} vs scratch {scratch_mean:.1f}"))
+            below = [(at, round(v, 1), round(s, 1)) for (at, v), (_, s) in
+                     zip(entry["iqm_curve"], arms["scratch"]["iqm_curve"], strict=False) if v < s]
+            out.append((f"{arm}: IQM curve at or above scratch's at every evaluation", not below,
+                        f"below at {below[:4]}{' ...' if len(below) > 4 else ''}" if below else "never below"))
     return out
 
 
 def write_report(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from playerruns.builtin import harness, report, tasks
+    from playerruns.builtin import report, tasks
 
     task = tasks.TASKS[args.task]
+    budget = args.budget or task.curve_budget
     folder = args.out / "warmup-runs" / task.name
-    saved = [json.loads(p.read_text()) for p in sorted(folder.glob("*-seed*.json"))]
-    if not saved:
-        raise SystemExit(f"no saved run under {folder}: run some arms first")
-    results = []
-    for d in saved:
-        fields = {k: v for k, v in d.items() if k in harness.ArmResult.__dataclass_fields__}
-        result = harness.ArmResult(**fields)
-        result.curve = [tuple(p) for p in result.curve]  # type: ignore[misc]
-        results.append(result)
-    headline = HEADLINES.get(task.name, tasks.BEST)
+    loaded = load_results(folder, budget)
+    if not loaded:
+        raise SystemExit(f"no saved run of {budget} steps under {folder}: run some arms first")
+    results = [r for r, _ in loaded]
+    headline = HEADLINES.get(task.name, f"{tasks.DEFAULT_DRIVER}-{task.full['runs']}")
     summary = report.summarize(results, task, best=headline)
-    by_arm = {a: sorted((r for r in results if r.arm == a), key=lambda r: r.seed) for a in summary["seeds"]}
-    steps = {a: [float(r.steps_or_budget()) for r in v] for a, v in by_arm.items()}
-    summary["steps_iqm"] = interval_estimates(steps)
-    summary["steps_median"] = {a: float(np.median(v)) for a, v in steps.items()}
-    summary["steps_worst"] = {a: float(np.max(v)) for a, v in steps.items()}
-    summary["headline_arm"] = headline
+    for arm, entry in summary["arms"].items():
+        mine = [r for r in results if r.arm == arm]
+        entry["mean_score_iqm"] = iqm_interval(entry["mean_score"])
+        entry["steps_to_threshold_iqm"] = iqm_interval([s if s is not None else budget
+                                                        for s in entry["steps_to_threshold"]])
+        entry["iqm_curve"] = report.iqm_curve(mine, args.eval_every, budget)
+    cost_file = args.out / "update-cost.json"
+    cost = json.loads(cost_file.read_text()) if cost_file.exists() else {}
+    summary["update_cost_ratio"] = cost.get("update_cost_ratio")
+    saved = [d for _, d in loaded]
     summary["machine"] = {**saved[0]["machine"], "dates": sorted({d["date"] for d in saved}),
                           "wall_minutes": round(sum(d["wall_seconds"] for d in saved) / 60, 1)}
+    checks = targets(summary, headline)
+    summary["targets"] = [{"target": t, "met": met, "figures": why} for t, met, why in checks]
     out_json = report.write_json(args.out / f"warmup-{task.name}.json", summary)
-    shown = ("scratch", headline, *(("recurrent",) if headline == "recurrent+runs" else ()))
-    out_png = report.plot([r for r in results if r.arm in shown], task,
-                          args.out / f"warmup-{task.name}.png",
-                          f"{task.name}: {headline} vs {' and '.join(a for a in shown if a != headline)}, "
-                          f"{len(by_arm.get(headline, []))} seeds")
+    shown = [a for a in ("scratch", headline, *summary["arms"]) if a in summary["arms"]]
+    shown = list(dict.fromkeys(shown))[:5]
+    seeds = len(summary["arms"][shown[0]]["seeds"])
+    out_png = report.plot([r for r in results if r.arm in shown], task, args.out / f"warmup-{task.name}.png",
+                          f"{task.name}: the whole curve, {budget} steps, {seeds} seeds")
 
     print()
-    print(f"{'arm':<14} {'seeds':>5} {'reached':>7} {'steps median':>12} {'IQM [95% CI]':>26} {'worst':>7} "
-          f"{'updates/step':>14}")
-    for arm, runs in by_arm.items():
-        iqm = summary["steps_iqm"][arm]
-        ups = [r.updates_per_step for r in runs if r.updates_per_step is not None]
-        reached = sum(r.steps_to_threshold is not None for r in runs)
-        ups_text = f"{min(ups):.2f}-{max(ups):.2f}" if ups else "-"
-        print(f"{arm:<14} {len(runs):>5} {reached:>7} {summary['steps_median'][arm]:>12.0f} "
-              f"{iqm['iqm']:>8.0f} [{iqm['ci_low']:>6.0f}, {iqm['ci_high']:>6.0f}] "
-              f"{summary['steps_worst'][arm]:>7.0f} {ups_text:>14}")
-    print("(an arm that never reached the threshold counts its budget: such steps and ratios are bounds)")
-    for arm, row in summary["ablation"].items():
-        print(f"ablation {arm:<10}: median ratio {row['ratio_median']:.1f}x, worst {row['ratio_worst']:.1f}x "
-              f"(seeds {row['seeds']}, reached {row['reached']})")
-    if "ratio_median" not in summary:
-        raise SystemExit(f"no seed has both scratch and {headline} yet")
-    bound = (" (lower bound: scratch did not reach the threshold in every seed)"
-             if summary["ratio_is_lower_bound"] else "")
-    print(f"ratio scratch / player runs: median {summary['ratio_median']:.1f}x, worst seed "
-          f"{summary['ratio_worst']:.1f}x{bound}")
+    print(f"{'arm':<22} {'seeds':>5} {'lapped':>6} {'first lap (median)':>18} {'kept (median/worst)':>20} "
+          f"{'mean score IQM [95% CI]':>24} {'final lap':>10} {'player':>7}")
+    for arm, e in summary["arms"].items():
+        steps = [s if s is not None else budget for s in e["steps_to_threshold"]]
+        reached = sum(s is not None for s in e["steps_to_threshold"])
+        kept = [k if k is not None else 0.0 for k in e["kept_after_first"]]
+        laps = [x for x in e["lap_steps_final"] if x is not None]
+        players = [x for x in e["player_lap_steps"] if x is not None]
+        iqm = e["mean_score_iqm"]
+        first = (">" if reached < len(steps) / 2 else "") + f"{np.median(steps):.0f}"
+        kept_text = f"{100 * np.median(kept):.0f} % / {100 * min(kept):.0f} %"
+        mean_text = f"{iqm['iqm']:.0f} [{iqm['ci_low']:.0f}, {iqm['ci_high']:.0f}]"
+        lap_text = f"{np.median(laps):.0f}" if laps else "-"
+        player_text = f"{np.median(players):.0f}" if players else "-"
+        print(f"{arm:<22} {len(steps):>5} {reached:>6} {first:>18} {kept_text:>20} {mean_text:>24} "
+              f"{lap_text:>10} {player_text:>7}")
+    print("(first lap: steps to the first evaluation where every episode finishes a lap; an arm that never "
+          "gets there counts its budget, shown '>': such figures are bounds)")
+    for text, met, why in checks:
+        print(f"target {'MET    ' if met else 'MISSED ' if met is not None else '?      '} {text}: {why}")
     print(f"results: {out_json}, plot: {out_png}")
-    print(f"warmup_ratio_median: {summary['ratio_median']:.2f}")
+    head = summary["arms"].get(headline)
+    if head:
+        print(f"kept_after_first_median: {float(np.median([k or 0.0 for k in head['kept_after_first']])):.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=("minitrack", "mountaincar", "pomdp-mountaincar"), default="minitrack")
-    parser.add_argument("--arms", default="scratch,all", help="comma-separated: scratch and lever settings "
-                        "(weight, schedule, retention, learning, all, recurrent, recurrent+runs)")
+    parser.add_argument("--arms", default=DEFAULT_ARMS, help="comma-separated: scratch; DRIVER-RUNS (practised-10, "
+                        "less-practised-2: the headline levers on that driver's runs); a lever setting (weight, "
+                        "schedule, retention, learning, all, recurrent, recurrent+runs: on the practised driver's "
+                        "10 runs); or LEVERS@DRIVER-RUNS")
     parser.add_argument("--seeds", type=seed_range, default=seed_range("0-4"), help="e.g. 0-4 or 0,3")
     parser.add_argument("--budget", type=int, help="environment steps per run (default: the task's plan)")
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (each uses about one core)")
     parser.add_argument("--force", action="store_true", help="rerun runs that are already saved")
-    parser.add_argument("--keep-going", action="store_true", help="train to the budget even after the threshold "
-                        "(to see whether an arm stays there)")
     parser.add_argument("--report-only", action="store_true", help="only merge the saved runs into the report")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -198,9 +288,11 @@ def main() -> None:
     from playerruns.bridge.setup import init_tmrl_data
     from playerruns.builtin import tasks
 
-    unknown = [a for a in args.arms if a != "scratch" and a not in tasks.LEVERS]
-    if unknown:
-        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)}; known: scratch, {', '.join(tasks.LEVERS)}")
+    for name in args.arms:
+        try:
+            tasks.Arm.parse(name, tasks.TASKS[args.task].full["runs"])
+        except ValueError as err:
+            parser.error(f"--arms: {err}")
     init_tmrl_data(work / "evaluator", interface=f"GYM:{tasks.TASKS[args.task].env_id}")
     started = time.monotonic()
     try:

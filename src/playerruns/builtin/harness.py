@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from playerruns.bridge.seeding import SEED_ENV
+from playerruns.builtin.curves import CurveFigures, Evaluation
 from playerruns.builtin.envs import Hold
 from playerruns.builtin.progress import read_numbers
 from playerruns.builtin.tasks import HYPERPARAMETERS, STEP_SECONDS, Task, hyperparameters
@@ -45,7 +46,7 @@ class ArmResult:
     arm: str
     seed: int
     budget_steps: int
-    curve: list[tuple[int, float]] = field(default_factory=list)  # (environment steps, evaluation return)
+    curve: list[tuple[int, float, float | None]] = field(default_factory=list)  # (steps, score, lap steps)
     steps_to_threshold: int | None = None  # None: not reached within the budget
     final_return: float | None = None
     demo_samples: int = 0
@@ -57,6 +58,14 @@ class ArmResult:
     worker_waited_seconds: float = 0.0  # how long the worker waited for the trainer
     pretrain_steps: int = 0  # demo-only updates before the worker's samples were used (not in ``updates``)
     levers: dict[str, Any] = field(default_factory=dict)  # the arm's PLAYER_RUNS settings
+    driver: dict[str, Any] | None = None  # who drove the player runs (PlayerLaps.describe); None: no runs
+    runs: int = 0  # player runs it trained on
+
+    def evaluations(self) -> list[Evaluation]:
+        return [Evaluation.from_point(p) for p in self.curve]
+
+    def figures(self, threshold: float) -> CurveFigures:
+        return CurveFigures.of(self.evaluations(), threshold)
 
     def steps_or_budget(self) -> int:
         return self.steps_to_threshold if self.steps_to_threshold is not None else self.budget_steps
@@ -88,13 +97,14 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
-def record_runs(home: Path, count: int, seed: int, *, human: bool = False) -> Path:
-    """Records ``count`` player runs into ``home``'s TmrlData/player_runs with the real recorder CLI."""
+def record_runs(home: Path, count: int, seed: int, *, human: bool = False, driver: str | None = None) -> Path:
+    """Records ``count`` player runs into ``home``'s TmrlData/player_runs with the real recorder CLI;
+    ``driver`` is a scripted driver's ``module:factory`` (default: playerruns.envs.drivers:default_driver)."""
     out = home / "TmrlData" / "player_runs"
     if human:
         args = ["--record-input", "auto"]  # a gamepad if there is one; the CLI says what to do otherwise
     else:
-        args = ["--record-input", "scripted", "--record-auto-start"]  # playerruns.envs.drivers:default_driver
+        args = ["--record-input", "scripted", "--record-auto-start", *(["--record-driver", driver] if driver else [])]
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
            "--record-episode-output-dir", str(out), *args]
     # the recorder drives the task the worker steps (paced, 100 steps/s: a scripted driver does not mind)
@@ -133,24 +143,31 @@ class Evaluator:
             self.actor = SquashedGaussianMLPActor(self.env.observation_space, self.env.action_space)
         self.episodes = episodes
 
-    def evaluate(self, weights: Path) -> float | None:
+    def evaluate(self, weights: Path, steps: int = 0) -> Evaluation | None:
+        """The policy in ``weights`` evaluated at ``steps`` environment steps; None if the file cannot be
+        read right now. Its lap steps are the median episode length when every episode finished a lap
+        (it reached the task's threshold)."""
         try:
             self.actor.load(str(weights), device="cpu")
         except Exception:  # the trainer may be writing the file right now: try at the next point
             return None
-        returns = []
+        returns, lengths = [], []
         for k in range(self.episodes):
             obs, _ = self.env.reset(seed=10_000 + k)
             if hasattr(self.actor, "reset_hidden"):
                 self.actor.reset_hidden()
-            total, done = 0.0, False
+            total, done, length = 0.0, False, 0
             while not done:
                 act = self.actor.act_(obs, test=True)
                 obs, rew, terminated, truncated, _ = self.env.step(act)
                 total += float(rew)
+                length += 1
                 done = terminated or truncated
             returns.append(total)
-        return float(np.min(returns) if self.task.every_episode else np.mean(returns))
+            lengths.append(length)
+        score = float(np.min(returns) if self.task.every_episode else np.mean(returns))
+        lapped = min(returns) >= self.task.threshold
+        return Evaluation(steps, score, float(np.median(lengths)) if lapped else None)
 
 
 def run_arms_side_by_side(arms: list[dict[str, Any]], task: Task) -> list[ArmResult]:
@@ -209,26 +226,26 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
             time.sleep(0.5)
             steps = _read_steps(count_file)
             if steps >= next_eval and weights.exists():
-                ret = evaluator.evaluate(weights)
-                if ret is not None:
-                    result.curve.append((steps, ret))
+                point = evaluator.evaluate(weights, steps)
+                if point is not None:
+                    result.curve.append((steps, point.score, point.lap_steps))
                     next_eval = steps + eval_every
-                    if result.steps_to_threshold is None and ret >= task.threshold:
+                    if result.steps_to_threshold is None and point.score >= task.threshold:
                         result.steps_to_threshold = steps
                     if on_progress:
-                        on_progress(arm, steps, ret)
+                        on_progress(arm, steps, point.score)
                     if stop_at_threshold and result.steps_to_threshold is not None:
                         break
         result.updates = _trainer_updates(stats_file)  # at the budget, before the last evaluation
         result.worker_waited_seconds = read_numbers(count_file, 2)[1]
         result.updates_per_step = result.updates / steps if steps else None
         stopped_early = result.steps_to_threshold is not None and stop_at_threshold
-        final: float | None = result.curve[-1][1] if stopped_early else (
-            evaluator.evaluate(weights) if weights.exists() else None)
-        result.final_return = final
-        if final is not None and not stopped_early:
-            result.curve.append((steps, final))
-            if result.steps_to_threshold is None and final >= task.threshold:
+        if stopped_early:
+            result.final_return = result.curve[-1][1]
+        elif weights.exists() and (final := evaluator.evaluate(weights, steps)) is not None:
+            result.final_return = final.score
+            result.curve.append((steps, final.score, final.lap_steps))
+            if result.steps_to_threshold is None and final.score >= task.threshold:
                 result.steps_to_threshold = steps
     finally:
         for proc in procs.values():

@@ -1,4 +1,5 @@
-"""The experiment's figures: a summary of arms over seeds, a table, a plot of the learning curves."""
+"""The experiment's figures: per arm and seed, the whole learning curve (``curves.CurveFigures``), a table
+a person reads, a plot of the score and of the lap time against the player's."""
 
 from __future__ import annotations
 
@@ -9,74 +10,70 @@ from typing import Any
 
 import numpy as np
 
+from playerruns.builtin.curves import CurveFigures, faster_by
 from playerruns.builtin.harness import ArmResult
 from playerruns.builtin.tasks import STEP_SECONDS, Task, hyperparameters
 
-
-def ratio(scratch: ArmResult, other: ArmResult) -> float:
-    """Steps to the threshold, scratch / other; an arm that never reached it counts its budget (a bound)."""
-    return scratch.steps_or_budget() / max(other.steps_or_budget(), 1)
+FIGURES = ("steps_to_threshold", "kept_after_first", "lowest_after_first", "mean_score", "final_return",
+           "lap_steps_final", "lap_steps_best")
 
 
 def summarize(results: list[ArmResult], task: Task, best: str = "player runs") -> dict[str, Any]:
-    """The figures the warmup benchmark and the demo report: per arm and seed, and ratios against scratch.
-
-    ``best`` names the player-runs arm of the headline ratio; every other non-scratch arm is an
-    ablation setting, reported by its median ratio over the seeds it shares with scratch.
-    """
+    """Per arm: every figure of ``CurveFigures`` as a list, one value per seed in seed order, with the
+    driver, the runs and the player's median lap; ``best`` names the headline player-runs arm."""
     arms = sorted({r.arm for r in results})
     by_arm = {a: sorted((r for r in results if r.arm == a), key=lambda r: r.seed) for a in arms}
-    summary: dict[str, Any] = {
-        "task": task.name, "env": task.env_id, "threshold": task.threshold, "goal": task.goal,
-        "budget_steps": max(r.budget_steps for r in results),
-        "seeds": {a: len(v) for a, v in by_arm.items()},
-        "steps_to_threshold": {a: [r.steps_to_threshold for r in v] for a, v in by_arm.items()},  # null: never
-        "reached_threshold": {a: [r.steps_to_threshold is not None for r in v] for a, v in by_arm.items()},
-        "final_return": {a: [r.final_return for r in v] for a, v in by_arm.items()},
-        "updates_per_step": {a: [r.updates_per_step for r in v] for a, v in by_arm.items()},
-        "pretrain_steps": {a: [r.pretrain_steps for r in v] for a, v in by_arm.items()},
-        "demo_fraction_memory": {a: [r.demo_fraction_memory for r in v] for a, v in by_arm.items() if a != "scratch"},
-        "demo_fraction_sampled": {a: [r.demo_fraction_sampled for r in v] for a, v in by_arm.items()
-                                  if a != "scratch"},
-        "levers": by_arm[best][0].levers if best in by_arm else None,
-        "hyperparameters": {**hyperparameters(task), "STEP_SECONDS": STEP_SECONDS},
-    }
-    scratch = {r.seed: r for r in by_arm.get("scratch", [])}
-    ablation = {}
+    entries: dict[str, Any] = {}
     for arm, runs in by_arm.items():
-        pairs = [(scratch[r.seed], r) for r in runs if r.seed in scratch]
-        if arm == "scratch" or not pairs:
-            continue
-        ratios = [ratio(s, r) for s, r in pairs]
-        ablation[arm] = {"ratio_median": float(np.median(ratios)), "ratio_worst": float(np.min(ratios)),
-                         "seeds": [r.seed for _, r in pairs], "levers": runs[0].levers,
-                         "reached": sum(r.steps_to_threshold is not None for _, r in pairs)}
-        if arm == best:
-            summary["ratios"] = ratios
-            summary["ratio_median"] = float(np.median(ratios))
-            summary["ratio_worst"] = float(np.min(ratios))
-            summary["ratio_max"] = float(np.max(ratios))
-            summary["ratio_is_lower_bound"] = any(s.steps_to_threshold is None for s, _ in pairs)
-    summary["ablation"] = {a: v for a, v in ablation.items() if a != best}
-    summary["curves"] = {f"{r.arm} seed {r.seed}": r.curve for r in results}
-    summary["runs"] = [asdict(r) for r in results]
-    return summary
+        figures = [r.figures(task.threshold) for r in runs]
+        entry: dict[str, Any] = {
+            "driver": runs[0].driver, "runs": runs[0].runs, "levers": runs[0].levers,
+            "seeds": [r.seed for r in runs],
+            **{name: [getattr(f, name) for f in figures] for name in FIGURES},
+            "player_lap_steps": [(r.driver or {}).get("median_lap_steps") for r in runs],
+            "updates_per_step": [r.updates_per_step for r in runs],
+            "pretrain_steps": [r.pretrain_steps for r in runs],
+            "demo_fraction_sampled": [r.demo_fraction_sampled for r in runs],
+        }
+        entry["faster_than_player_final"] = [faster_by(f.lap_steps_final, p)
+                                             for f, p in zip(figures, entry["player_lap_steps"], strict=True)]
+        entries[arm] = entry
+    return {
+        "task": task.name, "env": task.env_id, "threshold": task.threshold, "goal": task.goal,
+        "budget_steps": max(r.budget_steps for r in results), "headline_arm": best,
+        "arms": entries,
+        "hyperparameters": {**hyperparameters(task), "STEP_SECONDS": STEP_SECONDS},
+        "curves": {f"{r.arm} seed {r.seed}": r.curve for r in results},
+    }
+
+
+def runs_record(results: list[ArmResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
+
+
+def _cell(value: float | None, fmt: str, none: str = "-") -> str:
+    return none if value is None else format(value, fmt)
 
 
 def table(results: list[ArmResult], task: Task) -> str:
-    lines = [f"{'arm':<12} {'seed':>4} {'steps to ' + f'{task.threshold:g}':>14} {'final return':>13} "
-             f"{'demo % memory':>14} {'demo % batches':>15} {'updates/step':>13}"]
+    """One line per arm and seed: what a person wants to know of a training run."""
+    lines = [f"{'arm':<20} {'seed':>4} {'first lap':>9} {'laps kept':>9} {'lowest':>7} {'mean':>6} {'final':>6} "
+             f"{'lap':>5} {'player':>6} {'updates/step':>12}"]
     for r in results:
-        reached = str(r.steps_to_threshold) if r.steps_to_threshold is not None else f">{r.budget_steps}"
-        final = f"{r.final_return:.1f}" if r.final_return is not None else "-"
-        dm = f"{100 * r.demo_fraction_memory:.1f}" if r.demo_fraction_memory is not None else "-"
-        ds = f"{100 * r.demo_fraction_sampled:.1f}" if r.demo_fraction_sampled is not None else "-"
-        ups = f"{r.updates_per_step:.2f}" if r.updates_per_step is not None else "-"
-        lines.append(f"{r.arm:<12} {r.seed:>4} {reached:>14} {final:>13} {dm:>14} {ds:>15} {ups:>13}")
+        f = r.figures(task.threshold)
+        player = (r.driver or {}).get("median_lap_steps")
+        first = str(f.steps_to_threshold) if f.steps_to_threshold is not None else f">{r.budget_steps}"
+        kept = _cell(None if f.kept_after_first is None else 100 * f.kept_after_first, ".0f")
+        lines.append(f"{r.arm:<20} {r.seed:>4} {first:>9} {kept + (' %' if kept != '-' else ''):>9} "
+                     f"{_cell(f.lowest_after_first, '.0f'):>7} {_cell(f.mean_score, '.0f'):>6} "
+                     f"{_cell(f.final_return, '.0f'):>6} {_cell(f.lap_steps_final, '.0f'):>5} "
+                     f"{_cell(player, '.0f'):>6} {_cell(r.updates_per_step, '.2f'):>12}")
     return "\n".join(lines)
 
 
 def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
+    """Two panels over environment steps: the evaluation score, and the lap of every evaluation that lapped
+    with the player's median lap as a line (lower is faster)."""
     import logging
 
     import matplotlib
@@ -85,29 +82,65 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = {"player runs": "tab:green", "all": "tab:green", "recurrent+runs": "tab:green", "recurrent": "tab:blue",
-              "scratch": "tab:gray"}
-    seeds = {arm: sorted(r.seed for r in results if r.arm == arm) for arm in {r.arm for r in results}}
-    labelled: set[str] = set()
-    for r in results:
-        if r.curve:
-            xs, ys = zip(*r.curve, strict=True)
-            many = len(seeds[r.arm]) > 1
-            label = None if r.arm in labelled else (f"{r.arm} ({len(seeds[r.arm])} seeds)" if many
-                                                    else f"{r.arm} (seed {r.seed})")
-            labelled.add(r.arm)
-            ax.plot(xs, ys, color=colors.get(r.arm, None), alpha=0.8 if not many else 0.5, marker=".", label=label)
-    ax.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"solved ({task.threshold:g})")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(3, 2))
+    palette = iter(("tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan", "tab:olive"))
+    arms = sorted({r.arm for r in results}, key=lambda a: (a == "scratch", a))
+    colors = {a: "tab:gray" if a == "scratch" else next(palette, "tab:blue") for a in arms}
+    players: dict[float, str] = {}
+    for arm in arms:
+        runs = [r for r in results if r.arm == arm]
+        label = f"{arm} ({len(runs)} seeds)" if len(runs) > 1 else f"{arm} (seed {runs[0].seed})"
+        for k, r in enumerate(runs):
+            points = r.evaluations()
+            if not points:
+                continue
+            alpha = 0.85 if len(runs) == 1 else 0.5
+            top.plot([p.steps for p in points], [p.score for p in points], color=colors[arm], alpha=alpha,
+                     marker=".", label=label if k == 0 else None)
+            laps = [p for p in points if p.lap_steps is not None and p.score >= task.threshold]
+            if laps:
+                bottom.plot([p.steps for p in laps], [p.lap_steps for p in laps], color=colors[arm], alpha=alpha,
+                            marker=".", linestyle="none" if len(laps) < 2 else "-")
+            player = (r.driver or {}).get("median_lap_steps")
+            if player is not None:
+                players.setdefault(float(player), colors[arm])
+    top.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"a lap ({task.threshold:g})")
+    for lap, color in players.items():
+        bottom.axhline(lap, color=color, linestyle="--", linewidth=1, label=f"player's median lap ({lap:.0f})")
+    top.set_ylabel("evaluation score")
+    top.set_title(title)
+    top.legend(fontsize=8, loc="lower right")
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("environment steps")
+    bottom.set_ylabel("steps per lap (lower: faster)")
+    if players:
+        bottom.legend(fontsize=8, loc="upper right")
+    bottom.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def iqm_curve(results: list[ArmResult], every: int, budget: int) -> list[tuple[int, float]]:
+    """The interquartile mean over seeds of the score at each point of the evaluation grid (every ``every``
+    steps up to ``budget``): each seed contributes its last evaluation taken by then."""
+    from scipy import stats
+
+    out = []
+    for at in range(every, budget + 1, every):
+        scores = []
+        for r in results:
+            taken = [e.score for e in r.evaluations() if e.steps <= at + every // 2]
+            if taken:
+                scores.append(taken[-1])
+        if len(scores) == len(results) and scores:
+            out.append((at, float(stats.trim_mean(np.asarray(scores), 0.25))))
+    return out
+
+
+def figures_of(result: ArmResult, task: Task) -> CurveFigures:
+    return result.figures(task.threshold)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -21,6 +21,7 @@ class Task:
     overrides: dict[str, Any]  # hyper-parameters of this task on top of HYPERPARAMETERS (both arms)
     quick: dict[str, int]  # --quick: budget_steps, eval_every, runs
     full: dict[str, int]
+    curve_budget: int = 10_000  # the benchmark's budget: every arm trains this long, the whole curve counts
 
 
 QUICK_PLAN = {"budget_steps": 3000, "eval_every": 1000, "runs": 3}  # --quick shows the path on every task
@@ -33,7 +34,7 @@ TASKS: dict[str, Task] = {
         goal="finish a lap in every evaluation episode", max_episode_steps=1000, every_episode=True,
         overrides={"RW_MAX_SAMPLES_PER_EPISODE": 1000, "ALG": {"TARGET_ENTROPY": -3.0},
                    "MEMORY_SIZE": 50_000},  # 10 recorded laps are 8,000 samples: room for the worker's beside them
-        quick=QUICK_PLAN, full=FULL_PLAN),
+        quick=QUICK_PLAN, full=FULL_PLAN, curve_budget=30_000),  # the forgetting came between 5,000 and 17,000
     "mountaincar": Task(
         name="mountaincar", env_id="MountainCarContinuous-v0",
         worker_env="playerruns.builtin.envs:PacedMountainCarContinuous-v0", threshold=90.0,
@@ -92,6 +93,58 @@ LEVERS: dict[str, dict[str, Any]] = {
 }
 BEST = "all"
 ARMS_WITHOUT_RUNS = ("scratch", "recurrent")  # the arms that train without player runs
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A scripted stand-in for a person who records the player runs (``--record-driver`` spec)."""
+
+    name: str
+    spec: str
+    description: str
+
+
+DRIVERS: dict[str, Driver] = {
+    "practised": Driver("practised", "playerruns.envs.drivers:default_driver",
+                        "the stand-in of the demo: a lidar line follower, steering noise 0.15, lifts off the gas "
+                        "1 % of steps (playerruns.envs.drivers.PRACTISED)"),
+    "less-practised": Driver("less-practised", "playerruns.envs.drivers:less_practised_driver",
+                             "a less practised person: steering noise 0.33, lifts off 3.4 % of steps, dares 82 % "
+                             "of the speed, jerks the wheel 1.2 % of steps (playerruns.envs.drivers.LESS_PRACTISED)"),
+}
+DEFAULT_DRIVER = "practised"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the benchmark: a name, its PLAYER_RUNS levers (None: stock tmrl) and who drove how many runs.
+
+    Names: ``scratch``; a lever setting (``all``, ``weight``...: the practised driver's runs); a driver and
+    a number of runs (``less-practised-2``: BEST's levers); or both (``weight@less-practised-2``)."""
+
+    name: str
+    levers: str | None
+    driver: Driver | None
+    runs: int
+
+    @classmethod
+    def parse(cls, name: str, runs: int) -> Arm:
+        if name in ARMS_WITHOUT_RUNS:
+            return cls(name, None if name == "scratch" else name, None, 0)
+        levers, _, who = name.rpartition("@") if "@" in name else ("", "", name)
+        if not levers and who in LEVERS:
+            levers, who = who, f"{DEFAULT_DRIVER}-{runs}"
+        driver, _, count = who.rpartition("-")
+        if driver not in DRIVERS or not count.isdigit() or int(count) < 1:
+            raise ValueError(f"unknown arm {name!r}: expected scratch, a lever setting ({', '.join(LEVERS)}), "
+                             f"DRIVER-RUNS ({', '.join(DRIVERS)}, e.g. practised-10) or LEVERS@DRIVER-RUNS")
+        if (levers or BEST) not in LEVERS:
+            raise ValueError(f"unknown lever setting {levers!r} in arm {name!r}: known {', '.join(LEVERS)}")
+        return cls(name, levers or BEST, DRIVERS[driver], int(count))
+
+    @property
+    def lever_values(self) -> dict[str, Any] | None:
+        return None if self.levers is None else LEVERS[self.levers]
 STEP_SECONDS = 0.01  # the worker's pace: 100 steps/s, what 2 CPU cores can train on at one update per step
 
 

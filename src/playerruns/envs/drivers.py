@@ -7,6 +7,7 @@ imperfect on purpose (noise, hesitation), never sees the learner, and uses only 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,14 +41,44 @@ def sine_driver(setup: TmrlSetup, *, period: int = 40) -> Policy:
     return act
 
 
+@dataclass(frozen=True)
+class Skill:
+    """How well a MiniTrack stand-in drives: the parameters ``line_follower`` takes.
+
+    ``noise``: the standard deviation of its steering error; ``hesitation``: the chance per step that it
+    lifts off the gas for 3-12 steps; ``caution``: the share of the speed it could brake from that it
+    dares (1: all of it); ``twitch``: the chance per step of a jerk of the wheel (a shaky hand)."""
+
+    noise: float = 0.15
+    hesitation: float = 0.01
+    caution: float = 1.0
+    twitch: float = 0.0
+
+    @classmethod
+    def at(cls, skill: float) -> Skill:
+        """A driver from 0 (a beginner) to 1 (the practised stand-in, ``Skill()``), every parameter
+        moving together: at 0 it steers with three times the noise, hesitates five times as often,
+        dares 70 % of the speed and jerks the wheel now and then."""
+        if not 0.0 <= skill <= 1.0:
+            raise ValueError(f"skill must be within [0, 1], got {skill}")
+        lack = 1.0 - skill
+        return cls(noise=0.15 + 0.30 * lack, hesitation=0.01 + 0.04 * lack, caution=1.0 - 0.30 * lack,
+                   twitch=0.02 * lack)
+
+
+PRACTISED = Skill.at(1.0)  # the stand-in of the demo and the benchmark
+LESS_PRACTISED = Skill.at(0.4)  # slower and shakier; the benchmark's second driver (docs/warmup.md gives its numbers)
+
+
 def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,
-                  noise: float = 0.15, hesitation: float = 0.01) -> Policy:
+                  skill: Skill = PRACTISED) -> Policy:
     """MiniTrack: follows the free space its lidar sees, slowing for what is ahead; noisy and hesitant.
 
     Uses only the observation (speed, 19 beams from left to right, the action buffer), as a person
     looking at the road would. Steers toward where the beams see furthest, keeps off the closer
-    side, and picks a speed from which it could brake before the nearest thing ahead. Its steering
-    is noisy and now and then it lifts off the gas for a moment: it finishes laps, not fast ones.
+    side, and picks a speed from which it could brake before the nearest thing ahead (times
+    ``skill.caution``). Its steering is noisy, now and then it lifts off the gas for a moment and,
+    with ``skill.twitch``, jerks the wheel: it finishes laps, not fast ones.
     """
     from playerruns.envs import minitrack as driving
 
@@ -61,9 +92,12 @@ def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | 
         weights = beams ** 4
         target = float((angles * weights).sum() / weights.sum())
         room = float(beams[-5:].min() - beams[:5].min())  # > 0: more room on the right
-        steer = float(np.clip(target / 35.0 + 0.04 * room + rng.normal(0.0, noise), -1.0, 1.0))
+        steer = target / 35.0 + 0.04 * room + rng.normal(0.0, skill.noise)
+        if skill.twitch and rng.random() < skill.twitch:
+            steer += float(rng.choice((-1.0, 1.0))) * 0.8
+        steer = float(np.clip(steer, -1.0, 1.0))
         ahead = float(beams[7:12].min())
-        safe_speed = math.sqrt(max(2 * 14.0 * (ahead - 6.0), 0.0)) + 5.0
+        safe_speed = (math.sqrt(max(2 * 14.0 * (ahead - 6.0), 0.0)) + 5.0) * skill.caution
         if speed < safe_speed:
             gas, brake = 1.0, -1.0
         else:
@@ -71,10 +105,16 @@ def line_follower(setup: TmrlSetup | None = None, *, rng: np.random.Generator | 
         if hesitating["steps"] > 0:
             hesitating["steps"] -= 1
             gas = -1.0
-        elif rng.random() < hesitation:
+        elif rng.random() < skill.hesitation:
             hesitating["steps"] = int(rng.integers(3, 12))
         return np.array([gas, brake, steer], dtype=np.float32)
     return act
+
+
+def less_practised_driver(setup: TmrlSetup) -> Policy:
+    """``--record-driver playerruns.envs.drivers:less_practised_driver``: MiniTrack's stand-in at
+    ``LESS_PRACTISED`` skill (seeded like ``default_driver``)."""
+    return line_follower(setup, rng=generator("scripted driver"), skill=LESS_PRACTISED)
 
 
 def position_momentum_driver(setup: TmrlSetup | None = None, *, rng: np.random.Generator | None = None,

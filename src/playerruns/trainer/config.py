@@ -46,6 +46,9 @@ class PlayerRunsConfig:
     DEMO_BC_Q_FILTER: bool = True  # clone a demo action only where the critic rates it above the policy's
     DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
+    DEMO_RETURN_BOUND: bool = False  # the critic's target on a demo row is at least the player's own return
+    CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
+    KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
     RECURRENT: bool = False
     SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
@@ -100,6 +103,9 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_BC_Q_FILTER": ("true or false", lambda v: isinstance(v, bool)),
     "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "DEMO_RETURN_BOUND": ("true or false", lambda v: isinstance(v, bool)),
+    "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
+    "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
@@ -173,7 +179,7 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_WEIGHT_DECAY_SAMPLES", 0) > 0 and values.get("DEMO_SAMPLING_WEIGHT", 1.0) == 1.0:
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
-    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS"):
+    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
@@ -183,6 +189,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     for dependent in ("SEQUENCE_BURN_IN", "SEQUENCE_LENGTH", "RECURRENT_HIDDEN_SIZE"):
         if dependent in values and not recurrent:
             raise conflict(dependent, "RECURRENT", "go together: set RECURRENT to true to train the recurrent agent")
+    if recurrent and values.get("CRITIC_LAYER_NORM", False):
+        raise conflict("RECURRENT", "CRITIC_LAYER_NORM", "do not go together: the recurrent critic has its own "
+                       "layers (set CRITIC_LAYER_NORM to false)")
     if recurrent and bc > 0:
         raise conflict("RECURRENT", "DEMO_BC_COEF", "do not go together: the recurrent agent does not clone demos "
                        "(its demos are weighted in sampling; set DEMO_BC_COEF to 0)")

@@ -49,6 +49,7 @@ class DemoSacAgent(SpinupSacAgent):
     bc_decay_steps: int = 0
     bc_q_filter: bool = True
     actor_warmup_steps: int = 0  # online steps during which the actor only clones, while the critic catches up
+    demo_return_bound: bool = False  # a demo row's critic target is at least the player's return from it
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,6 +62,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent = cls.__new__(cls)
         agent.__dict__.update(stock.__dict__)
         agent.bc_coef, agent.bc_decay_steps, agent.bc_q_filter, agent.actor_warmup_steps = 0.0, 0, True, 0
+        agent.demo_return_bound = False
         agent.bc_steps = 0
         return agent
 
@@ -70,6 +72,13 @@ class DemoSacAgent(SpinupSacAgent):
         return self.bc_coef * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
 
     def train(self, batch: Any) -> dict[str, Any]:
+        if self._bounded(batch):
+            stats = self.bounded_sac_step(batch, update_actor=self.bc_steps >= self.actor_warmup_steps)
+            warm = self.bc_steps < self.actor_warmup_steps
+            stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter and not warm,
+                                          coef=max(self.bc_coef_now(), 1e-8) if warm else self.bc_coef_now()))
+            self.bc_steps += 1
+            return stats
         if self.bc_steps < self.actor_warmup_steps:
             stats = self.critic_step_then_clone(batch, coef=self.bc_coef_now())
         else:
@@ -80,7 +89,65 @@ class DemoSacAgent(SpinupSacAgent):
 
     def pretrain(self, batch: Any) -> dict[str, Any]:
         """One update on a demo-only batch, before any worker sample (see ``critic_step_then_clone``)."""
+        if self._bounded(batch):
+            stats = self.bounded_sac_step(batch, update_actor=False)
+            stats.update(self.clone_demos(batch, q_filter=False, coef=self.bc_coef))
+            return stats
         return self.critic_step_then_clone(batch, coef=self.bc_coef)
+
+    def _bounded(self, batch: Any) -> bool:
+        return self.demo_return_bound and getattr(batch, "demo_return", None) is not None
+
+    def bounded_sac_step(self, batch: Any, *, update_actor: bool) -> dict[str, Any]:
+        """SAC's update (entropy coefficient, both critics, then the actor unless ``update_actor`` is off,
+        then the target networks), with each demo row's critic target raised to the player's discounted
+        return from that row when the Bellman backup is below it.
+
+        The player did earn that return from that state and action, so the best value of the action is at
+        least that much: a critic that learns it rates the player's line at what it is worth from the
+        first update, instead of far below it while the backups climb (the drift the Q-filter then reads
+        as "the policy knows better"). Where the agent has found better, the backup is above the bound
+        and the bound does nothing. Without a demo row it is the stock update."""
+        o, a, r, o2, d, _ = batch
+        pi, logp_pi = self.model.actor(o)
+        if self.learn_entropy_coef:
+            alpha = torch.exp(self.log_alpha.detach())
+            loss_alpha = -(self.log_alpha * (logp_pi + self.target_entropy).detach()).mean()
+            self.alpha_optimizer.zero_grad()
+            loss_alpha.backward()
+            self.alpha_optimizer.step()
+        else:
+            alpha = self.alpha_t
+        with torch.no_grad():
+            a2, logp_a2 = self.model.actor(o2)
+            q_next = torch.min(self.model_target.q1(o2, a2), self.model_target.q2(o2, a2))
+            target = r + self.gamma * (1 - d) * (q_next - alpha * logp_a2)
+            bound = torch.as_tensor(batch.demo_return, dtype=target.dtype, device=target.device)
+            has_bound = torch.isfinite(bound)
+            raised = has_bound & (bound > target)
+            target = torch.where(raised, bound, target)
+        loss_q = (((self.model.q1(o, a) - target) ** 2).mean() + ((self.model.q2(o, a) - target) ** 2).mean()) / 2
+        self.q_optimizer.zero_grad()
+        loss_q.backward()
+        self.q_optimizer.step()
+        stats: dict[str, Any] = {"loss_critic": float(loss_q.detach()),
+                                 "bound_raised": float(raised.sum()) / max(int(has_bound.sum()), 1),
+                                 "entropy_coef": float(alpha)}
+        if update_actor:
+            self.model.q1.requires_grad_(False)
+            self.model.q2.requires_grad_(False)
+            q_pi = torch.min(self.model.q1(o, pi), self.model.q2(o, pi))
+            loss_pi = (alpha * logp_pi - q_pi).mean()
+            self.pi_optimizer.zero_grad()
+            loss_pi.backward()
+            self.pi_optimizer.step()
+            self.model.q1.requires_grad_(True)
+            self.model.q2.requires_grad_(True)
+            stats["loss_actor"] = float(loss_pi.detach())
+        with torch.no_grad():
+            for p, p_target in zip(self.model.parameters(), self.model_target.parameters(), strict=True):
+                p_target.mul_(self.polyak).add_((1 - self.polyak) * p)
+        return stats
 
     def critic_step_then_clone(self, batch: Any, *, coef: float) -> dict[str, Any]:
         """The critic (and entropy coefficient) learn by SAC's own step, whose actor change is then undone;

@@ -19,7 +19,7 @@ from playerruns.bridge.seeding import generator
 from playerruns.bridge.setup import append_safely, raw_sample_count
 from playerruns.runs.demos import is_demo
 from playerruns.runs.sample import INFO, ends_episode
-from playerruns.trainer.sampling import DemoIndex, DemoSchedule
+from playerruns.trainer.sampling import DemoIndex, DemoSchedule, demo_returns
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +30,28 @@ class ColumnLayout:
 
     done: int  # episode-end flags (terminated or truncated)
     info: int  # the samples' info dicts, where the demo tag is
+    reward: int  # the reward of the step that ends at the sample
 
 
 # GenericTorchMemory: act, obs, rew, terminated, truncated, info, done
-GENERIC_COLUMNS = ColumnLayout(done=6, info=5)
+GENERIC_COLUMNS = ColumnLayout(done=6, info=5, reward=2)
 # MemoryTMLidar / LidarProgress / Full: index, act, speed, lidar or images, eoe (done), rew, info, ...
-TRACKMANIA_COLUMNS = ColumnLayout(done=4, info=6)
+TRACKMANIA_COLUMNS = ColumnLayout(done=4, info=6, reward=5)
 
 
 class DemoBatch(tuple):
     """tmrl's collated batch ``(obs, act, rew, next_obs, terminated, truncated)``, plus ``demo``: one
-    flag per row, True where the transition comes from a player run. Unpacks like tmrl's tuple, so
-    stock agents train on it unchanged."""
+    flag per row, True where the transition comes from a player run, and ``demo_return``: the player's
+    discounted return from each demo row on (NaN elsewhere; None when the memory does not compute it,
+    see ``sampling.demo_returns``). Unpacks like tmrl's tuple, so stock agents train on it unchanged."""
 
     demo: np.ndarray
+    demo_return: np.ndarray | None
 
-    def __new__(cls, batch: Any, demo: np.ndarray) -> DemoBatch:
+    def __new__(cls, batch: Any, demo: np.ndarray, demo_return: np.ndarray | None = None) -> DemoBatch:
         obj = super().__new__(cls, batch)
         obj.demo = demo
+        obj.demo_return = demo_return
         return obj
 
 
@@ -61,12 +65,13 @@ class DemoWeightedSampling:
     device: Any
 
     def __init__(self, *args: Any, demo_schedule: DemoSchedule | None = None, keep_demos: bool = False,
-                 **kwargs: Any) -> None:
-        self.init_demo_state(demo_schedule or DemoSchedule(), keep_demos)
+                 return_gamma: float | None = None, **kwargs: Any) -> None:
+        self.init_demo_state(demo_schedule or DemoSchedule(), keep_demos, return_gamma)
         super().__init__(*args, **kwargs)
         self.rebuild_demo_index()
 
-    def init_demo_state(self, demo_schedule: DemoSchedule, keep_demos: bool = False) -> None:
+    def init_demo_state(self, demo_schedule: DemoSchedule, keep_demos: bool = False,
+                        return_gamma: float | None = None) -> None:
         """The mixin's own state (also given to a stock memory upgraded in place from a checkpoint)."""
         self.demo_schedule = demo_schedule
         self.keep_demos = keep_demos
@@ -77,6 +82,8 @@ class DemoWeightedSampling:
         self.sampled_batches = 0  # the training steps the schedule counts
         self._rng = generator("demo-weighted sampling")
         self.warned_demo_overflow = False
+        self.return_gamma = return_gamma  # DEMO_RETURN_BOUND: batches carry the player's returns, discounted by it
+        self._returns: tuple[int, np.ndarray] | None = None  # (demo index version, returns per raw sample)
 
     @classmethod
     def from_memory(cls, stock: Any, demo_schedule: DemoSchedule, keep_demos: bool = False) -> Any:
@@ -91,6 +98,8 @@ class DemoWeightedSampling:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("sampled_batches", 0)  # checkpoints of earlier versions
+        self.__dict__.setdefault("return_gamma", None)
+        self._returns = None  # a cache
         legacy = self.__dict__.pop("_warned_demo_overflow", False)  # the name in earlier checkpoints
         self.__dict__.setdefault("warned_demo_overflow", legacy)
 
@@ -167,10 +176,27 @@ class DemoWeightedSampling:
         indices = demo_items[self._rng.integers(0, len(demo_items), self.batch_size)].tolist()
         return self._collate(indices, np.ones(len(indices), dtype=bool))
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_returns": None}  # a cache: rebuilt on the next batch
+
     def _collate(self, indices: list[int], demo: np.ndarray) -> DemoBatch:
-        """The transitions ``indices`` through tmrl's ``__getitem__`` and ``collate``, with their demo flags."""
+        """The transitions ``indices`` through tmrl's ``__getitem__`` and ``collate``, with their demo flags
+        (and the player's returns from them, when asked for)."""
         rows = [self[i] for i in indices]  # type: ignore[index]  # tmrl's __getitem__
-        return DemoBatch(self.collate(rows, self.device), demo)  # type: ignore[attr-defined]
+        returns = None
+        if self.return_gamma is not None:
+            returns = self.demo_returns()[np.asarray(indices, dtype=np.int64) + self.transition_offset]
+        return DemoBatch(self.collate(rows, self.device), demo, returns)  # type: ignore[attr-defined]
+
+    def demo_returns(self) -> np.ndarray:
+        """``sampling.demo_returns`` of the memory's raw samples, recomputed when the demo index changes."""
+        index = self.demo_index
+        if self._returns is None or self._returns[0] != index.version:
+            rewards = np.fromiter((float(r) for r in self.data[self.columns.reward]), dtype=np.float64,
+                                  count=len(index.demo)) if self.data else np.zeros(0)
+            gamma = float(self.return_gamma or 0.0)
+            self._returns = (index.version, demo_returns(rewards, index.demo, index.done, gamma))
+        return self._returns[1]
 
     def sample_indices(self) -> Any:
         offset = self.transition_offset
@@ -221,10 +247,12 @@ WEIGHTED_MEMORIES: dict[type, type[DemoWeightedSampling]] = {
 }
 
 
-def weighted_memory_cls(memory_partial: partial, schedule: DemoSchedule, keep_demos: bool = False) -> partial:
-    """The configured memory partial, with its class swapped for the demo-weighted one."""
+def weighted_memory_cls(memory_partial: partial, schedule: DemoSchedule, keep_demos: bool = False,
+                        return_gamma: float | None = None) -> partial:
+    """The configured memory partial, with its class swapped for the demo-weighted one (whose batches carry
+    the player's returns, discounted by ``return_gamma``, when it is given)."""
     base = memory_partial.func
     if base not in WEIGHTED_MEMORIES:
         raise TypeError(f"demo-weighted sampling supports tmrl's stock memories, not {base.__name__}")
     return partial(WEIGHTED_MEMORIES[base], *memory_partial.args, **memory_partial.keywords,
-                   demo_schedule=schedule, keep_demos=keep_demos)
+                   demo_schedule=schedule, keep_demos=keep_demos, return_gamma=return_gamma)

@@ -45,6 +45,10 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
     if setup.env_id is not None:
         agent = cfg_obj.AGENT
         model = MLPActorCritic if cfg_obj.ALG_NAME == "SAC" else REDQMLPActorCritic
+        if player_runs.CRITIC_LAYER_NORM:
+            from playerruns.trainer.critics import LayerNormMLPActorCritic
+
+            model = LayerNormMLPActorCritic
         keywords["env_cls"] = partial(GenericGymEnv, id=setup.env_id)
         keywords["memory_cls"] = setup.memory_cls
         keywords["training_agent_cls"] = partial(agent.func, *agent.args, **{**agent.keywords, "model_cls": model})
@@ -59,7 +63,15 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
         keywords["training_agent_cls"] = partial(RecurrentSacAgent, *agent.args, **{**agent.keywords,
                                                                                    "model_cls": model})
         return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
-    keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.schedule, player_runs.KEEP_DEMOS)
+    if player_runs.CRITIC_LAYER_NORM and setup.env_id is None:
+        agent = keywords["training_agent_cls"]
+        keywords["training_agent_cls"] = partial(agent.func, *agent.args,
+                                                 **{**agent.keywords, "model_cls": layer_norm_model(agent)})
+    return_gamma = None
+    if player_runs.DEMO_RETURN_BOUND:
+        return_gamma = float(keywords["training_agent_cls"].keywords.get("gamma", 0.99))
+    keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.schedule, player_runs.KEEP_DEMOS,
+                                                 return_gamma=return_gamma)
     if player_runs.uses_demo_agent:
         keywords["training_agent_cls"] = demo_agent_cls(keywords["training_agent_cls"], player_runs)
     return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
@@ -76,7 +88,22 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
                               f"not {agent.func.__name__}")
     return partial(DemoSacAgent, *agent.args, **agent.keywords, bc_coef=player_runs.DEMO_BC_COEF,
                    bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
-                   actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS)
+                   actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
+                   demo_return_bound=player_runs.DEMO_RETURN_BOUND)
+
+
+def layer_norm_model(agent: partial) -> Any:
+    """CRITIC_LAYER_NORM on a TrackMania configuration: tmrl's MLP actor-critic only (TM20LIDAR's)."""
+    from tmrl.custom.custom_models import MLPActorCritic
+
+    from playerruns.trainer.critics import LayerNormMLPActorCritic
+
+    model = agent.keywords.get("model_cls")
+    if model is not MLPActorCritic:
+        name = getattr(model, "__name__", repr(model))
+        raise PlayerRunsError(f"PLAYER_RUNS.CRITIC_LAYER_NORM needs tmrl's MLPActorCritic (TM20LIDAR, GYM tasks), "
+                              f"not {name}; set it to false")
+    return LayerNormMLPActorCritic
 
 
 def log_injection_settings(player_runs: PlayerRunsConfig) -> None:

@@ -27,6 +27,7 @@ class DemoIndex:
     def __init__(self) -> None:
         self.demo = np.zeros(0, dtype=bool)
         self.done = np.zeros(0, dtype=bool)
+        self.version = 0  # changes whenever the flags do (caches of the memory key on it)
         self._groups: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
     def __getstate__(self) -> dict:
@@ -35,12 +36,14 @@ class DemoIndex:
     def reset(self, demo: np.ndarray, done: np.ndarray) -> None:
         self.demo = np.asarray(demo, dtype=bool)
         self.done = np.asarray(done, dtype=bool)
+        self.version = getattr(self, "version", 0) + 1
         self._groups = None
 
     def extend(self, demo: np.ndarray, done: np.ndarray, trimmed: int) -> None:
         """Appends flags for new samples, then drops the ``trimmed`` oldest (as the memory did)."""
         self.demo = np.concatenate([self.demo, np.asarray(demo, dtype=bool)])[trimmed:]
         self.done = np.concatenate([self.done, np.asarray(done, dtype=bool)])[trimmed:]
+        self.version = getattr(self, "version", 0) + 1
         self._groups = None
 
     def groups(self, n_items: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +67,23 @@ class DemoIndex:
     @property
     def n_demo_samples(self) -> int:
         return int(self.demo.sum())
+
+
+def demo_returns(rewards: np.ndarray, demo: np.ndarray, done: np.ndarray, gamma: float) -> np.ndarray:
+    """Per raw sample, the player's discounted return from there to the end of its demo episode
+    (``g[j] = r[j] + gamma * g[j + 1]`` within the episode), NaN where the sample is not a demo.
+
+    An episode cut by the step limit or by the end of the memory counts nothing after its last
+    sample: with rewards that are never negative (progress), that is a lower bound of what the
+    player's action was worth."""
+    out = np.full(len(demo), np.nan, dtype=np.float32)
+    following = 0.0
+    for j in np.flatnonzero(demo)[::-1]:  # backwards: each return needs the one after it
+        nxt = j + 1
+        continues = nxt < len(demo) and demo[nxt] and not done[j]
+        following = float(rewards[j]) + gamma * (following if continues else 0.0)
+        out[j] = following
+    return out
 
 
 @dataclass(frozen=True)

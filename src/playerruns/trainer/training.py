@@ -36,6 +36,7 @@ from playerruns.bridge.demo_path import DemoPath
 from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
 from playerruns.runs.errors import one_line
 from playerruns.runs.runfile import RunFile
+from playerruns.trainer.best import BestPolicy, best_weights_path
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.demo_sac import DemoSacAgent
 from playerruns.trainer.handling import HandlingNote
@@ -58,6 +59,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
     statistics: StatisticsLog
     pretrained_steps: int  # demo-only updates done before the first epoch (0: none)
     broadcast_pending: bool  # the pretrained policy still has to reach the workers
+    best_policy: BestPolicy | None  # the best epoch's policy, kept beside the latest (None: KEEP_BEST_POLICY off)
     _setup: TmrlSetup | None
     _poller: SourcePoller | None
     _desk: RunDesk | None
@@ -70,6 +72,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self.statistics = StatisticsLog(statistics_file(self.player_runs.statistics_path, run_name()))
         self.pretrained_steps = 0
         self.broadcast_pending = False
+        self.best_policy = _best_policy(self.player_runs)
         self._reset_transients()
         super().__init__(*args, **kwargs)
         self.note_memory_runs()
@@ -88,6 +91,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         instance.statistics = StatisticsLog(statistics_file(config.statistics_path, run_name()))
         instance.pretrained_steps = 0
         instance.broadcast_pending = False
+        instance.best_policy = _best_policy(config)
         instance._reset_transients()
         return instance
 
@@ -114,6 +118,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         legacy = self.__dict__.pop("_broadcast_pending", False)  # the name in earlier checkpoints
         self.__dict__.setdefault("broadcast_pending", legacy)
         self.__dict__.setdefault("pretrained_steps", 0)
+        if "best_policy" not in self.__dict__:  # a checkpoint of an earlier version
+            self.best_policy = _best_policy(self.player_runs)
         self._reset_transients()
 
     def connect_agent(self) -> None:
@@ -298,8 +304,18 @@ class PlayerRunsTraining(TorchTrainingOffline):
                      f"{100 * cloning['bc_rows']:.1f}% of batch rows; critic mean Q on demo rows "
                      f"{cloning['q_demo']:.2f}, on other rows {cloning['q_other']:.2f}")
             record.update(cloning)
+        if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters()):
+            record["best_policy"] = True
         self.statistics.write("epoch", **self.counters(), **record, tmrl=_numbers(stats))
         return stats
+
+
+def _best_policy(config: PlayerRunsConfig) -> BestPolicy | None:
+    if not config.KEEP_BEST_POLICY:
+        return None
+    import tmrl.config.config_constants as cfg
+
+    return BestPolicy(best_weights_path(cfg.WEIGHTS_FOLDER, run_name()))
 
 
 Updater = Callable[[TorchTrainingOffline, partial], TorchTrainingOffline]  # tmrl's checkpoint updater
@@ -353,6 +369,14 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
     if isinstance(agent, DemoSacAgent):  # the coefficients may have changed in config.json
         agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
+        agent.demo_return_bound = config.DEMO_RETURN_BOUND
+    if isinstance(memory, DemoWeightedSampling):
+        memory.return_gamma = float(agent.gamma) if config.DEMO_RETURN_BOUND and isinstance(agent, DemoSacAgent) \
+            else None
+    if not config.KEEP_BEST_POLICY:
+        run_instance.best_policy = None
+    elif run_instance.best_policy is None:
+        run_instance.best_policy = _best_policy(config)
     run_instance.note_memory_runs()
     run_instance.connect_agent()
     run_instance.log_memory("resume")

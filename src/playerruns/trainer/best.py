@@ -1,0 +1,106 @@
+"""The best policy the trainer has seen, kept beside the latest: a user who stops at a dip keeps the good one.
+
+After each epoch the trainer scores its policy by the rollout workers' own training episodes of that
+epoch (tmrl's ``return_train`` and ``episode_length_train`` of each round, averaged): the higher
+mean return wins and, at an equal return (within ``TIE``: a lap is worth the same however fast it
+is driven), the shorter episode. When the epoch beats the best so far, the actor's weights are
+written to ``weights/<RUN_NAME>_best.tmod`` (the format of tmrl's own weight files, so a worker
+can drive them) and what earned it to ``weights/<RUN_NAME>_best.json``, both atomically.
+
+The workers' episodes were driven by weights a little older than the epoch's end (they receive
+new weights every ``UPDATE_MODEL_INTERVAL`` updates and between episodes), so the kept policy is
+the one at the end of the best epoch, not exactly the one that drove; a stochastic worker's return
+is also noisier than a deterministic evaluation. The kept score is part of the checkpoint: a
+resumed trainer goes on comparing with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TIE = 0.005  # returns within 0.5 % of each other are equal: then the shorter episode is the better one
+
+
+@dataclass(frozen=True)
+class EpochScore:
+    """What the workers' training episodes of one epoch scored."""
+
+    mean_return: float
+    mean_steps: float
+
+    @classmethod
+    def of_rounds(cls, stats: list[dict[str, Any]]) -> EpochScore | None:
+        """From tmrl's round statistics; None when no round has a finite episode return yet."""
+        pairs = [(float(s["return_train"]), float(s.get("episode_length_train", math.nan))) for s in stats
+                 if isinstance(s.get("return_train"), int | float) and math.isfinite(float(s["return_train"]))]
+        if not pairs:
+            return None
+        steps = [n for _, n in pairs if math.isfinite(n)]
+        return cls(sum(r for r, _ in pairs) / len(pairs), sum(steps) / len(steps) if steps else math.nan)
+
+    def beats(self, other: EpochScore | None) -> bool:
+        if other is None:
+            return True
+        scale = max(abs(other.mean_return), 1e-9)
+        if abs(self.mean_return - other.mean_return) <= TIE * scale:
+            return math.isfinite(self.mean_steps) and (not math.isfinite(other.mean_steps)
+                                                       or self.mean_steps < other.mean_steps)
+        return self.mean_return > other.mean_return
+
+
+@dataclass
+class BestPolicy:
+    """The best epoch so far and where its weights are kept (pickled with the trainer's checkpoint)."""
+
+    weights: Path
+    score: EpochScore | None = None
+    epoch: int | None = None
+
+    @property
+    def record(self) -> Path:
+        return self.weights.with_suffix(".json")
+
+    def consider(self, stats: list[dict[str, Any]], actor: Any, counters: dict[str, int]) -> bool:
+        """Keeps ``actor`` when its epoch beats the best so far; True when it was kept. A failure to write
+        is one warning: training goes on, the previous best file stays as it was."""
+        score = EpochScore.of_rounds(stats)
+        if score is None or not score.beats(self.score):
+            return False
+        try:
+            self.weights.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self.weights, actor.save)
+            info = {**counters, **asdict(score), "weights": str(self.weights)}
+            _write_atomically(self.record, lambda p: Path(p).write_text(json.dumps(info, indent=2) + "\n"))
+        except (OSError, RuntimeError) as err:
+            log.warning(f"Player runs: could not keep the best policy in {self.weights} ({err}); training goes on")
+            return False
+        self.score, self.epoch = score, counters.get("epoch")
+        steps = f", {score.mean_steps:.0f} steps per episode" if math.isfinite(score.mean_steps) else ""
+        log.info(f"Player runs: best policy so far (workers' mean return {score.mean_return:.2f}{steps}) kept in "
+                 f"{self.weights}")
+        return True
+
+
+def _write_atomically(path: Path, write: Any) -> None:
+    """``write(temporary path)``, then the temporary file replaces ``path`` (never a half-written file)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def best_weights_path(weights_folder: Path, run_name: str) -> Path:
+    return Path(weights_folder) / f"{run_name}_best.tmod"

@@ -1,0 +1,114 @@
+"""DEMO_RETURN_BOUND and CRITIC_LAYER_NORM: the player's returns reach the critic's target, on real agents."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.spaces import Box
+
+from playerruns.trainer.demo_sac import DemoSacAgent
+from playerruns.trainer.memories import DemoBatch
+from playerruns.trainer.sampling import demo_returns
+
+OBS = Box(-1.0, 1.0, (2,), np.float32)
+ACT = Box(-1.0, 1.0, (1,), np.float32)
+
+
+def test_demo_returns_follow_each_demo_episode_to_its_end():
+    rewards = np.array([0, 1, 2, 3, 0, 5, 6, 0, 7], dtype=float)
+    demo = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1], dtype=bool)
+    done = np.array([0, 0, 0, 1, 0, 0, 0, 1, 0], dtype=bool)
+    g = demo_returns(rewards, demo, done, 0.5)
+    assert g[3] == 3 and g[2] == 2 + 0.5 * 3 and g[1] == 1 + 0.5 * g[2] and g[0] == 0 + 0.5 * g[1]
+    # the second demo episode is cut by a worker sample (the end of what the memory holds of it): a lower bound
+    assert g[6] == 6 and g[5] == 5 + 0.5 * 6 and g[4] == 0.5 * g[5]
+    assert math.isnan(g[7]) and g[8] == 7
+
+
+def _agent(**kwargs) -> DemoSacAgent:
+    from tmrl.custom.custom_models import MLPActorCritic
+
+    torch.manual_seed(0)
+    return DemoSacAgent(OBS, ACT, device="cpu", model_cls=MLPActorCritic, lr_actor=1e-3, lr_critic=1e-3,
+                        bc_coef=0.4, demo_return_bound=True, **kwargs)
+
+
+def _batch(gen: torch.Generator, n: int = 64, bound: float = 30.0) -> DemoBatch:
+    """Demo rows on the right half of the square, the others on the left and terminal (worth 0); every
+    reward is 0, so only the bound can lift a Q-value."""
+    demo = np.arange(n) < n // 2
+    side = torch.as_tensor(np.where(demo, 1.0, -1.0), dtype=torch.float32)
+    o = torch.rand((n, 2), generator=gen)
+    o[:, 0] *= side
+    a = torch.rand((n, 1), generator=gen) * 2 - 1
+    zeros = torch.zeros(n)
+    done = torch.as_tensor(~demo, dtype=torch.float32)
+    returns = np.where(demo, bound, np.nan).astype(np.float32)
+    return DemoBatch((o, a, zeros, o.clone(), done, zeros), demo, returns)
+
+
+def _q(agent: DemoSacAgent, batch: DemoBatch) -> tuple[float, float]:
+    o, a = batch[0], batch[1]
+    with torch.no_grad():
+        q = torch.min(agent.model.q1(o, a), agent.model.q2(o, a))
+    demo = torch.as_tensor(batch.demo)
+    return float(q[demo].mean()), float(q[~demo].mean())
+
+
+def test_the_critic_learns_the_players_return_on_demo_rows_only():
+    gen = torch.Generator().manual_seed(3)
+    agent = _agent()
+    for _ in range(200):
+        stats = agent.pretrain(_batch(gen))
+    q_demo, q_other = _q(agent, _batch(gen))
+    assert q_demo > 20.0 and q_other < q_demo - 10.0, (q_demo, q_other)
+    assert 0.0 < stats["bound_raised"] <= 1.0
+    assert "loss_actor" not in stats  # pretraining moves the actor by cloning alone
+
+
+def test_without_the_bound_the_same_agent_learns_nothing_of_the_returns():
+    gen = torch.Generator().manual_seed(3)
+    agent = _agent()
+    agent.demo_return_bound = False
+    for _ in range(200):
+        agent.pretrain(_batch(gen))
+    q_demo, _ = _q(agent, _batch(gen))
+    assert q_demo < 5.0
+
+
+def test_a_batch_without_returns_trains_as_before():
+    gen = torch.Generator().manual_seed(4)
+    agent = _agent()
+    batch = _batch(gen)
+    plain = DemoBatch(tuple(batch), batch.demo)  # a memory that does not compute returns
+    stats = agent.train(plain)
+    assert "bound_raised" not in stats and "loss_actor" in stats
+
+
+@pytest.mark.parametrize("warmup", [0, 5])
+def test_online_steps_update_the_actor_after_the_warmup(warmup):
+    gen = torch.Generator().manual_seed(5)
+    agent = _agent(actor_warmup_steps=warmup)
+    stats = [agent.train(_batch(gen)) for _ in range(warmup + 1)]
+    assert all("loss_actor" not in s for s in stats[:warmup])
+    assert "loss_actor" in stats[-1] and agent.bc_steps == warmup + 1
+
+
+def test_layer_norm_critics_keep_tmrls_shapes():
+    from tmrl.custom.custom_models import MLPActorCritic
+
+    from playerruns.trainer.critics import LayerNormMLPActorCritic
+
+    model = LayerNormMLPActorCritic(OBS, ACT)
+    plain = MLPActorCritic(OBS, ACT)
+    o, a = torch.zeros((7, 2)), torch.zeros((7, 1))
+    assert model.q1(o, a).shape == plain.q1(o, a).shape == (7,)
+    assert sum(isinstance(m, torch.nn.LayerNorm) for m in model.q1.modules()) == 2
+    assert type(model.actor) is type(plain.actor)  # the workers drive tmrl's own actor class
+    # far off the data a normalised critic stays bounded by its last layer's weights
+    far = torch.full((1, 2), 1e6), torch.full((1, 1), 1e6)
+    with torch.no_grad():
+        assert abs(float(model.q1(*far))) < 100.0
