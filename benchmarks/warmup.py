@@ -159,6 +159,14 @@ def load_results(folder: Path, budget: int | None) -> list[Any]:
     return results
 
 
+def median(values: list[float | None]) -> float:
+    """The median of the values that exist (NaN if none: e.g. an arm with no evaluation yet)."""
+    import numpy as np
+
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else math.nan
+
+
 def targets(summary: dict[str, Any], headline: str) -> list[tuple[str, bool | None, str]]:
     """The issue's targets, each with whether it is met (None: not measured) and the figures it stands on."""
     import numpy as np
@@ -190,17 +198,21 @@ def targets(summary: dict[str, Any], headline: str) -> list[tuple[str, bool | No
                     all(f is not None and f > 0 for f in faster),
                     f"{[None if f is None else round(f, 3) for f in faster]}"))
     if "scratch" in arms:
-        scratch_mean = float(np.median(arms["scratch"]["mean_score"]))
+        scratch_mean = median(arms["scratch"]["mean_score"])
         for arm, entry in arms.items():
             if arm == "scratch" or entry["driver"] is None:
                 continue
-            mine = float(np.median(entry["mean_score"]))
+            mine = median(entry["mean_score"])
             out.append((f"{arm}: mean score over the budget >= 2x scratch's (median over seeds)",
-                        mine >= 2 * scratch_mean, f"{mine:.1f} vs scratch {scratch_mean:.1f}"))
-            below = [(at, round(v, 1), round(s, 1)) for (at, v), (_, s) in
-                     zip(entry["iqm_curve"], arms["scratch"]["iqm_curve"], strict=False) if v < s]
-            out.append((f"{arm}: IQM curve at or above scratch's at every evaluation", not below,
-                        f"below at {below[:4]}{' ...' if len(below) > 4 else ''}" if below else "never below"))
+                        mine >= 2 * scratch_mean if math.isfinite(mine + scratch_mean) else None,
+                        f"{mine:.1f} vs scratch {scratch_mean:.1f}"))
+            theirs = dict(arms["scratch"]["iqm_curve"])
+            pairs = [(at, v, theirs[at]) for at, v in entry["iqm_curve"] if at in theirs]
+            below = [(at, round(v, 1), round(s, 1)) for at, v, s in pairs if v < s]
+            out.append((f"{arm}: IQM curve at or above scratch's at every evaluation",
+                        not below if pairs else None,
+                        f"below at {below[:4]}{' ...' if len(below) > 4 else ''}" if below
+                        else f"never below, {len(pairs)} evaluation points" if pairs else "no common evaluation point"))
     return out
 
 
@@ -220,7 +232,7 @@ def write_report(args: argparse.Namespace) -> None:
     summary = report.summarize(results, task, best=headline)
     for arm, entry in summary["arms"].items():
         mine = [r for r in results if r.arm == arm]
-        entry["mean_score_iqm"] = iqm_interval(entry["mean_score"])
+        entry["mean_score_iqm"] = iqm_interval([m if m is not None else math.nan for m in entry["mean_score"]])
         entry["steps_to_threshold_iqm"] = iqm_interval([s if s is not None else budget
                                                         for s in entry["steps_to_threshold"]])
         entry["iqm_curve"] = report.iqm_curve(mine, args.eval_every, budget)
@@ -250,7 +262,7 @@ def write_report(args: argparse.Namespace) -> None:
         players = [x for x in e["player_lap_steps"] if x is not None]
         iqm = e["mean_score_iqm"]
         first = (">" if reached < len(steps) / 2 else "") + f"{np.median(steps):.0f}"
-        kept_text = f"{100 * np.median(kept):.0f} % / {100 * min(kept):.0f} %"
+        kept_text = f"{100 * np.median(kept):.0f} % / {100 * min(kept):.0f} %" if reached else "-"
         mean_text = f"{iqm['iqm']:.0f} [{iqm['ci_low']:.0f}, {iqm['ci_high']:.0f}]"
         lap_text = f"{np.median(laps):.0f}" if laps else "-"
         player_text = f"{np.median(players):.0f}" if players else "-"

@@ -60,14 +60,18 @@ def test_quick_demo(tmp_path):
 
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["env"] == "playerruns.envs.minitrack:MiniTrack-v0" and summary["budget_steps"] == 3000
-    assert set(summary["steps_to_threshold"]) == {"player runs", "scratch"}
+    assert set(summary["arms"]) == {"player runs", "scratch"}
     threshold = summary["threshold"]
+    player_laps = summary["arms"]["player runs"]["player_lap_steps"][0]
+    assert player_laps is not None and 0 < player_laps < 1000  # the stand-in finishes its laps
     for run in summary["runs"]:
         points = run["curve"]
-        assert all(0 < steps and math.isfinite(ret) for steps, ret in points)
-        reached = [steps for steps, ret in points if ret >= threshold]
-        # the summary's steps to the threshold are the first evaluation that reached it, or never
-        assert run["steps_to_threshold"] == (reached[0] if reached else None)
+        assert all(0 < steps and math.isfinite(ret) for steps, ret, _ in points)
+        assert all((lap is not None) == (ret >= threshold) for _, ret, lap in points)  # a lap time only with a lap
+        reached = [steps for steps, ret, _ in points if ret >= threshold]
+        # the summary's steps to the first lap are the first evaluation that reached it, or never
+        assert summary["arms"][run["arm"]]["steps_to_threshold"] == [reached[0] if reached else None]
+        assert summary["arms"][run["arm"]]["mean_score"] == [sum(r for _, r, _ in points) / len(points)]
         fraction = run["demo_fraction_sampled"]
         if run["arm"] == "player runs" and fraction is not None:  # a trainer epoch ended within the budget
             assert fraction > 0
@@ -75,14 +79,15 @@ def test_quick_demo(tmp_path):
             assert fraction in (None, 0.0)
 
     # what the demo prints is what its summary says
-    reached_any = any(summary["reached_threshold"]["player runs"] + summary["reached_threshold"]["scratch"])
-    if reached_any:
-        assert f"scratch / player runs = {summary['ratio_median']:.1f}x" in out
+    firsts = [summary["arms"][a]["steps_to_threshold"][0] for a in ("player runs", "scratch")]
+    if any(s is not None for s in firsts):
+        if firsts[0] is not None:
+            assert f"with player runs: first lap at {firsts[0]} steps" in out
+        assert f"your median lap {player_laps:.0f} steps" in out
         assert "Neither arm reached" not in out
     else:
         assert "Neither arm reached 399 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
                "only shows the path" in out
-        assert "scratch / player runs" not in out
     for arm in ("player runs", "scratch"):
         assert re.search(rf"^{arm}\s+0\s", out, re.M), out  # one table row per arm
     assert (folder / "learning_curves.png").read_bytes().startswith(b"\x89PNG")

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 ARM_FOLDERS = ("with-player-runs", "from-scratch")
 
@@ -36,6 +37,7 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
 
     from playerruns.bridge.setup import init_tmrl_data
     from playerruns.builtin import harness, report, tasks
+    from playerruns.builtin.curves import PlayerLaps
 
     task = tasks.TASKS[task_name or tasks.DEFAULT_TASK]
     init_tmrl_data(folder / "evaluator", interface=f"GYM:{task.env_id}")
@@ -74,18 +76,44 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
             bar.close()
     print("[4/4] results")
     print()
+    player = PlayerLaps.of_runs(runs_dir, task.threshold)
+    who = ("you", "you, at the keyboard or a pad") if human else ("practised", tasks.DRIVERS["practised"].description)
+    results[0].driver = player.describe(*who)
+    results[0].runs = plan["runs"]
     print(report.table(results, task))
     summary = report.summarize(results, task)
+    summary["runs"] = report.runs_record(results)
     plot = report.plot(results, task, folder / "learning_curves.png",
                        f"{task.env_id}: with player runs vs from scratch (seed {seed})")
     summary_file = report.write_json(folder / "summary.json", summary)
-    reached = summary["reached_threshold"]
-    if not any(reached["player runs"]) and not any(reached["scratch"]):
-        print(f"\nNeither arm reached {task.threshold:g} ({task.goal}) within {budget} steps"
-              + (": the quick run only shows the path; run without --quick for the comparison." if quick else "."))
-    else:
-        bound = " (at least: scratch never reached it)" if summary["ratio_is_lower_bound"] else ""
-        print(f"\nsteps to reach {task.threshold:g}: scratch / player runs = {summary['ratio_median']:.1f}x{bound}")
+    print()
+    for line in what_it_means(results, task, quick=quick, player_lap=player.median_lap_steps):
+        print(line)
     print(f"\nplot:     {plot}\nsummary:  {summary_file}\nrun files: {runs_dir}\n"
           f"dataset:  {with_runs / 'TmrlData' / 'dataset' / 'data.pkl'}\nlogs:     {with_runs}/*.log, {scratch}/*.log")
     return 0
+
+
+def what_it_means(results: list[Any], task: Any, *, quick: bool, player_lap: float | None) -> list[str]:
+    """What a person wants to know after the run: when the agent first lapped, whether it kept lapping,
+    its score over the whole budget against scratch's, and its lap against the player's."""
+    from playerruns.builtin.curves import lap_sentence
+
+    with_runs, scratch = (r.figures(task.threshold) for r in results)
+    budget = results[0].budget_steps
+    if with_runs.steps_to_threshold is None and scratch.steps_to_threshold is None:
+        return [f"Neither arm reached {task.threshold:g} ({task.goal}) within {budget} steps"
+                + (": the quick run only shows the path; run without --quick for the comparison." if quick else ".")]
+    lines = []
+    for name, f in (("with player runs", with_runs), ("from scratch", scratch)):
+        if f.steps_to_threshold is None:
+            lines.append(f"{name}: no lap in every evaluation episode within {budget} steps; "
+                         f"mean score over the budget {f.mean_score:.0f}")
+            continue
+        kept = f.kept_after_first if f.kept_after_first is not None else 1.0
+        lines.append(f"{name}: first lap at {f.steps_to_threshold} steps; {100 * kept:.0f} % of the evaluations "
+                     f"after it still lapped (lowest score {f.lowest_after_first:.0f}); mean score over the budget "
+                     f"{f.mean_score:.0f}")
+    lines.append(f"{lap_sentence(with_runs.lap_steps_final, player_lap)} (the best evaluation's lap: "
+                 f"{'-' if with_runs.lap_steps_best is None else f'{with_runs.lap_steps_best:.0f}'} steps)")
+    return lines

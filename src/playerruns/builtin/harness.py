@@ -240,7 +240,7 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
         result.worker_waited_seconds = read_numbers(count_file, 2)[1]
         result.updates_per_step = result.updates / steps if steps else None
         stopped_early = result.steps_to_threshold is not None and stop_at_threshold
-        if stopped_early:
+        if stopped_early or (result.curve and result.curve[-1][0] == steps):  # the last evaluation is at the budget
             result.final_return = result.curve[-1][1]
         elif weights.exists() and (final := evaluator.evaluate(weights, steps)) is not None:
             result.final_return = final.score

@@ -80,14 +80,21 @@ _SCHEDULE = {"DEMO_SAMPLING_FRACTION": 0.25, "DEMO_SAMPLING_FRACTION_FINAL": 0.0
              "DEMO_SAMPLING_ANNEAL_STEPS": 20_000}  # the user guide's 5-30 % advice made exact
 _RETENTION = {"KEEP_DEMOS": True}
 _LEARNING = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_PRETRAIN_STEPS": 1000,
-             "DEMO_ACTOR_WARMUP_STEPS": 3000}  # 0.4: TD3+BC's weight
+             "DEMO_ACTOR_WARMUP_STEPS": 3000}  # the previous demo's cloning: decayed, Q-filtered, a warm-up
+# cloning that never fades, on a critic that knows what the player's actions earned (docs/warmup.md)
+_KEPT_CLONING = {"DEMO_RETURN_BOUND": True, "DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 0, "DEMO_BC_Q_FILTER": False,
+                 "DEMO_PRETRAIN_STEPS": 1000}  # 0.4: TD3+BC's weight
 _RECURRENT = {"RECURRENT": True, "SEQUENCE_BURN_IN": 10, "SEQUENCE_LENGTH": 30, "RECURRENT_HIDDEN_SIZE": 64}
 LEVERS: dict[str, dict[str, Any]] = {
     "weight": _WEIGHT,
     "schedule": _SCHEDULE,
     "retention": {**_WEIGHT, **_RETENTION},
     "learning": _LEARNING,
-    "all": {**_SCHEDULE, **_RETENTION, **_LEARNING},
+    "all": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING},  # the demo's player-runs arm (BEST)
+    "all-decayed": {**_SCHEDULE, **_RETENTION, **_LEARNING},  # the previous demo's levers: laps, then forgets
+    "all-no-bound": {**_SCHEDULE, **_RETENTION, **{k: v for k, v in _KEPT_CLONING.items() if k != "DEMO_RETURN_BOUND"}},
+    "all-q-filter": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "DEMO_BC_Q_FILTER": True},
+    "all-layer-norm": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "CRITIC_LAYER_NORM": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
