@@ -30,6 +30,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -85,19 +86,24 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
             if args.force or not run_file(args.out, task.name, name, seed).exists()]
     print(f"{task.env_id}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {budget} steps", flush=True)
     recorded: dict[tuple[str, int], Path] = {}
-    for arm, seed in todo:  # one recording per driver and seed, as many runs as its largest arm needs
-        if arm.driver is None or (arm.driver.name, seed) in recorded:
-            continue
-        count = max(a.runs for a, s in todo if a.driver == arm.driver and s == seed)
-        home = harness.arm_home(work / f"recorder-{arm.driver.name}-seed{seed}", task, levers=None)
-        recorded[(arm.driver.name, seed)] = harness.record_runs(home, count, seed, driver=arm.driver.spec)
+    locks: dict[tuple[str, int], threading.Lock] = {(a.driver.name, s): threading.Lock() for a, s in todo if a.driver}
+
+    def recording(driver: tasks.Driver, seed: int) -> Path:
+        """The driver's runs of this seed, recorded by the first job that needs them (as many as its largest
+        arm needs; paced like the worker's task, so recording overlaps other arms' training)."""
+        with locks[(driver.name, seed)]:
+            if (driver.name, seed) not in recorded:
+                count = max(a.runs for a, s in todo if a.driver == driver and s == seed)
+                home = harness.arm_home(work / f"recorder-{driver.name}-seed{seed}", task, levers=None)
+                recorded[(driver.name, seed)] = harness.record_runs(home, count, seed, driver=driver.spec)
+            return recorded[(driver.name, seed)]
 
     def one(arm: tasks.Arm, seed: int) -> harness.ArmResult:
         home = harness.arm_home(work / f"{arm.name}-seed{seed}", task, levers=arm.lever_values)
 
         def progress(label: str, steps: int, ret: float | None) -> None:
             print(f"  {label} seed {seed}: {steps} steps, eval score {ret:.1f}", flush=True)
-        runs = None if arm.driver is None else arm_runs_folder(work, recorded[(arm.driver.name, seed)], arm)
+        runs = None if arm.driver is None else arm_runs_folder(work, recording(arm.driver, seed), arm)
         result = harness.run_arm(home, task, arm=arm.name, seed=seed, budget_steps=budget, eval_every=args.eval_every,
                                  evaluator=harness.Evaluator(task, levers=arm.lever_values), demo_runs=runs,
                                  on_progress=progress, stop_at_threshold=False)
