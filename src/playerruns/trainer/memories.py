@@ -254,5 +254,6 @@ def weighted_memory_cls(memory_partial: partial, schedule: DemoSchedule, keep_de
     base = memory_partial.func
     if base not in WEIGHTED_MEMORIES:
         raise TypeError(f"demo-weighted sampling supports tmrl's stock memories, not {base.__name__}")
+    extra = {} if return_gamma is None else {"return_gamma": return_gamma}
     return partial(WEIGHTED_MEMORIES[base], *memory_partial.args, **memory_partial.keywords,
-                   demo_schedule=schedule, keep_demos=keep_demos, return_gamma=return_gamma)
+                   demo_schedule=schedule, keep_demos=keep_demos, **extra)

@@ -33,17 +33,21 @@ class DemoIndex:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_groups": None}  # a cache: not worth its megabytes in tmrl's checkpoints
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("version", 0)  # checkpoints of earlier versions
+
     def reset(self, demo: np.ndarray, done: np.ndarray) -> None:
         self.demo = np.asarray(demo, dtype=bool)
         self.done = np.asarray(done, dtype=bool)
-        self.version = getattr(self, "version", 0) + 1
+        self.version += 1
         self._groups = None
 
     def extend(self, demo: np.ndarray, done: np.ndarray, trimmed: int) -> None:
         """Appends flags for new samples, then drops the ``trimmed`` oldest (as the memory did)."""
         self.demo = np.concatenate([self.demo, np.asarray(demo, dtype=bool)])[trimmed:]
         self.done = np.concatenate([self.done, np.asarray(done, dtype=bool)])[trimmed:]
-        self.version = getattr(self, "version", 0) + 1
+        self.version += 1
         self._groups = None
 
     def groups(self, n_items: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
