@@ -124,7 +124,8 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
 
     home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "DEMO_RETURN_BOUND": True,
-                                  "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True})
+                                  "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True,
+                                  "POLICY_AVERAGING": 0.99})
     result = run_program(home, "bound_round_trip.py")
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -133,5 +134,26 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     assert out["demo_rows"] == out["rows"] // 2 and out["finite_where_demo"]  # demo rows only, all of them
     assert out["returns_match"] and out["max_expected"] > 1.0  # the stand-in makes progress: positive returns
     assert 0.0 < out["bound_raised"] <= 1.0  # a fresh critic is below what the player earned
+    assert out["averaged"]
     assert out["resumed"] == {"bound": True, "memory_gamma": out["gamma"], "finite_where_demo": True,
-                              "best_policy": True}
+                              "best_policy": True, "same_average": True}  # the checkpoint holds the average
+
+
+def test_policy_averaging_gives_the_workers_an_average_of_the_actors_weights():
+    gen = torch.Generator().manual_seed(6)
+    agent = _agent(policy_averaging=0.9)
+    for _ in range(5):
+        agent.pretrain(_batch(gen))  # pretraining moves the live actor only
+    pretrained = [p.detach().clone() for p in agent.model.actor.parameters()]
+    assert agent.get_actor() is agent.model_nograd.actor  # nothing averaged yet: tmrl's own
+    agent.train(_batch(gen))  # the first online update starts the average from the actor as it is
+    for _ in range(20):
+        agent.train(_batch(gen))
+    live = [p.detach() for p in agent.model.actor.parameters()]
+    averaged = [p.detach() for p in agent.get_actor().parameters()]
+    assert agent.get_actor() is not agent.model_nograd.actor and not any(p.requires_grad for p in averaged)
+    moved = [float((a - p0).norm()) for a, p0 in zip(averaged, pretrained, strict=True)]
+    behind = [float((a - b).norm()) for a, b in zip(averaged, live, strict=True)]
+    assert sum(moved) > 0 and sum(behind) > 0  # it follows the actor, a step behind
+    plain = _agent()
+    assert plain.get_actor() is plain.model_nograd.actor  # off (0): tmrl's own actor, always

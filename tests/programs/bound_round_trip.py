@@ -53,11 +53,16 @@ out["returns_match"] = bool(all(np.isclose(expected, g, atol=1e-4).any() for g i
 out["max_expected"] = max(expected)
 stats = trainer.agent.train(batch)
 out["bound_raised"] = stats["bound_raised"]
+trainer.agent.train(trainer.memory.sample())
+averaged = [p.detach().clone() for p in trainer.agent.get_actor().parameters()]
+out["averaged"] = trainer.agent.get_actor() is not trainer.agent.model_nograd.actor
 checkpoint = str(cfg.CHECKPOINT_PATH)
 dump_run_instance(trainer, checkpoint)
 resumed = update_training_instance(load_run_instance(checkpoint), cls)
 again = resumed.memory.sample()
 out["resumed"] = {"bound": resumed.agent.demo_return_bound, "memory_gamma": resumed.memory.return_gamma,
                   "finite_where_demo": bool((np.isfinite(np.asarray(again.demo_return)) == again.demo).all()),
-                  "best_policy": resumed.best_policy is not None}
+                  "best_policy": resumed.best_policy is not None,
+                  "same_average": all(torch.equal(a, b) for a, b in
+                                      zip(averaged, resumed.agent.get_actor().parameters(), strict=True))}
 print(json.dumps(out))

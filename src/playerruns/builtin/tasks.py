@@ -95,6 +95,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-no-bound": {**_SCHEDULE, **_RETENTION, **{k: v for k, v in _KEPT_CLONING.items() if k != "DEMO_RETURN_BOUND"}},
     "all-q-filter": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "DEMO_BC_Q_FILTER": True},
     "all-layer-norm": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "CRITIC_LAYER_NORM": True},
+    "all-averaged": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999},  # ~1,000 updates
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

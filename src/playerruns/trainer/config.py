@@ -47,6 +47,7 @@ class PlayerRunsConfig:
     DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
     DEMO_RETURN_BOUND: bool = False  # the critic's target on a demo row is at least the player's own return
+    POLICY_AVERAGING: float = 0.0  # > 0: the workers drive an average of the actor's weights (e.g. 0.999)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
@@ -104,6 +105,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_RETURN_BOUND": ("true or false", lambda v: isinstance(v, bool)),
+    "POLICY_AVERAGING": ("a number from 0 up to (not including) 1",
+                         lambda v: _is_number(v) and 0.0 <= v < 1.0),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
@@ -111,7 +114,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "RECURRENT_HIDDEN_SIZE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
 }
-_FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF")
+_FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
+           "POLICY_AVERAGING")
 
 
 def _is_whole(value: Any) -> bool:
@@ -179,7 +183,8 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_WEIGHT_DECAY_SAMPLES", 0) > 0 and values.get("DEMO_SAMPLING_WEIGHT", 1.0) == 1.0:
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
-    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND"):
+    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND",
+                      "POLICY_AVERAGING"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:

@@ -50,10 +50,32 @@ class DemoSacAgent(SpinupSacAgent):
     bc_q_filter: bool = True
     actor_warmup_steps: int = 0  # online steps during which the actor only clones, while the critic catches up
     demo_return_bound: bool = False  # a demo row's critic target is at least the player's return from it
+    policy_averaging: float = 0.0  # > 0: the workers drive an average of the actor's recent weights (see get_actor)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
+        self.averaged_actor: Any = None  # built on the first update with policy_averaging on
+
+    def get_actor(self) -> Any:
+        """The policy the workers drive and the checkpoint's weights hold: tmrl's actor or, with
+        ``policy_averaging`` (a rate such as 0.999), an exponential moving average of its weights over
+        the last ~1 / (1 - rate) updates. One update of an actor-critic can break a corner the policy
+        took a moment ago; the average moves with the learning but not with each such step."""
+        if self.policy_averaging > 0 and self.averaged_actor is not None:
+            return self.averaged_actor
+        return super().get_actor()
+
+    def average_policy(self) -> None:
+        if self.policy_averaging <= 0:
+            return
+        if self.averaged_actor is None:
+            self.averaged_actor = copy.deepcopy(self.model.actor).requires_grad_(False)
+            return
+        rate = self.policy_averaging
+        with torch.no_grad():
+            for p, p_avg in zip(self.model.actor.parameters(), self.averaged_actor.parameters(), strict=True):
+                p_avg.mul_(rate).add_((1 - rate) * p)
 
     @classmethod
     def from_agent(cls, stock: SpinupSacAgent) -> DemoSacAgent:
@@ -63,6 +85,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent.__dict__.update(stock.__dict__)
         agent.bc_coef, agent.bc_decay_steps, agent.bc_q_filter, agent.actor_warmup_steps = 0.0, 0, True, 0
         agent.demo_return_bound = False
+        agent.policy_averaging, agent.averaged_actor = 0.0, None
         agent.bc_steps = 0
         return agent
 
@@ -78,6 +101,7 @@ class DemoSacAgent(SpinupSacAgent):
             stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter and not warm,
                                           coef=max(self.bc_coef_now(), 1e-8) if warm else self.bc_coef_now()))
             self.bc_steps += 1
+            self.average_policy()
             return stats
         if self.bc_steps < self.actor_warmup_steps:
             stats = self.critic_step_then_clone(batch, coef=self.bc_coef_now())
@@ -85,6 +109,7 @@ class DemoSacAgent(SpinupSacAgent):
             stats = super().train(batch)
             stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter, coef=self.bc_coef_now()))
         self.bc_steps += 1
+        self.average_policy()
         return stats
 
     def pretrain(self, batch: Any) -> dict[str, Any]:

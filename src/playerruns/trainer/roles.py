@@ -89,7 +89,7 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
     return partial(DemoSacAgent, *agent.args, **agent.keywords, bc_coef=player_runs.DEMO_BC_COEF,
                    bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
                    actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
-                   demo_return_bound=player_runs.DEMO_RETURN_BOUND)
+                   demo_return_bound=player_runs.DEMO_RETURN_BOUND, policy_averaging=player_runs.POLICY_AVERAGING)
 
 
 def layer_norm_model(agent: partial) -> Any:

@@ -370,6 +370,8 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
         agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
         agent.demo_return_bound = config.DEMO_RETURN_BOUND
+        agent.__dict__.setdefault("averaged_actor", None)  # a checkpoint of an earlier version
+        agent.policy_averaging = config.POLICY_AVERAGING
     if isinstance(memory, DemoWeightedSampling):
         memory.return_gamma = float(agent.gamma) if config.DEMO_RETURN_BOUND and isinstance(agent, DemoSacAgent) \
             else None
