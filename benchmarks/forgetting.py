@@ -18,6 +18,8 @@ Settings (``--setting``), each one learning-side lever changed from the one befo
   player's discounted return from it): the demo's ``all`` levers;
 - ``bound-q-filter``: ``bound`` with the Q-filter back on;
 - ``bound-layer-norm``: ``bound`` with CRITIC_LAYER_NORM;
+- ``bound-averaged``: ``bound`` with POLICY_AVERAGING 0.999 (the policy driven and evaluated is an average
+  of the actor's weights over about 1,000 updates);
 - ``ibrl``: IBRL's proposal policy (Hu et al. 2023), written here for the comparison only: the pretrained
   policy is frozen as a proposal; the agent acts with, and bootstraps on, whichever of the proposal's
   and the RL actor's action the critic rates higher; the RL actor is also cloned towards the proposal.
@@ -49,6 +51,7 @@ SETTINGS = {
     "bound": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True},
     "bound-q-filter": {"bc_coef": 0.4, "bc_q_filter": True, "demo_return_bound": True},
     "bound-layer-norm": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True},
+    "bound-averaged": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True, "policy_averaging": 0.999},
     "ibrl": {"bc_coef": 0.4, "bc_q_filter": False},
     "scratch": {},
 }
@@ -173,9 +176,10 @@ def run(args: argparse.Namespace) -> None:
     def act(o: np.ndarray, test: bool) -> np.ndarray:
         with torch.no_grad():
             obs = torch.as_tensor(o)[None]
+            if proposal is None:  # the policy the trainer would send to its workers
+                a, _ = agent.get_actor()(obs, test=test, with_logprob=False)
+                return a.numpy().reshape(-1)
             a_rl, _ = agent.model.actor(obs, test=test, with_logprob=False)
-            if proposal is None:
-                return a_rl.numpy().reshape(-1)
             a_il, _ = proposal(obs, test=True, with_logprob=False)
             q = [float(torch.min(agent.model.q1(obs, x), agent.model.q2(obs, x))) for x in (a_il, a_rl)]
             return (a_il if q[0] > q[1] else a_rl).numpy().reshape(-1)
