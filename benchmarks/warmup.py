@@ -65,7 +65,7 @@ def arm_runs_folder(work: Path, recorded: Path, arm: Arm) -> Path:
         raise RuntimeError(f"{recorded}: {len(files)} run file(s) recorded, {arm.runs} needed")
     if len(files) == arm.runs:
         return recorded
-    folder = work / f"runs-{recorded.name}-{arm.runs}"
+    folder = work / f"runs-{arm.driver.name if arm.driver else 'none'}-{recorded.parents[1].name}-{arm.runs}"
     if not folder.exists():
         folder.mkdir(parents=True)
         for f in files[:arm.runs]:
