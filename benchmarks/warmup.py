@@ -1,23 +1,25 @@
-"""Warmup benchmark: steps to the solved threshold with player runs vs from scratch, over seeds, resumable.
+"""Warmup benchmark: the whole learning curve with player runs of two drivers and from scratch, over seeds, resumable.
 
 Each (arm, seed) trains tmrl's SAC through the real Server, RolloutWorker and Trainer
-(``playerruns.builtin.harness.run_arm``) on a built-in task, until the evaluation return reaches the
-task's threshold or the step budget runs out. Arms: ``scratch`` (every lever off: stock tmrl) and the
-PLAYER_RUNS lever settings of ``tasks.LEVERS`` (``all`` is the player-runs arm of the headline;
-``weight``, ``schedule``, ``retention`` and ``learning`` are the ablation). The worker waits while
-its trainer is behind, so every arm trains at the configured updates per environment step whatever
-the machine's speed; each arm's achieved rate is reported.
+(``playerruns.builtin.harness.run_arm``) on a built-in task to the whole budget (``Task.curve_budget``:
+30,000 steps on MiniTrack), evaluated every 500 steps. Arms (``tasks.Arm``): ``scratch`` (every
+lever off: stock tmrl); ``DRIVER-RUNS`` (the demo's levers, ``tasks.LEVERS[BEST]``, on that many runs
+of a driver of ``tasks.DRIVERS``: ``practised-10``, ``less-practised-2``...); a lever setting
+(``all-decayed``, ``all-averaged``...: on the practised driver's 10 runs); or ``LEVERS@DRIVER-RUNS``.
+The worker waits while its trainer is behind, so every arm trains at the configured updates per
+environment step whatever the machine's speed; each arm's achieved rate is reported.
 
 Every finished (arm, seed) is saved at once under ``results/warmup-runs/<task>/``: the benchmark can
 be run in parts (``--arms``, ``--seeds``) and resumed; a finished run is never run again (``--force``
-reruns it). The report merges every saved run of the task into ``results/warmup-<task>.json`` and
-``warmup-<task>.png``: per arm the steps per seed, median, interquartile mean with a 95 % bootstrap
-confidence interval (scipy.stats), worst seed and updates per step; the headline ratio scratch /
-player runs (median, worst seed) and each ablation setting's median ratio.
-Last line: ``warmup_ratio_median: <number>``.
+reruns it). The report merges every saved run of the task's budget into ``results/warmup-<task>.json``
+and ``warmup-<task>.png``: per arm and seed the figures of ``builtin.curves.CurveFigures`` (first lap,
+laps kept after it, lowest after it, mean score over the budget, final score and lap, the player's
+median lap), interquartile means with 95 % bootstrap intervals (scipy.stats), the IQM curve, the
+``update_cost_ratio`` of ``results/update-cost.json`` and each of issue 21's targets, met or missed.
+Last line: ``kept_after_first_median: <share>`` of the headline arm (``practised-10``).
 
-    python benchmarks/warmup.py --task mountaincar --arms scratch,all --seeds 0-4 --jobs 2
-    python benchmarks/warmup.py --task mountaincar --report-only
+    python benchmarks/warmup.py --task minitrack --seeds 0-4 --jobs 2
+    python benchmarks/warmup.py --task minitrack --report-only
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from playerruns.builtin.curves import CurveFigures, faster_by
+from playerruns.builtin.curves import faster_by
 from playerruns.builtin.harness import ArmResult
 from playerruns.builtin.tasks import STEP_SECONDS, Task, hyperparameters
 
@@ -137,10 +137,6 @@ def iqm_curve(results: list[ArmResult], every: int, budget: int) -> list[tuple[i
         if len(scores) == len(results) and scores:
             out.append((at, float(stats.trim_mean(np.asarray(scores), 0.25))))
     return out
-
-
-def figures_of(result: ArmResult, task: Task) -> CurveFigures:
-    return result.figures(task.threshold)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
