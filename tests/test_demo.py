@@ -71,7 +71,7 @@ def test_quick_demo(tmp_path):
         reached = [steps for steps, ret, _ in points if ret >= threshold]
         # the summary's steps to the first lap are the first evaluation that reached it, or never
         assert summary["arms"][run["arm"]]["steps_to_threshold"] == [reached[0] if reached else None]
-        assert summary["arms"][run["arm"]]["mean_score"] == [sum(r for _, r, _ in points) / len(points)]
+        assert summary["arms"][run["arm"]]["mean_score"] == [pytest.approx(sum(r for _, r, _ in points) / len(points))]
         fraction = run["demo_fraction_sampled"]
         if run["arm"] == "player runs" and fraction is not None:  # a trainer epoch ended within the budget
             assert fraction > 0
