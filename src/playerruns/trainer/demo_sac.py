@@ -1,7 +1,9 @@
 """The learning side of player runs: tmrl's SAC agent, plus behaviour cloning on the demo rows of each batch.
 
-``DemoSacAgent`` is tmrl's ``SpinupSacAgent`` unchanged (its ``train`` runs first, as stock), followed
-by one more actor step on the demo rows of the batch (``DemoBatch.demo``):
+``DemoSacAgent`` is tmrl's ``SpinupSacAgent`` (its ``train`` runs first, as stock; with
+``demo_return_bound``, ``bounded_sac_step``: the same update with each demo row's critic target raised
+to the player's return from it), followed by one more actor step on the demo rows of the batch
+(``DemoBatch.demo``):
 
     loss_bc = coef_t * scale * mean over demo rows of  keep * |mu(s) - a_demo|^2
 
@@ -32,6 +34,14 @@ from typing import Any
 
 import torch
 from tmrl.custom.custom_algorithms import SpinupSacAgent
+
+
+def _move_towards(average: torch.nn.Module, source: torch.nn.Module, *, keep: float) -> None:
+    """``average <- keep * average + (1 - keep) * source``, parameter by parameter (Polyak averaging: the
+    target networks, and the policy the workers drive under ``policy_averaging``)."""
+    with torch.no_grad():
+        for p, p_avg in zip(source.parameters(), average.parameters(), strict=True):
+            p_avg.mul_(keep).add_((1 - keep) * p)
 
 
 def _rows(x: Any, index: torch.Tensor) -> Any:
@@ -72,10 +82,7 @@ class DemoSacAgent(SpinupSacAgent):
         if self.averaged_actor is None:
             self.averaged_actor = copy.deepcopy(self.model.actor).requires_grad_(False)
             return
-        rate = self.policy_averaging
-        with torch.no_grad():
-            for p, p_avg in zip(self.model.actor.parameters(), self.averaged_actor.parameters(), strict=True):
-                p_avg.mul_(rate).add_((1 - rate) * p)
+        _move_towards(self.averaged_actor, self.model.actor, keep=self.policy_averaging)
 
     @classmethod
     def from_agent(cls, stock: SpinupSacAgent) -> DemoSacAgent:
@@ -96,8 +103,8 @@ class DemoSacAgent(SpinupSacAgent):
 
     def train(self, batch: Any) -> dict[str, Any]:
         if self._bounded(batch):
-            stats = self.bounded_sac_step(batch, update_actor=self.bc_steps >= self.actor_warmup_steps)
             warm = self.bc_steps < self.actor_warmup_steps
+            stats = self.bounded_sac_step(batch, update_actor=not warm)
             stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter and not warm,
                                           coef=max(self.bc_coef_now(), 1e-8) if warm else self.bc_coef_now()))
             self.bc_steps += 1
@@ -169,9 +176,7 @@ class DemoSacAgent(SpinupSacAgent):
             self.model.q1.requires_grad_(True)
             self.model.q2.requires_grad_(True)
             stats["loss_actor"] = float(loss_pi.detach())
-        with torch.no_grad():
-            for p, p_target in zip(self.model.parameters(), self.model_target.parameters(), strict=True):
-                p_target.mul_(self.polyak).add_((1 - self.polyak) * p)
+        _move_towards(self.model_target, self.model, keep=self.polyak)
         return stats
 
     def critic_step_then_clone(self, batch: Any, *, coef: float) -> dict[str, Any]:
