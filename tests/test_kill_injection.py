@@ -76,6 +76,8 @@ def test_injected_runs_come_back_after_a_kill_exactly_once(tmp_path, consume):
     done = run_cli(home, "--import-player-runs", "--player-runs-paths", str(imported[0]))
     assert done.returncode == 0, done.stderr
     shutil.copy(imported[0], source / "imported.pkl")
+    oldest = min(path.stat().st_mtime for path, _i, _n in made) - 60
+    os.utime(source / "imported.pkl", (oldest, oldest))  # polled first (oldest first): handled before run1
     expected = {run_id: n * REPEAT for _p, run_id, n in first + later} | {imported[1]: imported[2]}
     try:
         roles.start("server", "--server")
@@ -88,8 +90,10 @@ def test_injected_runs_come_back_after_a_kill_exactly_once(tmp_path, consume):
         roles.wait_for(lambda: ids <= set(_injected(home)), 180, "the first injections", ("trainer",))
         roles.kill("trainer")
         assert _checkpoint_with(home, ids) is None  # the kill came before a checkpoint: the test means it
+        # the run already in data.pkl is skipped, and consumed like an injected one
         assert sorted(p.name for p in source.iterdir()) == sorted(
-            ["imported.pkl"] + [f"{p.name}.imported" if consume else p.name for p, _i, _n in first])
+            [f"{p.name}.imported" if consume else p.name for p in [source / "imported.pkl"] + [
+                p for p, _i, _n in first]])
         roles.start("trainer2", "--trainer")
         roles.wait_for(lambda: any(r["origin"] == "kept before the restart" for r in trainer_statistics(
             home, "injection")), 180, "the kept runs injected again", ("trainer2",))
