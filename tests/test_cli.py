@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from playerruns.cli import main
+from tests.helpers import make_home, one_line_error, run_cli
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -76,3 +79,45 @@ def test_negative_step_seconds_is_refused(capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "--import-player-runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    # an abbreviation is not the flag it abbreviates (argparse would take it): named, with the flag meant
+    (["--import-player-runs", "--player-runs-path", "a.pkl"],
+     "unrecognized arguments: --player-runs-path a.pkl (--player-runs-path: did you mean --player-runs-paths?)"),
+    (["--inspect", "--player-runs-paths", "a.pkl", "--jsn"], "unrecognized arguments: --jsn (--jsn: did you mean "
+                                                              "--json?)"),
+    (["--record-episode", "--record-episod-count=3"],
+     "unrecognized arguments: --record-episod-count=3 (--record-episod-count: did you mean --record-episode-count?)"),
+    (["--trainer", "--nothing-like-it"], "unrecognized arguments: --nothing-like-it"),
+])
+def test_a_mistyped_flag_is_refused_with_the_flag_it_may_mean(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"playerruns: error: {message} (see --help)"]
+
+
+def test_a_missing_config_names_the_command_that_makes_one(tmp_path):
+    home = tmp_path / "home"
+    (home / "TmrlData" / "config").mkdir(parents=True)
+    done = run_cli(home, "--import-minari", "some-dataset-v0")
+    one_line_error(done, "config.json: tmrl config file not found", "python -m playerruns --init-tmrl-data")
+    assert not (home / "TmrlData" / "config" / "config.json").exists()
+
+
+def test_init_tmrl_data_says_it_kept_an_existing_config_of_another_interface(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1")
+    config = home / "TmrlData" / "config" / "config.json"
+    before = config.read_bytes()
+    done = run_cli(home, "--init-tmrl-data", "--interface", "TM20LIDAR")
+    assert done.returncode == 0, done.stderr
+    assert "kept the existing config (interface GYM:Pendulum-v1), not TM20LIDAR" in done.stdout
+    assert config.read_bytes() == before
+    same = run_cli(home, "--init-tmrl-data", "--interface", "GYM:Pendulum-v1")
+    assert same.returncode == 0 and "kept" not in same.stdout
+    fresh = run_cli(tmp_path / "fresh", "--init-tmrl-data", "--interface", "GYM:Pendulum-v1")
+    assert fresh.returncode == 0 and "kept" not in fresh.stdout
+    made = json.loads((tmp_path / "fresh" / "TmrlData" / "config" / "config.json").read_text())
+    assert made["ENV"]["RTGYM_INTERFACE"] == "GYM:Pendulum-v1"

@@ -156,7 +156,9 @@ def test_skip_message_dry_run_and_help(home_with_dataset):
     result = run_cli(home, "--import-player-runs", "--player-runs-paths", f"{good[0]},{good[1]}",
                      "--player-runs-dry-run")
     assert result.returncode == 0, result.stderr
-    assert "already in the dataset: skipped" in result.stdout
+    skipped = next(line for line in result.stdout.splitlines() if "already in the dataset: skipped" in line)
+    assert skipped.startswith("Player run ")  # a sentence, not INFO:playerruns.bridge.dataset:...
+    assert "INFO:" not in result.stdout
     assert "would import 1 run(s) / 21 samples" in result.stdout and "nothing written" in result.stdout
     assert dataset.read_bytes() == before
     helptext = run_cli(home, "--help").stdout

@@ -134,6 +134,12 @@ def test_ten_senders_and_a_worker_train_one_trainer_each_run_once(tmp_path):
                          timeout=300)
         assert resent.returncode == 0, resent.stdout + resent.stderr
         assert "already had it (not injected again)" in resent.stdout
+        delivered = folders[3] / "shared.pkl.sent"  # a delivered file sent again keeps its name
+        resent = run_cli(home, "--send-player-runs", "--player-runs-paths", str(delivered), "--send-timeout", "240",
+                         timeout=300)
+        assert resent.returncode == 0, resent.stdout + resent.stderr
+        assert "shared.pkl.sent" in resent.stdout and "already had it (not injected again)" in resent.stdout
+        assert sorted(p.name for p in folders[3].iterdir()) == sorted(["mine3.pkl.sent", "shared.pkl.sent"])
         restarted = roles.log("trainer2")
         assert f"with {demos} demo samples" in restarted
         assert not _injections(restarted, shared_id) and "are not in the checkpoint" not in restarted

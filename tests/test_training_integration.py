@@ -10,7 +10,9 @@ from tests.helpers import (
     Roles,
     local_ports,
     make_home,
+    make_runs,
     read_checkpoint,
+    run_cli,
     run_program,
     trainer_rounds,
     trainer_statistics,
@@ -80,3 +82,31 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         assert instance.memory.demo_index.n_demo_samples == 2 * n_samples
     finally:
         roles.stop_all()
+
+
+@pytest.mark.parametrize("before_training", [50, 1000], ids=["fewer-than-the-dataset", "more"])
+def test_the_trainer_says_when_it_will_train_on_demos_alone(tmp_path, before_training):
+    home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0", MEMORY_SIZE=10_000,
+                     ENVIRONMENT_STEPS_BEFORE_TRAINING=before_training, ROUNDS_PER_EPOCH=2,
+                     TRAINING_STEPS_PER_ROUND=20, MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=1.0, **local_ports())
+    [(run, _run_id, n)] = make_runs(home, tmp_path / "made", 1)
+    done = run_cli(home, "--import-player-runs", "--player-runs-paths", str(run))
+    assert done.returncode == 0, done.stderr
+    roles = Roles(home, tmp_path)
+    try:
+        roles.start("trainer", "--trainer")  # no server: the trainer builds its memory from data.pkl all the same
+        roles.wait_for(lambda: trainer_statistics(home, "start"), 120, "the trainer to start", ("trainer",))
+        roles.wait_for(lambda: read_checkpoint(home) is not None, 120, "the first checkpoint", ("trainer",))
+        text = roles.log("trainer")
+    finally:
+        roles.stop_all()
+    alone = [line for line in text.splitlines() if "training starts on them alone" in line]
+    usable = len(read_checkpoint(home).memory)  # what tmrl counts as environment steps: at most the run's samples
+    assert 0 < usable <= n
+    if before_training <= usable:
+        assert alone == [f"INFO:playerruns.trainer.training:Player runs: the replay memory starts with {usable} "
+                         f"samples, at least ENVIRONMENT_STEPS_BEFORE_TRAINING ({before_training}): training starts "
+                         f"on them alone, up to {usable} updates (about {usable / 40:.1f} epochs) before it waits "
+                         "for worker samples"]
+    else:
+        assert alone == []

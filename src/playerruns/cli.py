@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import json
 import logging
 import sys
@@ -18,10 +19,28 @@ from playerruns.version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump) and exit code 2."""
+    """argparse with one-line errors (no usage dump), exit code 2, no abbreviated flags (``--player-runs-path``
+    is not ``--player-runs-paths``) and a "did you mean" for a mistyped flag."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"playerruns: error: {message} (see --help)\n")
+        self.exit(2, f"playerruns: error: {self._with_suggestions(message)} (see --help)\n")
+
+    def _with_suggestions(self, message: str) -> str:
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return message
+        known = [flag for action in self._actions for flag in action.option_strings if flag.startswith("--")]
+        hints = []
+        for word in message[len(prefix):].split():
+            flag = word.split("=", 1)[0]
+            if flag.startswith("--"):
+                close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+                if close:
+                    hints.append(f"{flag}: did you mean {close[0]}?")
+        return message + (f" ({'; '.join(hints)})" if hints else "")
 
 
 def _seconds(text: str) -> float:
@@ -208,10 +227,10 @@ def check_combination(given: dict[str, Any]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO)  # the same logging set-up as tmrl
     command = None
     try:
         command = check_combination(_given_options(parser, argv))
+        _set_up_logging(command)
         seed_from_environment()
         if command is None:
             parser.print_help()
@@ -229,6 +248,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("playerruns: interrupted", file=sys.stderr)
         return 130
+
+
+class _PlainFormatter(logging.Formatter):
+    """The tools' messages as sentences: ``warning: ...`` for warnings, nothing before the rest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def _set_up_logging(command: str | None) -> None:
+    """tmrl's roles log as tmrl does (``INFO:module:message``); the tools print plain sentences."""
+    if command in ROLES or not command:
+        logging.basicConfig(stream=sys.stdout, level=logging.INFO)
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_PlainFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _dispatch(command: str, args: argparse.Namespace) -> int:
@@ -254,14 +291,23 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command in RUN_TOOLS:
         return _run_tool(command, args)
     if command == "init_tmrl_data":
-        from playerruns.bridge.setup import init_tmrl_data
-
-        folder = init_tmrl_data(interface=args.interface)
-        print(f"TmrlData ready at {folder} (config: {folder / 'config' / 'config.json'})")
-        return 0
+        return _init_tmrl_data(args.interface)
     from playerruns.builtin.demo import run_demo
 
     return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human, task_name=args.demo_task)
+
+
+def _init_tmrl_data(interface: str | None) -> int:
+    from playerruns.bridge.setup import existing_interface, init_tmrl_data, tmrl_data_folder
+
+    config_file = tmrl_data_folder() / "config" / "config.json"
+    kept = existing_interface(config_file) if config_file.exists() else None
+    folder = init_tmrl_data(interface=interface)
+    print(f"TmrlData ready at {folder} (config: {config_file})")
+    if kept is not None and interface is not None and kept != interface:
+        print(f"note: kept the existing config (interface {kept}), not {interface}: set ENV.RTGYM_INTERFACE in "
+              f"{config_file}, or move that file away and run --init-tmrl-data --interface {interface} again")
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -164,6 +164,17 @@ def init_tmrl_data(home: str | Path | None = None, *, interface: str | None = No
     return folder
 
 
+def existing_interface(config_file: Path) -> str:
+    """ENV.RTGYM_INTERFACE of an existing config.json, or a word saying why there is none."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        return str(config["ENV"]["RTGYM_INTERFACE"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "unreadable"
+    except (KeyError, TypeError):
+        return "not set"
+
+
 def check_tmrl_data() -> Path:
     """Fails with a one-line ConfigError unless TmrlData and a parsable config.json exist.
 
@@ -175,7 +186,8 @@ def check_tmrl_data() -> Path:
         raise ConfigError(f"{folder}: TmrlData folder not found (install tmrl's resources, or create a "
                           "skeleton with `python -m playerruns --init-tmrl-data`)")
     if not config_file.is_file():
-        raise ConfigError(f"{config_file}: tmrl config file not found")
+        raise ConfigError(f"{config_file}: tmrl config file not found (create one with "
+                          "`python -m playerruns --init-tmrl-data --interface NAME`)")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:

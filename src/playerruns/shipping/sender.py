@@ -214,6 +214,11 @@ class RunSender:
             self.say(f"Not sent {name} (run {outgoing.run_id}): the trainer on {outgoing.trainer} refused it: "
                      f"{outgoing.detail}. The file is kept.")
             return
+        if name.endswith(SENT_SUFFIX):  # delivered before and sent again: it keeps its name
+            outgoing.kept_as = outgoing.path
+            what = "already had it (not injected again)" if outgoing.status == wire.ALREADY else outgoing.detail
+            self.say(f"Sent {name} (run {outgoing.run_id}): the trainer on {outgoing.trainer} {what}")
+            return
         target = free_name(outgoing.path.with_name(name + SENT_SUFFIX))
         try:
             os.replace(outgoing.path, target)

@@ -143,6 +143,17 @@ class PlayerRunsTraining(TorchTrainingOffline):
                      f"{', KEEP_DEMOS' if memory.keep_demos else ''})")
         self.statistics.write(how, **self.counters(), memory_samples=raw, demo_samples=demos, schedule=schedule,
                               pretrain_steps=self.pretrained_steps)
+        if how == "start" and demos and self.total_samples >= max(self.start_training, 1):
+            self._say_demos_alone()
+
+    def _say_demos_alone(self) -> None:
+        """tmrl counts the samples of data.pkl as environment steps: with at least ENVIRONMENT_STEPS_BEFORE_TRAINING
+        of them, it trains on them before any worker sample, up to its update ratio. Said once, at start."""
+        updates = int(self.max_training_steps_per_env_step * self.total_samples)
+        per_epoch = max(1, self.rounds * self.steps)
+        log.info(f"Player runs: the replay memory starts with {self.total_samples} samples, at least "
+                 f"ENVIRONMENT_STEPS_BEFORE_TRAINING ({self.start_training}): training starts on them alone, up to "
+                 f"{updates} updates (about {updates / per_epoch:.1f} epochs) before it waits for worker samples")
 
     def pretrain(self) -> None:
         """DEMO_PRETRAIN_STEPS demo-only updates of a DemoSacAgent, once, before any worker sample is used."""
