@@ -7,6 +7,8 @@ a file), are listed two ways, interleaved ``--repeats`` times in one process:
   is read without unpickling the samples; ``runfile.read_header``);
 - ``whole``: what a listing without headers must do: ``load_run`` (the restricted unpickler) and the
   schema check of every sample, then the same statistics from the samples (``build_metadata``).
+- ``end check``: what ``--inspect`` adds to tell a complete file from one cut short
+  (``RunHeader.ends_complete``): opening each file and reading its last two bytes, timed alone.
 Then ``python -m playerruns --inspect --json`` is run once on the folder as a user would, start-up
 (importing tmrl, loading the configuration) included. The files are in the page cache (just
 written, then read once before timing): a cold disk adds its read time to both ways, far more to
@@ -15,7 +17,8 @@ written, then read once before timing): a cold disk adds its read time to both w
 Why. The issue asks for a folder of 1,000 runs listed in seconds.
 
 Run: ``python benchmarks/inspect_speed.py [--runs 1000] [--steps 1000] [--repeats 3]``. Last line:
-``inspect_speedup: <median whole / median inspect>``.
+``inspect_speedup: <median whole / median inspect>``; the line before it gives the end check's share of
+the listing.
 """
 
 from __future__ import annotations
@@ -93,11 +96,17 @@ def run(home: Path, args: argparse.Namespace) -> None:
             check_samples(run.samples, None, str(p))
             build_metadata(run.samples, interface=setup.interface)
 
-    for p in paths:  # the same page cache for both ways
+    def end_check() -> None:
+        for p in paths:
+            with open(p, "rb") as f:
+                f.seek(-2, os.SEEK_END)
+                f.read()
+
+    for p in paths:  # the same page cache for every way
         p.read_bytes()
-    times: dict[str, list[float]] = {"inspect": [], "whole": []}
+    times: dict[str, list[float]] = {"inspect": [], "whole": [], "end check": []}
     for _ in range(args.repeats):
-        for name, listing in (("inspect", inspect), ("whole", whole)):
+        for name, listing in (("inspect", inspect), ("whole", whole), ("end check", end_check)):
             t = time.perf_counter()
             listing()
             times[name].append(time.perf_counter() - t)
@@ -111,6 +120,9 @@ def run(home: Path, args: argparse.Namespace) -> None:
           f"{args.repeats}: inspect {', '.join(f'{x:.2f}' for x in times['inspect'])}; whole "
           f"{', '.join(f'{x:.2f}' for x in times['whole'])})")
     print(f"python -m playerruns --inspect --json on the folder: {cli_s:.2f} s wall, start-up included")
+    end_s = statistics.median(times["end check"])
+    print(f"the end check (complete or cut short) alone: {end_s * 1000:.1f} ms for {args.runs} files, "
+          f"{100 * end_s / inspect_s:.1f} % of the listing")
     print(f"inspect_speedup: {whole_s / inspect_s:.1f}")
 
 

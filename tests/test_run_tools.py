@@ -82,6 +82,8 @@ def test_inspect_lists_runs_whose_contents_are_known(tmp_path, lidar_setup, rng)
     legacy = synthetic_run(lidar_setup, steps=12, rng=rng)
     (runs / "legacy.pkl").write_bytes(pickle.dumps(legacy.samples))
     (runs / "broken.pkl").write_bytes(b"\x80\x04this is not a pickle")
+    whole = (runs / "two.pkl").read_bytes()  # a copy cut short: its header is all there, its samples are not
+    (runs / "cut.pkl").write_bytes(whole[: len(whole) * 2 // 3])
     before = file_digests(runs)
 
     result = run_cli(home, "--inspect", "--json", "--player-runs-paths", str(runs))
@@ -89,11 +91,15 @@ def test_inspect_lists_runs_whose_contents_are_known(tmp_path, lidar_setup, rng)
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 1 and "broken.pkl" in errors[0] and errors[0].startswith("playerruns: error:")
     rows = {Path(r["path"]).stem: r for r in map(json.loads, result.stdout.strip().splitlines())}
-    assert set(rows) == {"two", "stale", "compressed", "other", "legacy"}
+    assert set(rows) == {"two", "stale", "compressed", "other", "legacy", "cut"}
+    assert (rows["cut"]["fits"], rows["cut"]["read"]) == (False, "header")
+    assert rows["cut"]["why"] == "the file is incomplete: it ends inside its samples (cut short, or still copying)"
+    refused = run_cli(home, "--import-player-runs", "--player-runs-paths", str(runs / "cut.pkl"))
+    assert refused.returncode == 2  # what the import decides too
     for name, (_, run) in known.items():
         row, episodes = rows[name], split_episodes(run.samples)
         assert row["run_id"] == run.run_id and row["episodes"] == len(episodes)
-        assert row["steps"] == sum(len(ep) - 1 for ep in episodes)
+        assert row["steps"] == sum(len(ep) - 1 for ep in episodes) and row["samples"] == len(run.samples)
         assert row["episode_returns"] == pytest.approx([sum(float(s[2]) for s in ep) for ep in episodes])
         assert row["episode_ends"] == ["terminated" if ep[-1][3] else "truncated" for ep in episodes]
         assert row["read"] == "header"
@@ -111,7 +117,13 @@ def test_inspect_lists_runs_whose_contents_are_known(tmp_path, lidar_setup, rng)
     assert two.run_id in lines[2] and "gamepad" in lines[2] and "3.5s" in lines[2] and lines[2].endswith("yes")
     assert other.run_id in lines[3] and "no: observations float32[3]" in lines[3]
     assert lines[4].endswith("yes (rewards from another reward trajectory)")
-    assert lines[-1].startswith("3 run(s), 4 episode(s), 41 steps; 2 fit the current config (TM20LIDAR)")
+    assert lines[-2] == ("3 run(s), 4 episode(s), 41 steps (45 samples with each episode's reset sample, as an "
+                         "import counts them); 2 fit the current config (TM20LIDAR)")
+    assert lines[-1] == ("3 run(s) read by their header: the file's end checked, not its samples (an import checks "
+                         "every sample; --import-player-runs --player-runs-dry-run does without writing)")
+    counted = run_cli(home, "--import-player-runs", "--player-runs-paths", f"{runs}/two.pkl,{runs}/stale.pkl",
+                      "--player-runs-dry-run")
+    assert counted.returncode == 0 and f"{len(two.samples) + len(stale.samples)} samples" in counted.stdout
     assert file_digests(runs) == before  # nothing read was changed
 
 

@@ -125,6 +125,10 @@ class RunHeader:
     recorded_at: str
     metadata: dict[str, Any]
     source: Path
+    ends_complete: bool  # the file ends as a whole run file does (see ``read_header``)
+
+
+_COMPLETE_END = pickle.SETITEMS + pickle.STOP  # the last bytes of every file save_run writes
 
 
 def read_header(path: str | Path) -> RunHeader | None:
@@ -135,12 +139,20 @@ def read_header(path: str | Path) -> RunHeader | None:
     dict and unpickled (as safely as a whole file). Returns None when the file is laid out otherwise
     (a bare list, another writer's key order) or cannot be read that way: the caller then loads it
     whole, which also reports any damage properly.
+
+    ``ends_complete`` says whether the file's last bytes are the ones every file of ``save_run`` ends with
+    (the top-level dict's SETITEMS and the pickle's STOP): a copy cut short ends inside a sample instead,
+    and ends with those two bytes by chance once in 65,536. Its samples are not read: an import checks them.
     """
     path = Path(path)
     size = _HEADER_READ
     while True:
         with open(path, "rb") as f:
             data = f.read(size)
+            f.seek(0, io.SEEK_END)
+            length = f.tell()
+            f.seek(max(0, length - len(_COMPLETE_END)))
+            ending = f.read()
         cut = _before_samples(data)
         if cut is not None or len(data) < size or size >= _HEADER_MAX:
             break
@@ -159,7 +171,8 @@ def read_header(path: str | Path) -> RunHeader | None:
         return None
     if not run.metadata:  # maybe a cut inside a one-item metadata {"samples": ...} (see _before_samples)
         return None
-    return RunHeader(run_id=run.run_id, recorded_at=run.recorded_at, metadata=run.metadata, source=path)
+    return RunHeader(run_id=run.run_id, recorded_at=run.recorded_at, metadata=run.metadata, source=path,
+                     ends_complete=ending == _COMPLETE_END)
 
 
 _HEADER_READ = 1 << 16  # bytes read first for a header: a run's metadata is far smaller

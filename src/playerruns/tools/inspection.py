@@ -7,9 +7,15 @@ and ``runfile.read_header`` reads it without unpickling a single sample. Files l
 from the samples, so every readable run gets an exact row.
 
 "Fits" answers what an import would decide about the observations and actions (their signatures
-against the current configuration's) and whether the samples are raw; a TrackMania run whose
-rewards came from another reward trajectory fits, with a note. Non-finite values are only found by
-an import (or ``--import-player-runs --player-runs-dry-run``): they need every sample.
+against the current configuration's), whether the samples are raw and, for a file read by its header,
+whether the file ends as a complete run file does (a copy cut short does not: ``RunHeader.ends_complete``);
+a TrackMania run whose rewards came from another reward trajectory fits, with a note. The samples of a
+file read by its header are not read: a sample damaged inside a complete file, or a non-finite value, is
+only found by an import (or ``--import-player-runs --player-runs-dry-run``), and the summary line says
+how many runs were read by their header only.
+
+Steps and samples: a step is one action; each episode also starts with a reset sample, which an import
+counts among its samples. The summary line gives both.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ class RunRow:
     recorded_at: str
     interface: str
     episodes: int
-    steps: int
+    steps: int  # actions taken
+    samples: int  # what an import counts: the steps and each episode's reset sample
     episode_returns: list[float]
     episode_ends: list[str]
     duration_s: float | None
@@ -65,6 +72,8 @@ def inspect_row(path: Path, setup: TmrlSetup, stamp: dict[str, Any] | None) -> R
     if header is not None and all(k in header.metadata for k in _NEEDED):
         meta, run_id, recorded_at, read = header.metadata, header.run_id, header.recorded_at, "header"
         fits, why = _fits_by_signature(meta, setup)
+        if not header.ends_complete:
+            fits, why = False, "the file is incomplete: it ends inside its samples (cut short, or still copying)"
     else:
         run = load_run(path)
         check_samples(run.samples, None, str(path))  # a row needs sound samples (schema, finite numbers)
@@ -78,8 +87,10 @@ def inspect_row(path: Path, setup: TmrlSetup, stamp: dict[str, Any] | None) -> R
     if fits:
         why = stale_rewards(meta, stamp)
     duration = meta.get("duration_s")
+    episodes, steps = int(meta["episode_count"]), int(sum(meta["episode_steps"]))
+    samples = steps + episodes if meta.get("reset_samples", True) else steps
     return RunRow(path=str(path), run_id=run_id, recorded_at=recorded_at, interface=str(meta.get("interface")),
-                  episodes=int(meta["episode_count"]), steps=int(sum(meta["episode_steps"])),
+                  episodes=episodes, steps=steps, samples=samples,
                   episode_returns=[float(r) for r in meta["episode_returns"]],
                   episode_ends=[str(e) for e in meta["episode_ends"]],
                   duration_s=float(duration) if isinstance(duration, (int, float)) else None,
@@ -184,7 +195,12 @@ def inspect_runs(paths: list[Path], setup: TmrlSetup, *, as_json: bool, say: Cal
         if rows:
             say(format_table(rows))
         fit = sum(r.fits for r in rows)
-        steps = sum(r.steps for r in rows)
-        say(f"{len(rows)} run(s), {sum(r.episodes for r in rows)} episode(s), {steps} steps; {fit} fit the current "
-            f"config ({setup.interface})" + (f"; {failed} file(s) unreadable" if failed else ""))
+        steps, samples = sum(r.steps for r in rows), sum(r.samples for r in rows)
+        say(f"{len(rows)} run(s), {sum(r.episodes for r in rows)} episode(s), {steps} steps ({samples} samples with "
+            f"each episode's reset sample, as an import counts them); {fit} fit the current config "
+            f"({setup.interface})" + (f"; {failed} file(s) unreadable" if failed else ""))
+        by_header = sum(r.read == "header" for r in rows)
+        if by_header:
+            say(f"{by_header} run(s) read by their header: the file's end checked, not its samples (an import "
+                "checks every sample; --import-player-runs --player-runs-dry-run does without writing)")
     return 1 if failed else 0
