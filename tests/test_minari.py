@@ -167,6 +167,46 @@ def test_minari_made_dataset_imports_and_trains_as_demos(gym_home, minari_root):
     assert all(info[DEMO_FLAG] is True for info in infos)
     assert {info[RUN_ID_KEY] for info in infos} == {r.run_id for r in runs}
 
+    # the same dataset imported again: the same run ids, so its runs are not put into data.pkl twice
+    again = run_cli(home, "--import-minari", "minitrack/random-v0")
+    assert again.returncode == 0 and f"({len(runs)} already there from an earlier import" in again.stdout
+    elsewhere = home / "elsewhere"
+    again = run_cli(home, "--import-minari", "minitrack/random-v0", "--output-dir", str(elsewhere))
+    assert again.returncode == 0 and "already there" not in again.stdout
+    assert sorted(load_run(p).run_id for p in elsewhere.glob("*.pkl")) == sorted(r.run_id for r in runs)
+    before = (home / "TmrlData" / "dataset" / "data.pkl").read_bytes()
+    twice = run_cli(home, "--import-player-runs", "--player-runs-paths", str(elsewhere))
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout.count("is already in the dataset: skipped") == len(runs)
+    assert (home / "TmrlData" / "dataset" / "data.pkl").read_bytes() == before
+    # another dataset of the same task: other ids
+    _make_dataset("minitrack/random-v1", "MiniTrack-v0", lengths, seed=4)
+    other = run_cli(home, "--import-minari", "minitrack/random-v1", "--output-dir", str(home / "other"))
+    assert other.returncode == 0, other.stderr
+    assert not {load_run(p).run_id for p in (home / "other").glob("*.pkl")} & {r.run_id for r in runs}
+
+
+def test_export_from_a_paced_task_records_the_task_it_paces(gym_home, minari_root, tmp_path):
+    _, runs = gym_home
+    home = make_home(tmp_path, interface="GYM:playerruns.builtin.envs:PacedMiniTrack-v0")  # as the docs train
+    exported = run_cli(home, "--export-minari", "minitrack/paced-v0", "--player-runs-paths", str(runs))
+    assert exported.returncode == 0, exported.stderr
+    assert "steps of MiniTrack-v0 (the task playerruns.builtin.envs:PacedMiniTrack-v0 wraps)" in exported.stdout
+    dataset = minari.load_dataset("minitrack/paced-v0")
+    assert dataset.spec.env_spec.id == "MiniTrack-v0" and dataset.total_episodes == 6
+    env = dataset.recover_environment()  # what an offline-RL user evaluates on: the task without pacing
+    assert env.spec.id == "MiniTrack-v0"
+    env.close()
+
+
+def test_export_of_a_task_minari_cannot_record_is_refused_and_leaves_nothing(gym_home, minari_root, tmp_path):
+    _, runs = gym_home
+    home = make_home(tmp_path, interface="GYM:tests.throttled_env:ThrottledPendulum-v0")  # a class as entry point
+    result = run_cli(home, "--export-minari", "pendulum/players-v0", "--player-runs-paths", str(runs))
+    one_line_error(result, "Minari can record a task only when gymnasium registered it with a 'module:Class' "
+                   "entry point", "ThrottledPendulum-v0", "ENV.RTGYM_INTERFACE")
+    assert not minari_root.exists()  # no namespace folder, no empty namespace_metadata.json
+
 
 def test_import_of_an_unknown_dataset_is_refused(gym_home, minari_root, tmp_path):
     home, _ = gym_home

@@ -23,6 +23,7 @@ written, and a dataset is written by Minari in one call (removed again if that c
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -82,6 +83,7 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
     target = _datasets_root() / dataset_id
     if target.exists():
         raise _exists_error(dataset_id, target)
+    recorded_id = recordable_task(setup.env_id)
 
     runs: list[RunFile] = []
     seen: set[str] = set()
@@ -105,10 +107,11 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
 
     import gymnasium
 
-    env = gymnasium.make(setup.env_id)  # gymnasium imports the module of 'module:Env-v0' ids
-    description = (f"Player runs of {setup.env_id} recorded with playerruns {__version__}: {len(runs)} run file(s), "
+    env = gymnasium.make(recorded_id)  # gymnasium imports the module of 'module:Env-v0' ids
+    description = (f"Player runs of {recorded_id} recorded with playerruns {__version__}: {len(runs)} run file(s), "
                    f"{len(buffers)} episode(s), {steps} steps. Each episode's metadata names its run file "
                    f"('{EPISODE_RUN_ID_KEY}') and the run's episode ('{RUN_EPISODE_KEY}').")
+    made = _new_folders(target)
     try:
         with _quiet_minari_warnings():
             dataset = minari.create_dataset_from_buffers(
@@ -120,17 +123,53 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
     except ValueError as err:
         if str(err).startswith("A Minari dataset with ID"):  # created by someone else meanwhile: left alone
             raise _exists_error(dataset_id, target) from None
-        _remove_partial(target)
+        _remove_partial(made)
         raise PlayerRunsError(f"--export-minari {dataset_id}: Minari refused the dataset: {err}"
                               .replace("\n", " ")) from None
     except BaseException:
-        _remove_partial(target)
+        _remove_partial(made)
         raise
     finally:
         env.close()
+    task = recorded_id if recorded_id == setup.env_id else f"{recorded_id} (the task {setup.env_id} wraps)"
     say(f"exported {len(runs)} run file(s) to the Minari dataset '{dataset_id}': {len(buffers)} episode(s), "
-        f"{steps} steps, stored in {target}")
+        f"{steps} steps of {task}, stored in {target}")
     return 0
+
+
+def recordable_task(env_id: str) -> str:
+    """The gymnasium id an exported dataset records for the configured task ``env_id``.
+
+    Minari keeps a task's registration (its ``EnvSpec``) so that users can make the environment again, and can
+    keep only an entry point written as a ``"module:attribute"`` string. A task registered with a function is
+    a wrapper made in code: when its keyword arguments name the task it wraps (``env_id``, a registered id,
+    as playerruns' paced tasks do: ``PacedMiniTrack-v0`` steps ``MiniTrack-v0`` at a real-time pace), the
+    dataset records that task, the one people evaluate offline (same observations, actions and rewards).
+    Anything else is refused in one line saying what to do.
+    """
+    import importlib
+
+    import gymnasium
+
+    module, _, name = env_id.rpartition(":")
+    try:
+        if module:
+            importlib.import_module(module)  # registers its tasks, as gymnasium.make does for such an id
+        spec = gymnasium.spec(name)
+    except ImportError as err:
+        raise PlayerRunsError(f"--export-minari: the task {env_id}: cannot import {module} ({err})") from None
+    except gymnasium.error.Error as err:
+        raise PlayerRunsError(f"--export-minari: the task {env_id} is not registered with gymnasium ({err})") from None
+    if isinstance(spec.entry_point, str):
+        return env_id
+    inner = spec.kwargs.get("env_id")
+    if isinstance(inner, str) and inner in gymnasium.registry and inner != env_id:
+        return recordable_task(inner)
+    raise PlayerRunsError(f"--export-minari: Minari can record a task only when gymnasium registered it with a "
+                          f"'module:Class' entry point, and {env_id} was registered with the function "
+                          f"{getattr(spec.entry_point, '__name__', spec.entry_point)!r}: register it with a string "
+                          "entry point (gymnasium.register(id=..., entry_point='package.module:Env')), or set "
+                          "ENV.RTGYM_INTERFACE to the task it wraps while you export")
 
 
 def _episode_buffer(episode: list[Sample], where: str) -> EpisodeBuffer:
@@ -202,9 +241,22 @@ def _exists_error(dataset_id: str, target: Path) -> PlayerRunsError:
                            "choose another id or version (e.g. -v1): an existing dataset is never overwritten")
 
 
-def _remove_partial(target: Path) -> None:
-    """Removes what a failed export of ours left (the id was checked free before it started)."""
-    shutil.rmtree(target, ignore_errors=True)
+def _new_folders(target: Path) -> list[Path]:
+    """The folders an export into ``target`` creates: the dataset's, and its namespace's and the datasets
+    root when they do not exist yet (Minari writes a namespace's metadata file before the dataset)."""
+    made = [target]
+    for parent in target.parents:
+        if parent.exists():
+            break
+        made.append(parent)
+    return made
+
+
+def _remove_partial(made: list[Path]) -> None:
+    """Removes what a failed export of ours left: the folders it created (the id was checked free before it
+    started, so nothing of anyone else's is in them)."""
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- import -------------------------------------------------------------------------------------------
@@ -216,9 +268,11 @@ def import_dataset(dataset_id: str, setup: TmrlSetup, *, output_dir: Path | None
 
     Never downloads: a dataset that is not in the local Minari folder is refused. Files go to
     ``output_dir`` (default ``~/TmrlData/player_runs/minari/<id with '/' as '_'>``), one
-    ``<new run id>.pkl`` per episode, holding a reset sample (the configuration's default action,
-    o0, reward 0.0, the reset's info) then one sample per step (a_t, o_t+1, r_t, flags, that step's
-    info); an episode whose last step has neither flag set (cut short) gets ``truncated`` there.
+    ``<run id>.pkl`` per episode (``episode_run_id``: the same episode always gets the same id, so a
+    file already there is left as it is and a second import into data.pkl skips the run), holding a
+    reset sample (the configuration's default action, o0, reward 0.0, the reset's info) then one
+    sample per step (a_t, o_t+1, r_t, flags, that step's info); an episode whose last step has
+    neither flag set (cut short) gets ``truncated`` there.
     Observations are cast to the dtype the configuration expects when the shapes agree (e.g. a
     float64 dataset into a float32 task), actions to float32; every converted run is then validated
     against the current configuration, and only when ALL episodes pass is anything written.
@@ -259,11 +313,17 @@ def import_dataset(dataset_id: str, setup: TmrlSetup, *, output_dir: Path | None
 
     folder = output_dir if output_dir is not None else default_output_dir(dataset_id)
     folder.mkdir(parents=True, exist_ok=True)
+    there = 0
     for run in runs:
-        save_run(folder / f"{run.run_id}.pkl", run)
+        target = folder / f"{run.run_id}.pkl"
+        if target.exists():  # the same episode, imported before: its run id says so (never overwritten)
+            there += 1
+            continue
+        save_run(target, run)
     steps = sum(len(run.samples) - 1 for run in runs)
+    kept = f" ({there} already there from an earlier import, left as they were)" if there else ""
     say(f"imported the Minari dataset '{dataset_id}': {len(runs)} episode(s), {steps} steps -> {len(runs)} "
-        f"run file(s) in {folder}")
+        f"run file(s) in {folder}{kept}")
     return 0
 
 
@@ -307,7 +367,32 @@ def _episode_run(episode: EpisodeData, meta: dict[str, Any], dataset_id: str, se
         extra["minari_source_run_id"] = _python_value(source_run)
     metadata = build_metadata(samples, interface=setup.interface, input_device=f"minari:{dataset_id}",
                               minari_dataset=dataset_id, minari_episode=int(episode.id), **extra)
-    return RunFile(samples=samples, metadata=metadata)
+    return RunFile(samples=samples, metadata=metadata, run_id=episode_run_id(dataset_id, episode))
+
+
+def episode_run_id(dataset_id: str, episode: EpisodeData) -> str:
+    """The run id of a Minari episode: the same for the same episode of the same dataset (a second import is
+    then skipped as a run already in the dataset), another for anything else. A digest of the dataset id, the
+    episode's id and its data (observations, actions, rewards, end flags)."""
+    digest = hashlib.sha256(f"{dataset_id}\0{int(episode.id)}\0".encode())
+    for column in (episode.observations, episode.actions, episode.rewards, episode.terminations,
+                   episode.truncations):
+        for leaf in _leaves(column):
+            digest.update(f"{leaf.dtype.str}{leaf.shape}".encode())
+            digest.update(np.ascontiguousarray(leaf).tobytes())
+    return f"minari-{digest.hexdigest()[:24]}"
+
+
+def _leaves(batch: Any) -> Iterator[np.ndarray]:
+    """The arrays of a batched (possibly nested) Minari value, in a fixed order."""
+    if isinstance(batch, dict):
+        for key in sorted(batch):
+            yield from _leaves(batch[key])
+    elif isinstance(batch, (tuple, list)):
+        for item in batch:
+            yield from _leaves(item)
+    else:
+        yield np.asarray(batch)
 
 
 def _cast_like(batch: Any, sig: Signature) -> Any:
