@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
+from playerruns.envs.registry import base_task, entry_point_name
 from playerruns.runs.demos import check_run, load_demo_run
 from playerruns.runs.errors import PlayerRunsError, ValidationError
 from playerruns.runs.runfile import RunFile, build_metadata, save_run
@@ -138,38 +139,20 @@ def export_runs(paths: list[Path], dataset_id: str, setup: TmrlSetup, *, say: Ca
 
 
 def recordable_task(env_id: str) -> str:
-    """The gymnasium id an exported dataset records for the configured task ``env_id``.
-
-    Minari keeps a task's registration (its ``EnvSpec``) so that users can make the environment again, and can
-    keep only an entry point written as a ``"module:attribute"`` string. A task registered with a function is
-    a wrapper made in code: when its keyword arguments name the task it wraps (``env_id``, a registered id,
-    as playerruns' paced tasks do: ``PacedMiniTrack-v0`` steps ``MiniTrack-v0`` at a real-time pace), the
-    dataset records that task, the one people evaluate offline (same observations, actions and rewards).
-    Anything else is refused in one line saying what to do.
-    """
-    import importlib
-
-    import gymnasium
-
-    module, _, name = env_id.rpartition(":")
+    """The gymnasium id an exported dataset records for the configured task ``env_id``: its base task
+    (``playerruns.envs.registry``), since Minari can keep only a task registered with a ``"module:Class"``
+    string; a task without one is refused in one line saying what to do."""
     try:
-        if module:
-            importlib.import_module(module)  # registers its tasks, as gymnasium.make does for such an id
-        spec = gymnasium.spec(name)
-    except ImportError as err:
-        raise PlayerRunsError(f"--export-minari: the task {env_id}: cannot import {module} ({err})") from None
-    except gymnasium.error.Error as err:
-        raise PlayerRunsError(f"--export-minari: the task {env_id} is not registered with gymnasium ({err})") from None
-    if isinstance(spec.entry_point, str):
-        return env_id
-    inner = spec.kwargs.get("env_id")
-    if isinstance(inner, str) and inner in gymnasium.registry and inner != env_id:
-        return recordable_task(inner)
-    raise PlayerRunsError(f"--export-minari: Minari can record a task only when gymnasium registered it with a "
-                          f"'module:Class' entry point, and {env_id} was registered with the function "
-                          f"{getattr(spec.entry_point, '__name__', spec.entry_point)!r}: register it with a string "
-                          "entry point (gymnasium.register(id=..., entry_point='package.module:Env')), or set "
-                          "ENV.RTGYM_INTERFACE to the task it wraps while you export")
+        recorded = base_task(env_id)
+    except PlayerRunsError as err:
+        raise PlayerRunsError(f"--export-minari: {err}") from None
+    if recorded is None:
+        raise PlayerRunsError(f"--export-minari: Minari can record a task only when gymnasium registered it with a "
+                              f"'module:Class' entry point, and {env_id} was registered with "
+                              f"{entry_point_name(env_id)!r}: register it with a string entry point "
+                              "(gymnasium.register(id=..., entry_point='package.module:Env')), or set "
+                              "ENV.RTGYM_INTERFACE to the task it wraps while you export")
+    return recorded
 
 
 def _episode_buffer(episode: list[Sample], where: str) -> EpisodeBuffer:
