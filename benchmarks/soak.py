@@ -446,7 +446,9 @@ class Soak:
 
     def start_trainer(self) -> None:
         log = self.home / "logs" / f"trainer-{len(self.lives)}.log"
-        self.trainer = CHILDREN.start([sys.executable, "-m", "playerruns", "--trainer"], role_env(self.home), log)
+        # --tmrl-log: the checkpoint times this report reads are tmrl's own lines
+        self.trainer = CHILDREN.start([sys.executable, "-m", "playerruns", "--trainer", "--tmrl-log"],
+                                      role_env(self.home), log)
         self.lives.append(Life(index=len(self.lives), pid=self.trainer.pid, log=str(log), started=time.time()))
 
     def start_all(self) -> None:

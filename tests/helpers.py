@@ -22,7 +22,7 @@ from playerruns.runs.runfile import load_run
 from playerruns.shipping.link import ServerLink, server_reachable
 from playerruns.tools.synthetic import synthetic_run
 from playerruns.trainer.sampling import DemoSchedule
-from playerruns.trainer.statistics import read_statistics, statistics_file
+from playerruns.trainer.statistics import last_record, read_statistics, statistics_file
 
 
 def make_home(tmp_path: Path, interface: str = "TM20LIDAR", **overrides) -> Path:
@@ -65,10 +65,12 @@ class Roles:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *args: str, home: Path | None = None) -> subprocess.Popen:
+    def start(self, name: str, *args: str, home: Path | None = None, env: dict[str, str] | None = None
+              ) -> subprocess.Popen:
         log = self.logs / f"{name}.log"
         with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "playerruns", *args], env=subprocess_env(home or self.home),
+            proc = subprocess.Popen([sys.executable, "-m", "playerruns", *args],
+                                    env=subprocess_env(home or self.home, **(env or {})),
                                     cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         return proc
@@ -254,11 +256,11 @@ def local_ports() -> dict[str, int]:
     return {"PORT": port, "LOCAL_PORT_SERVER": server, "LOCAL_PORT_TRAINER": trainer, "LOCAL_PORT_WORKER": worker}
 
 
-def trainer_rounds(log: str) -> int:
-    """The training rounds tmrl's trainer announced in its log ``log``."""
-    import re
-
-    return len(re.findall(r"=== epoch \d+/\d+ =+ round", log))
+def trainer_updates(home: Path) -> int:
+    """The training steps (updates) of the trainer of ``home``, as its statistics channel last said them."""
+    config = json.loads((home / "TmrlData" / "config" / "config.json").read_text(encoding="utf-8"))
+    record = last_record(statistics_file(home / "TmrlData" / "statistics", config["RUN_NAME"]))
+    return int(record["updates"]) if record is not None and "updates" in record else 0
 
 
 def read_checkpoint(home: Path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 import pytest
 
 from playerruns.runs.errors import ConfigError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
-from tests.helpers import make_home, run_cli
+from tests.helpers import make_home, run_cli, run_program
 
 
 def test_defaults_when_absent():
@@ -41,6 +40,9 @@ def test_spec_example_parses():
     ("DEMO_SAMPLING_WEIGHT", -0.5, ">= 0"),
     ("DEMO_SAMPLING_WEIGHT", "2", "number"),
     ("DEMO_SAMPLING_WEIGHT", float("inf"), "finite"),
+    ("TENSORBOARD", "on", "true or false"),
+    ("EVALUATION_EPISODES", -1, ">= 0"),
+    ("EVALUATION_EPISODES", 2.5, "whole number"),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(key, value, allowed):
     with pytest.raises(ConfigError) as err:
@@ -79,11 +81,20 @@ def test_trainer_stops_on_a_bad_value(tmp_path):
 
 
 def test_wandb_without_the_package_is_one_line(tmp_path):
-    if importlib.util.find_spec("wandb") is not None:
-        pytest.skip("wandb is installed here: the trainer would start a wandb run")
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
-    result = run_cli(home, "--trainer", "--wandb", timeout=120)
+    result = run_program(home, "without_wandb.py", "--trainer", "--wandb", timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "playerruns: error: --wandb: the wandb package is not installed here (pip install wandb), "
         "or train without --wandb"]
+
+
+@pytest.mark.parametrize(("section", "interface", "fragments"), [
+    ({"TENSORBOARD_PATH": "/tmp/tb"}, "GYM:Pendulum-v1", ("TENSORBOARD_PATH", "TENSORBOARD", "go together")),
+    ({"EVALUATE_EVERY_EPOCHS": 2}, "GYM:Pendulum-v1", ("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES")),
+    ({"EVALUATION_EPISODES": 3}, "TM20LIDAR", ("EVALUATION_EPISODES needs a gymnasium task", "TM20LIDAR")),
+])
+def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interface, fragments):
+    with pytest.raises(ConfigError) as err:
+        parse_player_runs({"PLAYER_RUNS": section, "ENV": {"RTGYM_INTERFACE": interface}}, "cfg.json")
+    assert all(f in str(err.value) for f in fragments), str(err.value)

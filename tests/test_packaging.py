@@ -31,9 +31,11 @@ def _imported_top_levels() -> dict[str, str]:
 
 
 def _declared() -> set[str]:
+    """The dependencies, and those of the extras a feature needs (``wandb``: ``--trainer --wandb``)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = [spec for name, specs in project["optional-dependencies"].items() if name != "dev" for spec in specs]
     return {re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0].lower().replace("_", "-")
-            for spec in project["dependencies"]}
+            for spec in [*project["dependencies"], *extras]}
 
 
 def test_every_imported_package_is_declared():

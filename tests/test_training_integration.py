@@ -14,8 +14,8 @@ from tests.helpers import (
     read_checkpoint,
     run_cli,
     run_program,
-    trainer_rounds,
     trainer_statistics,
+    trainer_updates,
     wait_for_server,
 )
 
@@ -41,10 +41,10 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         roles.start("worker", "--worker")
         trainer_log = tmp_path / "trainer.log"
 
-        def rounds() -> int:
-            return trainer_rounds(roles.log("trainer"))
+        def updates() -> int:
+            return trainer_updates(home)
 
-        roles.wait_for(lambda: rounds() >= 2, 120, "training to start", watched)
+        roles.wait_for(lambda: updates() >= 100, 120, "training to start", watched)
         assert f"Player runs online injection: SOURCE_PATH={source} (exists=false)" in trainer_log.read_text()
         source.mkdir()
         marker = tmp_path / "payload-ran"
@@ -56,8 +56,8 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         roles.wait_for(lambda: (source / "good.pkl.imported").exists()
                        and (source / "copying.pkl.rejected").exists() and (source / "evil.pkl.rejected").exists(),
                        90, "the good file injected and the bad ones rejected", watched)
-        after_reject = rounds()
-        roles.wait_for(lambda: rounds() >= after_reject + 4, 90, "training to go on", watched)
+        after_reject = updates()
+        roles.wait_for(lambda: updates() >= after_reject + 200, 90, "training to go on", watched)
 
         text = trainer_log.read_text(errors="replace")
         assert text.count("Player runs SOURCE_PATH does not exist") == 1  # said once, while missing

@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_argument("--expert", action="store_true", help="launch an expert rollout worker (no model update)")
     roles.add_argument("--test", action="store_true", help="run inference without training")
     roles.add_argument("--benchmark", action="store_true", help="benchmark the environment")
-    roles.add_argument("--wandb", action="store_true", help="with --trainer: log results to Weights and Biases")
+    roles.add_argument("--wandb", action="store_true",
+                       help="with --trainer: the statistics also go to Weights and Biases (WANDB_MODE=offline works)")
+    roles.add_argument("--tmrl-log", action="store_true",
+                       help="with --trainer: print tmrl's own table every round, as python -m tmrl does (default: "
+                            "one line per epoch)")
     roles.add_argument("-d", "--config", type=_json_object, default={}, metavar="JSON",
                        help="rtgym config modifiers for workers, as a JSON object (as in tmrl)")
 
@@ -179,6 +183,7 @@ WORKER_ROLES = ("worker", "expert", "test", "benchmark")
 # option -> the commands it belongs to; given without one of them, it is refused rather than ignored
 OPTION_OWNERS: dict[str, tuple[str, ...]] = {
     "wandb": ("trainer",),
+    "tmrl_log": ("trainer",),
     "config": WORKER_ROLES,
     **{opt: ("record_episode",) for opt in (
         "record_episode_count", "record_episode_output_dir", "record_episode_max_samples", "record_input",
@@ -272,7 +277,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command in ROLES:
         from playerruns.trainer.roles import run_role
 
-        return run_role(command, modifiers=args.config, wandb=args.wandb)
+        return run_role(command, modifiers=args.config, wandb=args.wandb, tmrl_log=args.tmrl_log)
     if command == "import_player_runs":
         return _import(args)
     if command == "send_player_runs":

@@ -38,6 +38,7 @@ from playerruns.builtin.envs import Hold
 from playerruns.builtin.progress import read_numbers
 from playerruns.builtin.tasks import HYPERPARAMETERS, STEP_SECONDS, Task, hyperparameters
 from playerruns.shipping.link import free_local_ports
+from playerruns.trainer.evaluation import drive_episodes
 from playerruns.trainer.statistics import read_statistics, statistics_file
 
 
@@ -151,20 +152,8 @@ class Evaluator:
             self.actor.load(str(weights), device="cpu")
         except Exception:  # the trainer may be writing the file right now: try at the next point
             return None
-        returns, lengths = [], []
-        for k in range(self.episodes):
-            obs, _ = self.env.reset(seed=10_000 + k)
-            if hasattr(self.actor, "reset_hidden"):
-                self.actor.reset_hidden()
-            total, done, length = 0.0, False, 0
-            while not done:
-                act = self.actor.act_(obs, test=True)
-                obs, rew, terminated, truncated, _ = self.env.step(act)
-                total += float(rew)
-                length += 1
-                done = terminated or truncated
-            returns.append(total)
-            lengths.append(length)
+        driven = drive_episodes(self.actor, self.env, self.episodes)
+        returns, lengths = driven.returns, driven.lengths
         score = float(np.min(returns) if self.task.every_episode else np.mean(returns))
         lapped = min(returns) >= self.task.threshold
         return Evaluation(steps, score, float(np.median(lengths)) if lapped else None)

@@ -3,8 +3,9 @@
 ``injection`` and ``receiving`` (runs from SOURCE_PATH and from the server), ``sampling``,
 ``memories``, ``windows`` and ``sequences`` (demo-weighted replay), ``demo_sac`` and
 ``recurrent_sac`` (the agents), ``critics`` (LayerNorm critics), ``best`` (the best policy kept),
-``roles`` (tmrl's roles from the current config).
+``evaluation`` (the trainer's own evaluation), ``console`` (one line per epoch), ``sinks`` (the statistics
+channel to TensorBoard and wandb), ``roles`` (tmrl's roles from the current config).
 Importing this package does not import tmrl; its modules do."""
 
 __all__ = ["config", "training", "statistics", "injection", "receiving", "sampling", "memories", "windows",
-           "sequences", "demo_sac", "recurrent_sac", "critics", "best", "roles"]
+           "sequences", "demo_sac", "recurrent_sac", "critics", "best", "evaluation", "console", "sinks", "roles"]

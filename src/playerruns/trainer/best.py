@@ -1,7 +1,9 @@
 """The best policy the trainer has seen, kept beside the latest: a user who stops at a dip keeps the good one.
 
-After each epoch the trainer scores its policy by the rollout workers' own training episodes of that
-epoch (tmrl's ``return_train`` and ``episode_length_train`` of each round, averaged): the higher
+After each epoch the trainer scores its policy by its own evaluation when ``EVALUATION_EPISODES`` is on
+(``playerruns.trainer.evaluation``: deterministic episodes, their mean return and median length), else by
+the rollout workers' own training episodes of that epoch (tmrl's ``return_train`` and
+``episode_length_train`` of each round, averaged): the higher
 mean return wins and, at an equal return (within ``TIE``: a lap is worth the same however fast it
 is driven), the shorter episode. When the epoch beats the best so far, the actor's weights are
 written to ``weights/<RUN_NAME>_best.tmod`` (the format of tmrl's own weight files, so a worker
@@ -36,6 +38,7 @@ class EpochScore:
 
     mean_return: float
     mean_steps: float
+    by: str = "workers"  # "workers": their training episodes; "evaluation": the trainer's own (EVALUATION_EPISODES)
 
     @classmethod
     def of_rounds(cls, stats: list[dict[str, Any]]) -> EpochScore | None:
@@ -69,10 +72,12 @@ class BestPolicy:
     def record(self) -> Path:
         return self.weights.with_suffix(".json")
 
-    def consider(self, stats: list[dict[str, Any]], actor: Any, counters: dict[str, int]) -> bool:
-        """Keeps ``actor`` when its epoch beats the best so far; True when it was kept. A failure to write
-        is one warning: training goes on, the previous best file stays as it was."""
-        score = EpochScore.of_rounds(stats)
+    def consider(self, stats: list[dict[str, Any]], actor: Any, counters: dict[str, int],
+                 evaluated: EpochScore | None = None) -> bool:
+        """Keeps ``actor`` when its epoch beats the best so far; True when it was kept. The epoch's score is
+        ``evaluated`` (the trainer's own evaluation) when given, else its workers' episodes. A failure to
+        write is one warning: training goes on, the previous best file stays as it was."""
+        score = evaluated if evaluated is not None else EpochScore.of_rounds(stats)
         if score is None or not score.beats(self.score):
             return False
         try:
@@ -85,7 +90,8 @@ class BestPolicy:
             return False
         self.score, self.epoch = score, counters.get("epoch")
         steps = f", {score.mean_steps:.0f} steps per episode" if math.isfinite(score.mean_steps) else ""
-        log.info(f"Player runs: best policy so far (workers' mean return {score.mean_return:.2f}{steps}) kept in "
+        whose = "workers'" if score.by == "workers" else "evaluation"
+        log.info(f"Player runs: best policy so far ({whose} mean return {score.mean_return:.2f}{steps}) kept in "
                  f"{self.weights}")
         return True
 

@@ -50,6 +50,11 @@ class PlayerRunsConfig:
     POLICY_AVERAGING: float = 0.0  # > 0: the workers drive an average of the actor's weights (e.g. 0.999)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
+    # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
+    TENSORBOARD: bool = False  # the statistics channel also as TensorBoard events in TENSORBOARD_PATH/<RUN_NAME>
+    TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
+    EVALUATION_EPISODES: int = 0  # > 0: the trainer drives its policy for this many episodes (gymnasium tasks)
+    EVALUATE_EVERY_EPOCHS: int = 1  # ... after every this many epochs
     # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
     RECURRENT: bool = False
     SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
@@ -67,6 +72,10 @@ class PlayerRunsConfig:
     @property
     def statistics_path(self) -> Path:
         return Path(os.path.expanduser(self.STATISTICS_PATH))
+
+    @property
+    def tensorboard_path(self) -> Path:
+        return Path(os.path.expanduser(self.TENSORBOARD_PATH))
 
     @property
     def schedule(self) -> DemoSchedule:
@@ -109,6 +118,10 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                          lambda v: _is_number(v) and 0.0 <= v < 1.0),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
+    "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
+    "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
+    "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "EVALUATE_EVERY_EPOCHS": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
@@ -190,6 +203,16 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
         raise conflict("DEMO_PRETRAIN_STEPS", "DEMO_BC_COEF", "go together: pretraining clones demos, so it needs "
                        "DEMO_BC_COEF above 0")
+    if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
+        raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
+    if "EVALUATE_EVERY_EPOCHS" in values and not values.get("EVALUATION_EPISODES", 0):
+        raise conflict("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES", "go together: set EVALUATION_EPISODES "
+                       "above 0 to evaluate")
+    interface = str(tmrl_config.get("ENV", {}).get("RTGYM_INTERFACE", ""))
+    if values.get("EVALUATION_EPISODES", 0) and not interface.upper().startswith("GYM"):
+        raise ConfigError(f"{config_file}: {SECTION}.EVALUATION_EPISODES needs a gymnasium task (ENV.RTGYM_INTERFACE "
+                          f"'GYM:<id>'): the trainer cannot drive {interface or 'this interface'} itself (the game "
+                          "runs beside the worker); set it to 0")
     recurrent = values.get("RECURRENT", False)
     for dependent in ("SEQUENCE_BURN_IN", "SEQUENCE_LENGTH", "RECURRENT_HIDDEN_SIZE"):
         if dependent in values and not recurrent:

@@ -18,6 +18,7 @@ from typing import Any
 from playerruns.bridge.setup import TmrlSetup, env_cls, load_setup
 from playerruns.runs.errors import PlayerRunsError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
+from playerruns.trainer.console import Watch, quiet_tmrl
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _policy_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> Any:
     return SquashedGaussianMLPActor if setup.env_id is not None else cfg_obj.POLICY
 
 
-def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
+def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig, watch: Watch | None = None) -> partial:
     """tmrl's configured TRAINER partial, with PlayerRunsTraining and a demo-weighted memory."""
     import tmrl.config.config_objects as cfg_obj
     from tmrl.custom.custom_models import MLPActorCritic, REDQMLPActorCritic
@@ -62,7 +63,7 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
         model = partial(RecurrentActorCritic, hidden=player_runs.RECURRENT_HIDDEN_SIZE)
         keywords["training_agent_cls"] = partial(RecurrentSacAgent, *agent.args, **{**agent.keywords,
                                                                                    "model_cls": model})
-        return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
+        return partial(PlayerRunsTraining, **keywords, player_runs=player_runs, watch=watch or Watch())
     if player_runs.CRITIC_LAYER_NORM and setup.env_id is None:
         agent = keywords["training_agent_cls"]
         keywords["training_agent_cls"] = partial(agent.func, *agent.args,
@@ -74,7 +75,7 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig) -> partial:
                                                  return_gamma=return_gamma)
     if player_runs.uses_demo_agent:
         keywords["training_agent_cls"] = demo_agent_cls(keywords["training_agent_cls"], player_runs)
-    return partial(PlayerRunsTraining, **keywords, player_runs=player_runs)
+    return partial(PlayerRunsTraining, **keywords, player_runs=player_runs, watch=watch or Watch())
 
 
 def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
@@ -119,11 +120,11 @@ def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
 
 
 def _require_wandb() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("wandb") is None:
+    try:
+        import wandb  # noqa: F401  # only to know it can be
+    except ImportError:
         raise PlayerRunsError("--wandb: the wandb package is not installed here (pip install wandb), "
-                              "or train without --wandb")
+                              "or train without --wandb") from None
 
 
 @contextmanager
@@ -138,7 +139,8 @@ def _exit_on_error(role: str) -> Iterator[None]:
         os._exit(1)
 
 
-def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False) -> int:
+def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False,
+             tmrl_log: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
     import tmrl.config.config_constants as cfg
@@ -181,7 +183,9 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
         from playerruns.trainer.training import save_checkpoint, update_training_instance
 
         log_injection_settings(player_runs)
-        cls = training_cls(setup, player_runs)
+        if not tmrl_log:
+            quiet_tmrl()  # one line per epoch instead of tmrl's table every round
+        cls = training_cls(setup, player_runs, Watch(tmrl_log=tmrl_log, wandb=wandb))
         trainer = PlayerRunsTrainer(cls, server_ip=cfg.SERVER_IP_FOR_TRAINER, model_path=cfg.MODEL_PATH_TRAINER,
                                     checkpoint_path=cfg.CHECKPOINT_PATH,
                                     dump_run_instance_fn=partial(save_checkpoint, dump=cfg_obj.DUMP_RUN_INSTANCE_FN),
@@ -189,9 +193,6 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
                                     updater_fn=partial(update_training_instance, tmrl_updater=cfg_obj.UPDATER_FN))
         logging.info(f"--- NOW RUNNING {cfg_obj.ALG_NAME} on {setup.interface} (with player runs) ---")
         with _exit_on_error("trainer"):
-            if wandb:
-                trainer.run_with_wandb(entity=cfg.WANDB_ENTITY, project=cfg.WANDB_PROJECT, run_id=cfg.WANDB_RUN_ID)
-            else:
-                trainer.run()
+            trainer.run()  # with --wandb, the statistics channel goes to wandb (playerruns.trainer.sinks)
         return 0
     raise ValueError(f"unknown role {role!r}")

@@ -12,7 +12,11 @@ default ``~/TmrlData/statistics/``). Every record has ``event``, ``time`` (Unix 
 - ``epoch``: after each epoch: ``demo_fraction_sampled``, ``demo_fraction_memory``, ``demo_samples``,
   ``memory_samples``, ``schedule``; with the demo agent ``bc_coef``, ``bc_rows``, ``q_demo``,
   ``q_other``; and ``tmrl``: the mean over the epoch's rounds of each number tmrl reports
-  (``return_train``, ``loss_critic``, ...).
+  (``return_train``, ``loss_critic``, ...); with ``EVALUATION_EPISODES``, after an evaluation,
+  ``evaluation_mean``, ``evaluation_lowest``, ``evaluation_steps`` (median episode length) and
+  ``evaluation_episodes``.
+
+The same records go to TensorBoard and wandb when asked (``playerruns.trainer.sinks``).
 
 Numbers that are not finite are written as null. A line is written with one append, so a reader
 sees whole records, and at worst a last line still being written, which ``read_statistics`` skips.
@@ -25,7 +29,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,14 @@ class StatisticsLog:
         self.path = path
         self.last_progress = 0.0
         self.failed = False
+        self.listener: Callable[[dict[str, Any]], None] | None = None  # the sinks (transient, not pickled)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "listener"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.listener = None
 
     def write(self, event: str, **fields: Any) -> None:
         """Appends one record; a file that cannot be written is warned about once, never fatal to training."""
@@ -77,6 +89,8 @@ class StatisticsLog:
             if not self.failed:
                 log.warning(f"Player runs: cannot write the statistics file {self.path} ({error}); training goes on")
             self.failed = True
+        if self.listener is not None:
+            self.listener(record)
 
     def progress_due(self) -> bool:
         """True when a progress record may be written now (then counts it as written)."""

@@ -36,19 +36,23 @@ from playerruns.bridge.demo_path import DemoPath
 from playerruns.bridge.setup import SampleBatch, TmrlSetup, append_safely, load_setup, raw_sample_count, run_name
 from playerruns.runs.errors import one_line
 from playerruns.runs.runfile import RunFile
-from playerruns.trainer.best import BestPolicy, best_weights_path
+from playerruns.trainer.best import BestPolicy, EpochScore, best_weights_path
 from playerruns.trainer.config import PlayerRunsConfig
+from playerruns.trainer.console import Watch, epoch_line
 from playerruns.trainer.demo_sac import DemoSacAgent
+from playerruns.trainer.evaluation import TrainerEvaluation
 from playerruns.trainer.handling import HandlingNote
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
 from playerruns.trainer.receiving import RunDesk
+from playerruns.trainer.sinks import Sinks, build_sinks
 from playerruns.trainer.statistics import StatisticsLog, statistics_file
 
 log = logging.getLogger(__name__)
 
 
-TRANSIENT = ("_setup", "_poller", "_desk", "_note", "_recovered")  # rebuilt after a checkpoint is loaded
+# rebuilt after a checkpoint is loaded
+TRANSIENT = ("_setup", "_poller", "_desk", "_note", "_recovered", "_sinks", "_evaluation")
 
 
 class PlayerRunsTraining(TorchTrainingOffline):
@@ -65,15 +69,21 @@ class PlayerRunsTraining(TorchTrainingOffline):
     _desk: RunDesk | None
     _note: HandlingNote | None
     _recovered: bool  # the runs received after the last checkpoint have been injected again
+    watch: Watch  # how the trainer is watched (its command line)
+    _sinks: Sinks | None  # TensorBoard, wandb
+    _evaluation: TrainerEvaluation | None  # the trainer's own evaluation (EVALUATION_EPISODES)
 
-    def __init__(self, *args: Any, player_runs: PlayerRunsConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, player_runs: PlayerRunsConfig | None = None, watch: Watch | None = None,
+                 **kwargs: Any) -> None:
         self.player_runs = player_runs or PlayerRunsConfig()
+        self.watch = watch or Watch()
         self.injection_record = InjectionRecord()
         self.statistics = StatisticsLog(statistics_file(self.player_runs.statistics_path, run_name()))
         self.pretrained_steps = 0
         self.broadcast_pending = False
         self.best_policy = _best_policy(self.player_runs)
         self._reset_transients()
+        self.attach_sinks()
         super().__init__(*args, **kwargs)
         self.note_memory_runs()
         self.connect_agent()
@@ -92,6 +102,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         instance.pretrained_steps = 0
         instance.broadcast_pending = False
         instance.best_policy = _best_policy(config)
+        instance.watch = Watch()
         instance._reset_transients()
         return instance
 
@@ -101,6 +112,25 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self._desk = None
         self._note = None
         self._recovered = False
+        self._sinks = None
+        self._evaluation = None
+
+    def attach_sinks(self) -> None:
+        """Feeds the statistics channel to the sinks the configuration and command line ask for (again after
+        a resume: sinks are transient)."""
+        if self._sinks is not None:
+            self._sinks.close()
+        self._sinks = build_sinks(self.player_runs, wandb=self.watch.wandb, run_name=run_name())
+        self.statistics.listener = self._sinks if self._sinks.sinks else None
+
+    def _evaluator(self) -> TrainerEvaluation | None:
+        config = self.player_runs
+        env_id = self._tmrl_setup().env_id
+        if not config.EVALUATION_EPISODES or env_id is None:
+            return None
+        if self._evaluation is None:
+            self._evaluation = TrainerEvaluation(env_id, config.EVALUATION_EPISODES, config.EVALUATE_EVERY_EPOCHS)
+        return self._evaluation
 
     def note_memory_runs(self) -> None:
         """Adds the player runs the replay memory holds (from data.pkl, say) to the injection record, so that
@@ -118,6 +148,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         legacy = self.__dict__.pop("_broadcast_pending", False)  # the name in earlier checkpoints
         self.__dict__.setdefault("broadcast_pending", legacy)
         self.__dict__.setdefault("pretrained_steps", 0)
+        self.__dict__.setdefault("watch", Watch())
         if "best_policy" not in self.__dict__:  # a checkpoint of an earlier version
             self.best_policy = _best_policy(self.player_runs)
         self._reset_transients()
@@ -302,8 +333,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
             in_memory = memory.demo_index.n_demo_samples
             raw = raw_sample_count(memory.data)
             schedule = memory.demo_schedule.describe(raw, memory.sampled_batches)
-            log.info(f"Player runs: demo fraction of sampled batches this epoch: {fraction:.3f} "
-                     f"({schedule}; {in_memory} of {raw} samples in memory are demos)")
+            if self.watch.tmrl_log:
+                log.info(f"Player runs: demo fraction of sampled batches this epoch: {fraction:.3f} "
+                         f"({schedule}; {in_memory} of {raw} samples in memory are demos)")
             for s in stats:  # tmrl sends these to wandb with the round's other statistics
                 s["demo_fraction_sampled"] = fraction
                 s["demo_fraction_memory"] = in_memory / raw if raw else 0.0
@@ -311,13 +343,23 @@ class PlayerRunsTraining(TorchTrainingOffline):
                           demo_samples=in_memory, memory_samples=raw, schedule=schedule)
         if isinstance(self.agent, DemoSacAgent) and stats:
             cloning = {key: _mean(stats, key) for key in ("bc_coef", "bc_rows", "q_demo", "q_other")}
-            log.info(f"Player runs: demo cloning this epoch: coefficient {cloning['bc_coef']:.3g}, applied to "
-                     f"{100 * cloning['bc_rows']:.1f}% of batch rows; critic mean Q on demo rows "
-                     f"{cloning['q_demo']:.2f}, on other rows {cloning['q_other']:.2f}")
+            if self.watch.tmrl_log:
+                log.info(f"Player runs: demo cloning this epoch: coefficient {cloning['bc_coef']:.3g}, applied to "
+                         f"{100 * cloning['bc_rows']:.1f}% of batch rows; critic mean Q on demo rows "
+                         f"{cloning['q_demo']:.2f}, on other rows {cloning['q_other']:.2f}")
             record.update(cloning)
-        if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters()):
+        evaluated = None
+        evaluator = self._evaluator()
+        if evaluator is not None and evaluator.due(int(self.epoch)):
+            evaluation = evaluator.run(self.agent.get_actor())
+            record.update(evaluation.record())
+            evaluated = EpochScore(evaluation.mean, evaluation.median_length, by="evaluation")
+        if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters(),
+                                                                      evaluated):
             record["best_policy"] = True
-        self.statistics.write("epoch", **self.counters(), **record, tmrl=_numbers(stats))
+        full = {**self.counters(), **record, "tmrl": _numbers(stats)}
+        self.statistics.write("epoch", **full)
+        log.info(epoch_line(full))
         return stats
 
 
@@ -365,7 +407,9 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
     if run_instance is not previous and isinstance(previous, PlayerRunsTraining):
         run_instance.injection_record = previous.injection_record  # RESET_TRAINING keeps the memory, so the record
     run_instance.player_runs = config
+    run_instance.watch = training_cls.keywords.get("watch") or Watch()
     run_instance.statistics = StatisticsLog(statistics_file(config.statistics_path, run_name()))
+    run_instance.attach_sinks()
     memory = run_instance.memory
     if not isinstance(memory, DemoWeightedSampling) and type(memory) in WEIGHTED_MEMORIES:
         memory = WEIGHTED_MEMORIES[type(memory)].from_memory(memory, config.schedule, config.KEEP_DEMOS)

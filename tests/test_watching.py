@@ -1,0 +1,141 @@
+"""Training a person can watch: one console line per epoch (tmrl's table behind --tmrl-log), the statistics
+channel in TensorBoard event files and in an offline wandb run, and the trainer's own evaluation of its
+policy. A real trainer (``python -m playerruns --trainer``) on Pendulum; no server is needed: a data.pkl
+larger than ENVIRONMENT_STEPS_BEFORE_TRAINING is trained on before any worker sample (tmrl's update ratio
+bounds how far), which gives whole epochs from the trainer alone."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from playerruns.trainer.sinks import scalars
+from tests.helpers import Roles, local_ports, make_home, make_runs, run_cli, trainer_statistics
+
+pytestmark = pytest.mark.slow  # starts tmrl's trainer in a subprocess
+
+EPOCH_LINE = re.compile(r"^INFO:playerruns\.trainer\.training:Player runs: epoch (\d+) \| ([\d,]+) env steps, "
+                        r"([\d,]+) updates \| memory ([\d,]+) samples, \d+ % demos, \d+ % of batches \| "
+                        r"worker return \S+ \| evaluation (-?[\d.]+) \(lowest (-?[\d.]+) of 2, (\d+) steps\) \| "
+                        r"cloning 0\.4 on [\d.]+ % of rows, Q demo \S+ / other \S+( \| best policy so far, kept)?$")
+
+
+def _home(tmp_path: Path, **player_runs) -> Path:
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1", MEMORY_SIZE=10_000, BATCH_SIZE=32,
+                     ENVIRONMENT_STEPS_BEFORE_TRAINING=50, ROUNDS_PER_EPOCH=2, TRAINING_STEPS_PER_ROUND=20,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=3.0, **local_ports(),
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, **player_runs})
+    [(run, _run_id, _n)] = make_runs(home, tmp_path / "made", 1)
+    done = run_cli(home, "--import-player-runs", "--player-runs-paths", str(run))
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def _train(home: Path, tmp_path: Path, epochs: int, *args: str, also=None, **env: str) -> str:
+    """Runs the trainer until its statistics hold ``epochs`` epochs (and ``also()`` is true), then kills it."""
+    roles = Roles(home, tmp_path)
+    try:
+        roles.start("trainer", "--trainer", *args, env=env)
+        roles.wait_for(lambda: len(trainer_statistics(home, "epoch")) >= epochs, 240, f"{epochs} epochs",
+                       ("trainer",))
+        if also is not None:
+            roles.wait_for(also, 120, "the sink to catch up", ("trainer",))
+        return roles.log("trainer")
+    finally:
+        roles.stop_all()
+
+
+def _wandb_epochs(home: Path) -> list[dict]:
+    """The epoch rows of the trainer's offline wandb run so far."""
+    files = list((home / "TmrlData" / "wandb").rglob("offline-run-*/run-*.wandb"))
+    return [row for f in files for row in _wandb_history(f) if "epoch/evaluation_mean" in row]
+
+
+def _wandb_history(run_file: Path) -> list[dict]:
+    """The history rows of an offline wandb run file (``run-<id>.wandb``): LevelDB's log format (32 KiB
+    blocks of chunks: crc32c, length, type) behind a 7-byte header, each record a protobuf ``Record``."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = run_file.read_bytes()
+    assert data[:4] == b":W&B"
+    rows, pending, at, block = [], b"", 7, 32768
+    while at + 7 <= len(data):
+        if block - at % block < 7:  # a block's tail too short for a chunk header is padding
+            at += block - at % block
+            continue
+        length, kind = int.from_bytes(data[at + 4:at + 6], "little"), data[at + 6]
+        if kind == 0:
+            at += block - at % block
+            continue
+        pending += data[at + 7:at + 7 + length]
+        at += 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            if record.WhichOneof("record_type") == "history":
+                rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                             for item in record.history.item})
+    return rows
+
+
+def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    home = _home(tmp_path, TENSORBOARD=True, EVALUATION_EPISODES=2)
+    # wandb writes its run file from a process of its own, a little behind: killed at once, the trainer would
+    # lose wandb's last rows (never the statistics file's)
+    log = _train(home, tmp_path, 4, "--wandb", also=lambda: len(_wandb_epochs(home)) >= 4, WANDB_MODE="offline",
+                 WANDB_SILENT="true")
+    records = trainer_statistics(home, "epoch")
+    lines = [m for m in map(EPOCH_LINE.match, log.splitlines()) if m]
+    assert len(records) - 1 <= len(lines) <= len(records)  # the kill may fall between a record and its line
+    for match, record in zip(lines, records, strict=False):
+        assert int(match[1]) == record["epoch"] and int(match[2].replace(",", "")) == record["env_steps"]
+        assert int(match[3].replace(",", "")) == record["updates"]
+        assert float(match[5]) == pytest.approx(record["evaluation_mean"], abs=0.05)
+        assert float(match[6]) == pytest.approx(record["evaluation_lowest"], abs=0.05)
+        assert int(match[7]) == record["evaluation_steps"] == 200  # Pendulum's episodes: 200 steps
+    assert "=== epoch" not in log and "Waiting for new samples" not in log and "return_train" not in log
+    assert "demo fraction of sampled batches this epoch" not in log  # in the epoch line now
+
+    # TensorBoard: the same numbers, at the same environment steps
+    run_name = json.loads((home / "TmrlData" / "config" / "config.json").read_text())["RUN_NAME"]
+    folder = home / "TmrlData" / "tensorboard" / run_name  # TENSORBOARD_PATH/<RUN_NAME>
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    for tag in ("epoch/evaluation_mean", "epoch/q_demo", "tmrl/loss_critic", "epoch/demo_fraction_sampled"):
+        written = {(e.step, round(e.value, 3)) for e in events.Scalars(tag)}
+        expected = {(r["env_steps"], round(scalars(r)[tag], 3)) for r in records if tag in scalars(r)}
+        assert expected and expected <= written, tag
+    assert events.Scalars("start/demo_samples")[0].value == trainer_statistics(home, "start")[0]["demo_samples"]
+
+    # wandb, offline: the run's history holds the epochs
+    assert len(list((home / "TmrlData" / "wandb").rglob("offline-run-*/run-*.wandb"))) == 1
+    history = _wandb_epochs(home)
+    assert len(history) >= 4
+    for row, record in zip(history, records, strict=False):
+        assert row["env_steps"] == record["env_steps"]
+        assert math.isclose(row["epoch/evaluation_mean"], record["evaluation_mean"], rel_tol=1e-6)
+        assert math.isclose(row["tmrl/loss_actor"], record["tmrl"]["loss_actor"], rel_tol=1e-6)
+
+
+def test_tmrl_log_gives_tmrls_table_as_python_m_tmrl_does(tmp_path):
+    home = _home(tmp_path)
+    log = _train(home, tmp_path, 2, "--tmrl-log")
+    assert len(re.findall(r"=== epoch \d+/\d+ =+ round", log)) >= 4  # 2 rounds an epoch
+    assert "return_train" in log and "demo fraction of sampled batches this epoch" in log
+    assert "Player runs: epoch 1 | " in log  # the epoch line too
+
+
+def test_a_tensorboard_folder_that_cannot_be_written_is_one_warning(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be\n")
+    home = _home(tmp_path, TENSORBOARD=True, TENSORBOARD_PATH=str(blocker))
+    log = _train(home, tmp_path, 2)
+    assert log.count("PLAYER_RUNS.TENSORBOARD is on, but") == 1 and "Player runs: epoch 2 | " in log
+    assert blocker.read_text() == "a file where the folder should be\n"
