@@ -23,7 +23,7 @@ from tests.helpers import make_home, one_line_error, run_cli
                                        "or --inspect or --plot or --relabel-rewards or --export-minari"),
     (["--json"], "--json goes with --inspect"),
     (["--inspect", "--player-runs-paths", "x.pkl", "--output-dir", "d"],
-     "--output-dir goes with --plot or --relabel-rewards or --import-minari, not --inspect"),
+     "--output-dir goes with --plot or --plot-training or --relabel-rewards or --import-minari, not --inspect"),
     (["--plot", "--import-minari", "a-v0"], "choose one command, not --plot and --import-minari"),
     (["--inspect"], '--inspect needs --player-runs-paths "run1.pkl,folder,*.pkl"'),
     (["--relabel-rewards", "--player-runs-paths", "missing.pkl"], "--player-runs-paths: missing.pkl: no such file or "

@@ -4,6 +4,8 @@ consumed, the truncated and the malicious ones are rejected, and training never 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import (
@@ -66,6 +68,10 @@ def test_server_trainer_worker_with_online_injection(tmp_path):
         assert "truncated" in (source / "copying.pkl.rejected.reason").read_text()
         assert not marker.exists()
         assert "Traceback" not in text
+        # the console: one line per epoch, with the workers' return, and not tmrl's table every round
+        assert re.search(r"^INFO:playerruns\.trainer\.training:Player runs: epoch \d+ \| [\d,]+ env steps, .* \| "
+                         r"worker return -?\d+\.\d", text, re.MULTILINE)
+        assert "=== epoch" not in text and "return_train" not in text
         epochs = trainer_statistics(home, "epoch")
         assert any(r["demo_samples"] == 2 * n_samples for r in epochs), epochs[-3:]
         assert any(r["demo_fraction_sampled"] > 0.05 for r in epochs if r["demo_samples"] > 0)  # weight 50

@@ -11,16 +11,17 @@ import math
 import re
 from pathlib import Path
 
+import matplotlib.image
 import pytest
 
 from playerruns.trainer.sinks import scalars
-from tests.helpers import Roles, local_ports, make_home, make_runs, run_cli, trainer_statistics
+from tests.helpers import Roles, local_ports, make_home, make_runs, one_line_error, run_cli, trainer_statistics
 
 pytestmark = pytest.mark.slow  # starts tmrl's trainer in a subprocess
 
 EPOCH_LINE = re.compile(r"^INFO:playerruns\.trainer\.training:Player runs: epoch (\d+) \| ([\d,]+) env steps, "
                         r"([\d,]+) updates \| memory ([\d,]+) samples, \d+ % demos, \d+ % of batches \| "
-                        r"worker return \S+ \| evaluation (-?[\d.]+) \(lowest (-?[\d.]+) of 2, (\d+) steps\) \| "
+                        r"no worker episode yet \| evaluation (-?[\d.]+) \(lowest (-?[\d.]+) of 2, (\d+) steps\) \| "
                         r"cloning 0\.4 on [\d.]+ % of rows, Q demo \S+ / other \S+( \| best policy so far, kept)?$")
 
 
@@ -122,6 +123,54 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
         assert row["env_steps"] == record["env_steps"]
         assert math.isclose(row["epoch/evaluation_mean"], record["evaluation_mean"], rel_tol=1e-6)
         assert math.isclose(row["tmrl/loss_actor"], record["tmrl"]["loss_actor"], rel_tol=1e-6)
+
+    # --plot-training draws that statistics file
+    statistics = home / "TmrlData" / "statistics" / f"{run_name}.jsonl"
+    drawn = run_cli(home, "--plot-training", str(statistics.parent))
+    assert drawn.returncode == 0, drawn.stderr
+    picture = statistics.with_suffix(".png")
+    assert drawn.stdout.strip() == f"{statistics} -> {picture}"
+    image = matplotlib.image.imread(picture)
+    assert image.shape[:2] == (750, 1200)
+    assert _pixels(image[:375, :600], "#ff7f0e") > 200  # the evaluation's line (the second colour) in "returns"
+
+
+def _pixels(image, colour: str) -> int:
+    import numpy as np
+
+    rgb = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)]) / 255
+    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.1).sum())
+
+
+def test_plot_training_reads_a_statistics_file_as_data_it_must_check(tmp_path):
+    from playerruns.trainer.statistics import StatisticsLog
+
+    folder = tmp_path / "statistics"
+    path = folder / "run.jsonl"
+    log = StatisticsLog(path)  # the trainer's own writer
+    for k in range(1, 6):
+        log.write("epoch", epoch=k, updates=100 * k, env_steps=1000 * k, demo_fraction_memory=0.5 / k,
+                  demo_fraction_sampled=0.25, q_demo=40.0 + k, q_other=30.0, bc_rows=0.1,
+                  tmrl={"return_train": 100.0 * k, "episode_length_train": 200, "loss_critic": 1.0 / k,
+                        "loss_actor": -k})
+    with open(path, "a", encoding="utf-8") as f:  # what the trainer never writes, and a line cut short
+        f.write('not json\n{"event": "epoch", "epoch": "six", "env_steps": "lots", "q_demo": [1e999]}\n')
+        f.write('{"event": "epoch", "epoch": 7, "env_steps": 7000, "tmrl": {"return_train": "high"}, "q_demo": null}\n')
+        f.write('{"event": "epoch", "epoch": 8, "env_steps": 8000, "tmrl": "a string", "bc_rows": {"a": 1}}\n')
+        f.write('[1, 2, 3]\n{"event": "epoch", "epoch": 9, "env_ste')
+    out = tmp_path / "pictures"
+    done = run_cli(tmp_path / "nohome", "--plot-training", str(path), "--output-dir", str(out))  # no TmrlData
+    assert done.returncode == 0, done.stderr
+    image = matplotlib.image.imread(out / "run.png")
+    assert _pixels(image[:375, :600], "#1f77b4") > 200  # the workers' return line
+    empty = folder / "empty.jsonl"
+    empty.write_text('{"event": "start", "epoch": 0, "updates": 0, "env_steps": 0}\n')
+    refused = run_cli(tmp_path / "nohome", "--plot-training", str(empty))
+    one_line_error(refused, str(empty), "holds no epoch record yet")
+    assert not empty.with_suffix(".png").exists()
+    one_line_error(run_cli(tmp_path / "nohome", "--plot-training", str(tmp_path / "missing.jsonl")),
+                   "missing.jsonl: no such file or folder")
+    one_line_error(run_cli(tmp_path / "nohome", "--plot-training", str(out)), "holds no *.jsonl statistics file")
 
 
 def test_tmrl_log_gives_tmrls_table_as_python_m_tmrl_does(tmp_path):

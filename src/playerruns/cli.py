@@ -153,9 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="export the runs of --player-runs-paths (a gymnasium task) to a new local Minari dataset")
     look.add_argument("--import-minari", metavar="DATASET_ID",
                       help="turn the episodes of a local Minari dataset into run files")
+    look.add_argument("--plot-training", metavar="PATH",
+                      help="draw a training run's curves (returns, evaluation, demo share, critic, losses) from "
+                           "its statistics file PATH (~/TmrlData/statistics/<RUN_NAME>.jsonl) or a folder of them, "
+                           "as <RUN_NAME>.png beside it")
     look.add_argument("--output-dir", metavar="DIR",
-                      help="with --plot, --relabel-rewards or --import-minari: where new files go (default: "
-                           "~/TmrlData/player_runs/plots, .../relabeled, .../minari/<dataset>)")
+                      help="with --plot, --plot-training, --relabel-rewards or --import-minari: where new files go "
+                           "(default: ~/TmrlData/player_runs/plots, beside the statistics file, .../relabeled, "
+                           ".../minari/<dataset>)")
 
     setup = p.add_argument_group("set-up")
     setup.add_argument("--init-tmrl-data", action="store_true",
@@ -176,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ROLES = ("server", "trainer", "worker", "expert", "test", "benchmark")
-RUN_TOOLS = ("inspect", "plot", "reward_from_run", "relabel_rewards", "export_minari", "import_minari")
+RUN_TOOLS = ("inspect", "plot", "plot_training", "reward_from_run", "relabel_rewards", "export_minari",
+             "import_minari")
 COMMANDS = (*ROLES, "import_player_runs", "send_player_runs", "record_episode", *RUN_TOOLS, "init_tmrl_data", "demo")
 WORKER_ROLES = ("worker", "expert", "test", "benchmark")
 
@@ -191,7 +197,7 @@ OPTION_OWNERS: dict[str, tuple[str, ...]] = {
     "player_runs_paths": ("import_player_runs", "send_player_runs", "inspect", "plot", "relabel_rewards",
                           "export_minari"),
     "json": ("inspect",),
-    "output_dir": ("plot", "relabel_rewards", "import_minari"),
+    "output_dir": ("plot", "plot_training", "relabel_rewards", "import_minari"),
     **{opt: ("import_player_runs",) for opt in (
         "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
     "send_timeout": ("send_player_runs", "record_episode"),
@@ -364,6 +370,10 @@ def _run_tool(command: str, args: argparse.Namespace) -> int:
     paths = resolve_paths(args.player_runs_paths) if needs_paths else []
     output_dir = Path(args.output_dir).expanduser() if args.output_dir else None
     say = partial(print, flush=True)
+    if command == "plot_training":  # a statistics file: neither TmrlData nor tmrl is needed
+        from playerruns.tools.training_plot import plot_training_runs
+
+        return plot_training_runs(Path(args.plot_training).expanduser(), output_dir=output_dir, say=say)
     setup = load_setup()
     if command == "inspect":
         from playerruns.tools.inspection import inspect_runs

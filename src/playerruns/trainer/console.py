@@ -63,9 +63,11 @@ def epoch_line(record: dict[str, Any]) -> str:
         share = record.get("demo_fraction_memory") or 0.0
         parts.append(f"memory {memory:,} samples, {100 * share:.0f} % demos, "
                      f"{100 * (record.get('demo_fraction_sampled') or 0.0):.0f} % of batches")
-    worker = (record.get("tmrl") or {}).get("return_train")
-    if worker is not None:
-        parts.append(f"worker return {worker:.1f}")
+    means = record.get("tmrl") or {}
+    if means.get("episode_length_train"):  # tmrl says 0 until a worker's episode has ended
+        parts.append(f"worker return {means.get('return_train', 0.0):.1f}")
+    else:
+        parts.append("no worker episode yet")
     if "evaluation_mean" in record:
         parts.append(f"evaluation {record['evaluation_mean']:.1f} (lowest {record['evaluation_lowest']:.1f} of "
                      f"{record['evaluation_episodes']}, {record['evaluation_steps']:.0f} steps)")
