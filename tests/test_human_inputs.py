@@ -37,7 +37,7 @@ def display():
     number = 90 + os.getpid() % 100
     while Path(f"/tmp/.X11-unix/X{number}").exists():
         number += 1
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x700x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "900x800x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -175,3 +175,63 @@ def test_car_controls_map_to_tmrls_gas_brake_steer():
     np.testing.assert_array_equal(car_action(0.5, 0.25, 1.0), [-0.5, 1.0, 0.5])  # a trigger's travel
     assert car_action(DEADZONE / 2, 0.0, 0.0)[2] == 0.0  # a resting stick does not steer
     np.testing.assert_array_equal(car_action(3.0, 2.0, -1.0), [1.0, -1.0, 1.0])  # out of range: clipped
+
+
+def _text_at(screenshot: np.ndarray, text: str, region: tuple[int, int, int, int]) -> float:
+    """How well ``text``, drawn as the window draws its panel (pygame's own font, its size and colours, by
+    pygame in this process), matches the best place of ``region`` (left, top, width, height) of the
+    screenshot: the mean difference per pixel channel, 0 for identical pixels."""
+    import pygame
+
+    from playerruns.recording.input_sources import TaskView
+
+    pygame.font.init()
+    rendered = pygame.font.Font(None, TaskView.FONT_SIZE).render(text, True, TaskView.TEXT, TaskView.BACKGROUND)
+    template = np.transpose(pygame.surfarray.array3d(rendered), (1, 0, 2)).astype(float)
+    left, top, width, height = region
+    area = screenshot[top:top + height, left:left + width].astype(float)
+    h, w = template.shape[:2]
+    best = float("inf")
+    for y in range(0, area.shape[0] - h + 1):
+        for x in range(0, min(40, area.shape[1] - w + 1)):  # the panel's lines start 10 px from the left
+            best = min(best, float(np.abs(area[y:y + h, x:x + w] - template).mean()))
+    return best
+
+
+def test_the_window_says_what_to_do_and_starts_with_the_first_input(tmp_path, display):
+    from playerruns.recording.input_sources import TaskView
+
+    term, out = _recorder(tmp_path, display, "--record-input", "keyboard", "--record-episode-max-samples", "400")
+    term.read_until("Episode 1 of 1: press Enter to start. (or Enter, or just start driving, in the task's window)")
+    window, geometry = _window(display)
+    left, top, width, height = geometry
+    time.sleep(1.0)  # a few redraws
+    before = _screenshot(display, geometry)
+    panel = (0, height - TaskView.PANEL, width, TaskView.PANEL)
+    assert height == 600 + TaskView.PANEL
+    for line in ("Episode 1 of 1: press Enter, or just start driving",
+                 "Keys: Up gas, Down brake, Left/Right steer; Del ends the episode",
+                 "Bars at the top: white = share of the lap done, blue = speed"):
+        assert _text_at(before, line, panel) < 8, line  # the phrase is on screen, pixel for pixel
+    assert _text_at(before, "Recording episode 1 of 1", panel) > 20  # a phrase it does not show yet: no match
+    from PIL import Image
+
+    Image.fromarray(before).save(tmp_path / "window-before-the-first-episode.png")
+
+    # the person starts from the window itself, with the gas: no idle step is recorded
+    _xdotool(display, "mousemove", str(left + width // 2), str(top + height // 3))
+    _xdotool(display, "windowfocus", window)
+    _xdotool(display, "keydown", "Up")
+    term.read_until("Recording: drive; Del ends the episode early.")
+    time.sleep(1.5)
+    during = _screenshot(display, geometry)
+    _xdotool(display, "keyup", "Up")
+    _xdotool(display, "key", "Delete")
+    term.read_until("Done: 1 run file(s)", timeout=60)
+    assert term.wait() == 0
+    Image.fromarray(during).save(tmp_path / "window-while-driving.png")
+    assert _text_at(during, "Recording episode 1 of 1: step", panel) < 8
+    run = load_run(next(out.glob("*.pkl")))
+    gas = np.array([s[0][0] for s in run.samples[1:]])
+    assert gas[0] == 1.0 and gas[:10].min() == 1.0  # the first recorded step is already the person's gas
+    assert "press Enter to start" in term.output and "Episode 2" not in term.output

@@ -140,6 +140,7 @@ class MiniTrackEnv(gymnasium.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1 / DT))}
     controls = "car"  # how a person's gamepad and keyboard map onto the action (playerruns.recording)
+    legend = "Bars at the top: white = share of the lap done, blue = speed"  # what render() draws besides the track
 
     def __init__(self, track: str = DEFAULT_TRACK, render_mode: str | None = None) -> None:
         self.track = Track.build(track)

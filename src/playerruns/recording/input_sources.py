@@ -36,6 +36,10 @@ class InputSource(Protocol):
     def start_episode(self) -> None:
         """Forgets end requests made before the episode started (a Del still queued in a window)."""
 
+    def start_requested(self) -> bool:
+        """While the session waits to start an episode: True when the person starts it from this source
+        (Enter or the first input in the task's window); sources without a window say False."""
+
     def close(self) -> None: ...
 
 
@@ -56,6 +60,9 @@ class SourceWithoutEndControl:
 
     def start_episode(self) -> None:
         pass
+
+    def start_requested(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -163,6 +170,22 @@ class GamepadSource:
         if self.view is not None:
             self.view.forget_keys()
 
+    def start_requested(self) -> bool:
+        """Enter in the window, or the pad moved: a stick or a trigger beyond the dead zone, or a button
+        other than the end button."""
+        self._pygame.event.pump()
+        if self.view is not None:
+            self.view.show()
+            if self.view.start_requested():
+                return True
+        if self.controls == "car":
+            steer, gas, brake = self._car_axes()
+            moved = abs(steer) >= DEADZONE or gas >= DEADZONE or brake >= DEADZONE
+        else:
+            moved = any(abs(self.pad.get_axis(i)) >= DEADZONE for i in range(self.pad.get_numaxes()))
+        pressed = any(self.pad.get_button(b) for b in range(self.pad.get_numbuttons()) if b != self.end_button)
+        return moved or pressed
+
     def close(self) -> None:
         self.pad.quit()
         if self.view is not None:
@@ -182,48 +205,93 @@ def _game_controller(index: int) -> Any:
 
 
 class TaskView:
-    """A window showing the task as it renders itself, and where Del ends the episode.
+    """A window showing the task as it renders itself, with a panel of text under it that says what to do and
+    what is going on (``say``), and where Del ends the episode and Enter (or the first arrow key) starts one.
 
     Opening it needs a display (an X server, Wayland or Windows); without one the constructor raises
-    PlayerRunsError saying why.
+    PlayerRunsError saying why. The text is drawn with pygame's own font (no system font needed).
     """
 
     TITLE = "playerruns: Del ends the episode"
+    PANEL = 118  # pixels of text under the task's picture
+    LINE = 22
+    BACKGROUND = (24, 24, 28)
+    TEXT = (235, 235, 235)
+    FONT_SIZE = 24
 
     def __init__(self, render: Callable[[], Any] | None, size: tuple[int, int] = (600, 600)) -> None:
         pygame = self._pygame = _pygame()
         try:
             pygame.display.init()
-            self.screen = pygame.display.set_mode(size)
+            self.screen = pygame.display.set_mode((size[0], size[1] + self.PANEL))
         except pygame.error as err:
             raise PlayerRunsError(f"cannot open a window ({err})") from None
         pygame.display.set_caption(self.TITLE)
+        pygame.font.init()
+        self.font = pygame.font.Font(None, self.FONT_SIZE)
+        self.size = size
         self.render = render
+        self.lines: list[str] = []
         self._delete = False
+        self._start = False
+
+    def say(self, *lines: str) -> None:
+        """The panel's text from now on (drawn at the next ``show``)."""
+        self.lines = [line for line in lines if line]
 
     def show(self) -> None:
-        """Draws the task's latest frame and reads the window's key events."""
+        """Draws the task's latest frame and the panel, and reads the window's key events."""
         pygame = self._pygame
         for event in pygame.event.get():
             if event.type == pygame.KEYDOWN and event.key == pygame.K_DELETE:
                 self._delete = True
+            elif event.type == pygame.KEYDOWN and event.key in _start_keys(pygame):
+                self._start = True
         frame = self.render() if self.render is not None else None
         if frame is not None:
             surface = pygame.surfarray.make_surface(np.transpose(np.asarray(frame), (1, 0, 2)))
-            self.screen.blit(pygame.transform.scale(surface, self.screen.get_size()), (0, 0))
+            self.screen.blit(pygame.transform.scale(surface, self.size), (0, 0))
+        self._draw_panel()
         pygame.display.flip()
+
+    def _draw_panel(self) -> None:
+        width, top = self.size[0], self.size[1]
+        self.screen.fill(self.BACKGROUND, (0, top, width, self.PANEL))
+        for k, line in enumerate(self.lines[: self.PANEL // self.LINE]):
+            text = self.font.render(_fit(line, self.font, width - 20), True, self.TEXT, self.BACKGROUND)
+            self.screen.blit(text, (10, top + 8 + k * self.LINE))
 
     def delete_pressed(self) -> bool:
         pressed, self._delete = self._delete, False
+        return pressed
+
+    def start_requested(self) -> bool:
+        """True (once) when Enter or an arrow key was pressed in the window since the last call."""
+        pressed, self._start = self._start, False
         return pressed
 
     def forget_keys(self) -> None:
         """Drops the key events queued so far (a Del that a global hook already acted on)."""
         self._pygame.event.get()
         self._delete = False
+        self._start = False
 
     def close(self) -> None:
         self._pygame.display.quit()
+
+
+def _start_keys(pygame: Any) -> tuple[int, ...]:
+    """The keys that start an episode from the window: Enter, and the arrows (a person's first input)."""
+    return (pygame.K_RETURN, pygame.K_KP_ENTER, pygame.K_UP, pygame.K_DOWN, pygame.K_LEFT, pygame.K_RIGHT)
+
+
+def _fit(line: str, font: Any, width: int) -> str:
+    """``line`` cut (with an ellipsis) to fit ``width`` pixels in ``font``."""
+    if font.size(line)[0] <= width:
+        return line
+    while line and font.size(line + "...")[0] > width:
+        line = line[:-1]
+    return line + "..."
 
 
 class KeyboardWindowSource:
@@ -265,5 +333,19 @@ class KeyboardWindowSource:
     def start_episode(self) -> None:
         self.view.forget_keys()
 
+    def start_requested(self) -> bool:
+        self.view.show()
+        return self.view.start_requested()
+
     def close(self) -> None:
         self.view.close()
+
+
+def controls_help(source: InputSource, controls: str) -> str:
+    """The line of the window's panel that says which keys or pad controls drive, for ``source``."""
+    if isinstance(source, GamepadSource):
+        drive = ("left stick steers, right trigger gas, left trigger brake" if controls == "car"
+                 else "the sticks move the action's dimensions")
+        return f"Pad: {drive}; button {source.end_button} or Del ends it"
+    drive = "Up gas, Down brake, Left/Right steer" if controls == "car" else "arrows move the action"
+    return f"Keys: {drive}; Del ends the episode"

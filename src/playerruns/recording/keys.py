@@ -13,7 +13,7 @@ import queue
 import select
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -194,12 +194,18 @@ class TerminalKeys:
         while not self.events.empty():
             self.events.get_nowait()
 
-    def wait_for_enter(self) -> None:
-        """Blocks until Enter; raises EOFError when the terminal input ends."""
+    def wait_for_enter(self, also: Callable[[], bool] | None = None) -> None:
+        """Blocks until Enter, or until ``also()`` (polled 20 times a second: a window that starts the episode
+        and redraws meanwhile) is true; raises EOFError when the terminal input ends and nothing else can
+        start it."""
         while True:
             try:
-                event = self.events.get(timeout=0.2)
+                event = self.events.get(timeout=0.05 if also is not None else 0.2)
             except queue.Empty:
+                if also is not None:
+                    if also():
+                        return
+                    continue
                 if not self._thread.is_alive():
                     raise EOFError("terminal input closed") from None
                 continue

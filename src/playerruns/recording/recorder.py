@@ -41,7 +41,8 @@ class Recorder:
     def __init__(self, env: Any, source: InputSource, *, interface: str, max_samples: int,
                  obs_preprocessor: Callable[[Any], Any] | None = None, default_action: np.ndarray | None = None,
                  step_seconds: float = 0.0, stop_requested: Callable[[], bool] | None = None,
-                 on_start: Callable[[], None] | None = None, metadata: dict[str, Any] | None = None) -> None:
+                 on_start: Callable[[], None] | None = None, metadata: dict[str, Any] | None = None,
+                 on_step: Callable[[int, dict[str, Any]], None] | None = None) -> None:
         if max_samples < 1:
             raise PlayerRunsError(f"--record-episode-max-samples: must be at least 1, got {max_samples}")
         self.env = env
@@ -54,6 +55,7 @@ class Recorder:
         self.stop_requested = stop_requested or (lambda: False)
         self.on_start = on_start or (lambda: None)  # called once the episode listens for Del
         self.metadata = metadata or {}
+        self.on_step = on_step  # (steps so far, the step's info): what a window shows while the person drives
 
     def _pre(self, obs: Any) -> Any:
         return self.obs_preprocessor(obs) if self.obs_preprocessor is not None else obs
@@ -88,6 +90,8 @@ class Recorder:
                     truncated = True
                 samples.append((act, obs, rew, terminated, truncated, dict(info)))
                 ret += float(rew)
+                if self.on_step is not None:
+                    self.on_step(t + 1, info)
                 if terminated or truncated:
                     break
                 if self.step_seconds > 0:

@@ -23,6 +23,7 @@ from playerruns.recording.input_sources import (
     Policy,
     ScriptedSource,
     TaskView,
+    controls_help,
     controls_of,
 )
 from playerruns.recording.keys import GlobalDelHook, TerminalKeys
@@ -109,13 +110,15 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
     say = partial(print, flush=True)
     keys = TerminalKeys().start()
     hook = GlobalDelHook().start()
+    panel = WindowPanel.of(source, env, count=count, max_samples=max_samples or setup.max_samples_per_episode)
     recorder = Recorder(env, source, interface=setup.interface,
                         max_samples=max_samples or setup.max_samples_per_episode,
                         obs_preprocessor=setup.obs_preprocessor, default_action=default_action,
                         step_seconds=step_seconds,
                         stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
                         on_start=lambda: say("Recording: drive; Del ends the episode early."),
-                        metadata=_run_metadata(setup, step_seconds))
+                        metadata=_run_metadata(setup, step_seconds),
+                        on_step=panel.driving if panel is not None else None)
     saved: list[Path] = []
     lost: EpisodeLost | None = None
     sender = None
@@ -136,15 +139,20 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                 "its limit.")
         for k in range(1, count + 1):
             keys.clear()  # forget keys pressed while the last episode was saved, before asking
+            if panel is not None:
+                panel.waiting(k)
             if auto_start:
                 say(f"Episode {k} of {count}: starting.")
             else:
-                say(f"Episode {k} of {count}: press Enter to start.")
+                here = " (or Enter, or just start driving, in the task's window)" if panel is not None else ""
+                say(f"Episode {k} of {count}: press Enter to start.{here}")
                 try:
-                    keys.wait_for_enter()
+                    keys.wait_for_enter(also=source.start_requested if panel is not None else None)
                 except (KeyboardInterrupt, EOFError):
                     say("Stopped before the episode started.")
                     break
+            if panel is not None:
+                panel.episode = k
             outcome = recorder.record_episode()
             prompt = _Prompt(keys)
             if outcome.steps == 0:
@@ -159,6 +167,9 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                     saved.append(path)
                     say(f"Saved {path}: {outcome.steps} steps, return {outcome.episode_return:.2f}, "
                         f"{outcome.duration:.1f}s, ended by {outcome.ended_by}")
+                    if panel is not None:
+                        panel.last = (f"Saved {path.name}: {outcome.steps} steps, return "
+                                      f"{outcome.episode_return:.1f}, ended by {outcome.ended_by}")
                     if sender is not None:
                         sender.add(path)
             if outcome.ended_by == "interrupt" or prompt.interrupted:
@@ -182,6 +193,45 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
         return code if lost is None else 1
     finally:
         sender.close()
+
+
+class WindowPanel:
+    """What the task's window says under the picture, before, during and between episodes."""
+
+    def __init__(self, view: TaskView, env: Any, *, help_line: str, count: int, max_samples: int) -> None:
+        self.view = view
+        self.env = env
+        self.help_line = help_line
+        self.legend = str(getattr(env.unwrapped, "legend", "") or "")
+        self.count = count
+        self.max_samples = max_samples
+        self.episode = 1
+        self.last = ""  # what was saved last
+
+    @classmethod
+    def of(cls, source: InputSource, env: Any, *, count: int, max_samples: int) -> WindowPanel | None:
+        view = getattr(source, "view", None)
+        if not isinstance(view, TaskView):
+            return None
+        return cls(view, env, help_line=controls_help(source, controls_of(env)), count=count, max_samples=max_samples)
+
+    def waiting(self, k: int) -> None:
+        """Before episode ``k``: the task at its start, the keys, and how to begin."""
+        self.episode = k
+        try:
+            self.env.reset()  # the picture of where the episode starts (it is reset again when it starts)
+        except Exception:  # a task that cannot reset outside an episode: its last picture stays
+            pass
+        self.view.say(f"Episode {k} of {self.count}: press Enter, or just start driving", self.help_line,
+                      self.legend, self.last)
+        self.view.show()
+
+    def driving(self, steps: int, info: dict[str, Any]) -> None:
+        """During an episode: the steps so far and, if the task says it, how far round the lap."""
+        lap = info.get("lap_fraction")
+        where = f", lap {100 * lap:.0f} % done" if isinstance(lap, int | float) else ""
+        self.view.say(f"Recording episode {self.episode} of {self.count}: step {steps} of {self.max_samples}{where}",
+                      self.help_line, self.legend)
 
 
 def closing_line(saved: list[Path], folder: Path) -> str:
