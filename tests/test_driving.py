@@ -157,3 +157,20 @@ def test_recorded_and_imported_through_tmrls_generic_path(tmp_path):
     imported = run_cli(home, "--import-player-runs", "--player-runs-paths", str(out))
     assert imported.returncode == 0, imported.stderr
     assert "imported 2 run(s)" in imported.stdout
+
+
+def test_scraping_along_a_wall_ends_as_stuck_though_it_gains_ground():
+    # a car held against the outside wall with the gas on crawls along it: it gains a metre now and then,
+    # which a car pinned to a wall in the game would not; touching the wall for STUCK_STEPS steps in a row
+    # ends the episode as stuck
+    env = driving.MiniTrackEnv()
+    env.reset(seed=0)
+    gained, steps, info, terminated = [], 0, {}, False
+    while not terminated and steps < 1000:
+        _, _, terminated, _, info = env.step(np.array([1.0, -1.0, 0.2], np.float32))  # gas, a little right
+        gained.append(env.best)
+        steps += 1
+    assert terminated and info.get("stuck") is True and steps < 300
+    assert env.on_wall >= driving.STUCK_STEPS
+    touching = steps - driving.STUCK_STEPS  # the car's last STUCK_STEPS steps were all against the wall
+    assert gained[-1] - gained[touching] >= 1.0  # ... and it gained ground meanwhile: scraping, not stopped

@@ -17,7 +17,8 @@ interface for TrackMania:
   speed, a reward scale at which SAC's entropy bonus does not drown the task).
 - **episode end**: ``terminated`` at the finish line (one lap), or when the car has made no new
   progress (a metre of new ground) for ``STUCK_STEPS`` steps (tmrl ends a stuck TrackMania episode
-  the same way);
+  the same way), or has touched a border for ``STUCK_STEPS`` steps in a row (scraping along a wall
+  gains a metre now and then, but a car pinned to a wall in the game makes no progress);
   ``truncated`` at the step limit (``max_episode_steps``, 1,000 steps = 50 s of driving).
 
 Physics, per step of ``DT`` = 0.05 s (tmrl's 20 Hz): the car is a point with a heading. Gas
@@ -61,7 +62,7 @@ SPEED_SCALE = 30.0  # observation unit of speed (m/s)
 LIDAR_RANGE = 60.0  # m
 LIDAR_BEAMS = 19
 LIDAR_SPACING = 2  # the lidar sees the borders as segments of this many centre-line points (metres)
-STUCK_STEPS = 70  # no new progress for this long ends the episode (3.5 s, as tmrl's TrackMania default)
+STUCK_STEPS = 70  # no new progress (or a border touched) for this long ends the episode (3.5 s, as tmrl's default)
 ACT_BUF_LEN = 2  # actions appended to the observation (tmrl's TrackMania default)
 MAX_EPISODE_STEPS = 1000
 CAR_RADIUS = 1.0  # m: the car touches a border when its centre is this close
@@ -168,6 +169,7 @@ class MiniTrackEnv(gymnasium.Env):
         self.best = 0.0  # furthest progress so far
         self._best_at_check = 0.0
         self.since_best = 0  # steps since the car last gained a metre of new ground
+        self.on_wall = 0  # consecutive steps the car has touched a border
         self.act_buf = np.zeros((ACT_BUF_LEN, 3), np.float32)
         self.beams = np.ones(LIDAR_BEAMS)
 
@@ -183,6 +185,7 @@ class MiniTrackEnv(gymnasium.Env):
         self._arc = float(np.dot(self.pos - self.track.centre[0], [math.cos(heading), math.sin(heading)]))
         self.progress = self.best = self._best_at_check = 0.0
         self.since_best = 0
+        self.on_wall = 0
         self.act_buf[:] = 0.0
         return self._observe(), self._info()
 
@@ -212,7 +215,7 @@ class MiniTrackEnv(gymnasium.Env):
         self.act_buf[1:] = self.act_buf[:-1]
         self.act_buf[0] = act
         finished = self.best >= self.track.length
-        stuck = self.since_best >= STUCK_STEPS
+        stuck = self.since_best >= STUCK_STEPS or self.on_wall >= STUCK_STEPS
         return self._observe(), float(reward), bool(finished or stuck), False, self._info(finished, stuck)
 
     def render(self) -> np.ndarray | None:
@@ -251,6 +254,9 @@ class MiniTrackEnv(gymnasium.Env):
         if abs(offset) > limit:  # a wall: back on the track, speed lost
             self.pos = self.pos - (offset - math.copysign(limit, offset)) * normal
             self.speed *= 1.0 - WALL_SPEED_LOSS
+            self.on_wall += 1
+        else:
+            self.on_wall = 0
         # where the car is along the centre line, continuously: the nearest point plus the way past it
         arc = track.arc[new] + float(np.dot(self.pos - track.centre[new], tangent))
         step = (arc - self._arc + track.length / 2) % track.length - track.length / 2
