@@ -72,16 +72,33 @@ def _track_of(run: RunFile) -> Track | None:
     return None
 
 
-def plot_run(run: RunFile, target: Path, *, action_names: tuple[str, ...] | None = None) -> Path:
-    """Draws ``run`` into the PNG ``target`` (written whole or not at all) and returns its path."""
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing off screen (no display needed), without its font-cache notice on a first run."""
     import logging
 
     import matplotlib
 
     matplotlib.use("Agg")
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # not its font-cache notice on a first run
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_png(fig: Any, target: Path) -> Path:
+    """Writes the figure ``fig`` to the PNG ``target`` whole or not at all, closes it, returns ``target``."""
+    from playerruns.runs.atomic_io import atomic_write
+
+    fig.tight_layout()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda f: fig.savefig(f, format="png"))
+    pyplot().close(fig)
+    return target
+
+
+def plot_run(run: RunFile, target: Path, *, action_names: tuple[str, ...] | None = None) -> Path:
+    """Draws ``run`` into the PNG ``target`` (written whole or not at all) and returns its path."""
+    plt = pyplot()
     data = _series(run)
     fig, axes = plt.subplots(2, 2, figsize=SIZE_INCHES, dpi=DPI)
     (ax_act, ax_top), (ax_rew, ax_speed) = axes
@@ -124,13 +141,7 @@ def plot_run(run: RunFile, target: Path, *, action_names: tuple[str, ...] | None
     _draw_top_view(ax_top, run, data)
     fig.suptitle(f"{run.run_id}  ({run.metadata.get('interface', '?')}, {len(data['episodes'])} episode(s), "
                  f"return {sum(float(ep['rewards'].sum()) for ep in data['episodes']):.2f})", fontsize=10)
-    fig.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    from playerruns.runs.atomic_io import atomic_write
-
-    atomic_write(target, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return target
+    return save_png(fig, target)
 
 
 def _draw_top_view(ax: Axes, run: RunFile, data: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.runs.errors import PlayerRunsError
+from playerruns.tools.plotting import pyplot, save_png
 from playerruns.trainer.statistics import SUFFIX, iter_statistics
 
 DPI = 100
@@ -79,14 +80,7 @@ def plot_training(statistics: Path, target: Path) -> Path:
     x_key, x_label = ("env_steps", "environment steps") if len(steps) > 1 else ("updates", "training steps")
     injections = [x for r in records if r.get("event") == "injection" and (x := _number(r.get(x_key))) is not None]
 
-    import logging
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ((ax_ret, ax_demo), (ax_q, ax_loss)) = plt.subplots(2, 2, figsize=SIZE_INCHES, dpi=DPI)
 
     def line(ax: Any, get: Callable[[dict[str, Any]], Any], label: str, **style: Any) -> bool:
@@ -132,13 +126,7 @@ def plot_training(statistics: Path, target: Path) -> Path:
     updates = max((v for r in epochs if (v := _number(r.get("updates"))) is not None), default=0.0)
     fig.suptitle(f"{statistics.stem}: {len(epochs)} epoch record(s), {int(env_steps):,} environment steps, "
                  f"{int(updates):,} training steps", fontsize=10)
-    fig.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    from playerruns.runs.atomic_io import atomic_write
-
-    atomic_write(target, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return target
+    return save_png(fig, target)
 
 
 def plot_training_runs(path: Path, *, output_dir: Path | None, say: Callable[[str], None]) -> int:
