@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -30,6 +31,7 @@ from typing import Any
 
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 from tmrl.training_offline import TorchTrainingOffline
+from tqdm import tqdm
 
 from playerruns.bridge.dataset import DATASET_FILE, dataset_run_ids
 from playerruns.bridge.demo_path import DemoPath
@@ -197,7 +199,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return
         log.info(f"Player runs: pretraining on {memory.demo_index.n_demo_samples} demo samples for {steps} steps")
         started = time.monotonic()
-        stats = [agent.pretrain(memory.sample_demos_only()) for _ in range(steps)]
+        bar = tqdm(range(steps), desc="pretraining on demos", unit="step", file=sys.stderr, leave=False,
+                   disable=not sys.stderr.isatty())  # a bar on a terminal; the two log lines say it everywhere
+        stats = [agent.pretrain(memory.sample_demos_only()) for _ in bar]
         self.pretrained_steps = steps
         self.broadcast_pending = True
         tail = stats[-min(100, len(stats)):]
