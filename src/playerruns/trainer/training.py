@@ -340,7 +340,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
             if self.watch.tmrl_log:
                 log.info(f"Player runs: demo fraction of sampled batches this epoch: {fraction:.3f} "
                          f"({schedule}; {in_memory} of {raw} samples in memory are demos)")
-            for s in stats:  # tmrl sends these to wandb with the round's other statistics
+            for s in stats:  # in the epoch record's tmrl means (and so in TensorBoard and wandb) too
                 s["demo_fraction_sampled"] = fraction
                 s["demo_fraction_memory"] = in_memory / raw if raw else 0.0
             record.update(demo_fraction_sampled=fraction, demo_fraction_memory=in_memory / raw if raw else 0.0,
