@@ -48,6 +48,7 @@ ARGV = {
     "send_player_runs": ["--send-player-runs", "--player-runs-paths", "x.pkl"],
     "record_episode": ["--record-episode"],
     "inspect": ["--inspect", "--player-runs-paths", "x.pkl"], "plot": ["--plot", "--player-runs-paths", "x.pkl"],
+    "plot_training": ["--plot-training", "x.jsonl"],
     "reward_from_run": ["--reward-from-run", "x.pkl"],
     "relabel_rewards": ["--relabel-rewards", "--player-runs-paths", "x.pkl"],
     "export_minari": ["--export-minari", "a/b-v0", "--player-runs-paths", "x.pkl"],

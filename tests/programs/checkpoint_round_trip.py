@@ -61,7 +61,7 @@ out["files"] = sorted(p.name for p in source.iterdir())
 weighted = cls.keywords["memory_cls"]
 stock_memory = partial(GenericTorchMemory, *weighted.args, **{k: v for k, v in weighted.keywords.items()
                                                                if k not in ("demo_schedule", "keep_demos")})
-stock_keywords = {k: v for k, v in cls.keywords.items() if k != "player_runs"}
+stock_keywords = {k: v for k, v in cls.keywords.items() if k not in ("player_runs", "watch")}
 stock = TorchTrainingOffline(**{**stock_keywords, "memory_cls": stock_memory})
 stock.memory.append(worker)
 stock.total_samples += len(worker)
