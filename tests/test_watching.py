@@ -135,14 +135,17 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
     assert drawn.stdout.strip() == f"{statistics} -> {picture}"
     image = matplotlib.image.imread(picture)
     assert image.shape[:2] == (750, 1200)
-    assert _pixels(image[:375, :600], "#ff7f0e") > 200  # the evaluation's line (the second colour) in "returns"
+    # the evaluation's line (the second colour) in "returns": a line through 4+ epochs crosses most of the panel,
+    # however flat or steep the evaluations were (the legend's sample alone is ~30 columns)
+    assert _columns(image[:375, :600], "#ff7f0e") > 150
 
 
-def _pixels(image, colour: str) -> int:
+def _columns(image, colour: str) -> int:
+    """How many pixel columns of `image` hold `colour`: the horizontal reach of a line drawn in it."""
     import numpy as np
 
     rgb = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)]) / 255
-    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.1).sum())
+    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.1).any(axis=0).sum())
 
 
 def test_plot_training_reads_a_statistics_file_as_data_it_must_check(tmp_path):
@@ -165,7 +168,7 @@ def test_plot_training_reads_a_statistics_file_as_data_it_must_check(tmp_path):
     done = run_cli(tmp_path / "nohome", "--plot-training", str(path), "--output-dir", str(out))  # no TmrlData
     assert done.returncode == 0, done.stderr
     image = matplotlib.image.imread(out / "run.png")
-    assert _pixels(image[:375, :600], "#1f77b4") > 200  # the workers' return line
+    assert _columns(image[:375, :600], "#1f77b4") > 150  # the workers' return line, epochs 1 to 5
     empty = folder / "empty.jsonl"
     empty.write_text('{"event": "start", "epoch": 0, "updates": 0, "env_steps": 0}\n')
     refused = run_cli(tmp_path / "nohome", "--plot-training", str(empty))
