@@ -20,6 +20,8 @@ from playerruns.runs.validation import Compatibility, check_samples
 
 DEMO_FLAG = "is_demo"
 RUN_ID_KEY = "player_run_id"
+INTERVENTION_FLAG = "intervention"  # a step a person drove during training (playerruns.takeover), also a demo
+TAKE_OVER_KEY = "take_over"  # on the first step of a take-over: where on the lap it began (a share, or None)
 
 Compressor = Callable[[Sample], Sample]
 
@@ -49,6 +51,11 @@ def read_demo_run(data: bytes, source: str, compat: Compatibility | None) -> Run
 def is_demo(info: Any) -> bool:
     """True for the ``info`` of a sample that came from a player run."""
     return isinstance(info, dict) and info.get(DEMO_FLAG) is True
+
+
+def is_intervention(info: Any) -> bool:
+    """True for the ``info`` of a step a person drove by taking over from the policy."""
+    return isinstance(info, dict) and info.get(INTERVENTION_FLAG) is True
 
 
 def demo_samples(run: RunFile, compress: Compressor | None = None) -> list[Sample]:

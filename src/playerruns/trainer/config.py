@@ -60,6 +60,15 @@ class PlayerRunsConfig:
     SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
     SEQUENCE_LENGTH: int = 30  # window steps trained on; a batch holds BATCH_SIZE // SEQUENCE_LENGTH windows
     RECURRENT_HIDDEN_SIZE: int = 64  # the GRU's state size (actor and each critic)
+    # a person takes the wheel from a rollout worker (playerruns.takeover); read by --worker
+    TAKE_OVER: str = "off"  # "keyboard" (the task's window), "gamepad", or "stand-in" (a scripted person)
+    TAKE_OVER_KEY: str = "space"  # keyboard: hold this key (a pygame key name) to drive
+    TAKE_OVER_BUTTON: int = 5  # gamepad: hold this button (5: the right shoulder button of XInput pads)
+    TAKE_OVER_STICK: bool = False  # gamepad: moving the stick or a trigger beyond the dead zone takes over too
+    TAKE_OVER_DEADZONE: float = 0.08  # ... this share of the stick's or trigger's travel
+    TAKE_OVER_STEP_SECONDS: float = 0.05  # a gymnasium task's pace while a person watches (20 Hz, as the game)
+    TAKE_OVER_SKILL: float = 0.4  # stand-in: its driving skill, 0 (a beginner) to 1 (the practised stand-in)
+    TAKE_OVER_BUDGET: int | None = None  # stand-in: the most steps it drives in all (null: no bound)
 
     @property
     def source_path(self) -> Path:
@@ -88,11 +97,17 @@ class PlayerRunsConfig:
         return WindowShape(burn_in=self.SEQUENCE_BURN_IN, length=self.SEQUENCE_LENGTH)
 
     @property
+    def take_over(self) -> bool:
+        """True when a rollout worker lets a person (or the stand-in) take the wheel."""
+        return self.TAKE_OVER != "off"
+
+    @property
     def uses_demo_agent(self) -> bool:
         """True when the trainer's agent is DemoSacAgent rather than tmrl's stock one."""
         return self.DEMO_BC_COEF > 0  # pretraining and the actor warm-up need it too (checked when parsed)
 
 
+TAKE_OVER_KINDS = ("off", "keyboard", "gamepad", "stand-in")
 _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "ONLINE_INJECTION": ("true or false", lambda v: isinstance(v, bool)),
     "SOURCE_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
@@ -126,9 +141,17 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "RECURRENT_HIDDEN_SIZE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
+    "TAKE_OVER": ('"off", "keyboard", "gamepad" or "stand-in"', lambda v: v in TAKE_OVER_KINDS),
+    "TAKE_OVER_KEY": ("a key name string such as \"space\"", lambda v: isinstance(v, str) and v.strip() != ""),
+    "TAKE_OVER_BUTTON": ("a whole number >= 0 (a gamepad button)", lambda v: _is_whole(v) and 0 <= v < 64),
+    "TAKE_OVER_STICK": ("true or false", lambda v: isinstance(v, bool)),
+    "TAKE_OVER_DEADZONE": ("a number from 0 up to (not including) 1", lambda v: _is_number(v) and 0.0 <= v < 1.0),
+    "TAKE_OVER_STEP_SECONDS": ("a number from 0 to 1", lambda v: _is_number(v) and 0.0 <= v <= 1.0),
+    "TAKE_OVER_SKILL": ("a number from 0 to 1", lambda v: _is_share(v)),
+    "TAKE_OVER_BUDGET": ("a whole number >= 0, or null", lambda v: v is None or (_is_whole(v) and v >= 0)),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
-           "POLICY_AVERAGING")
+           "POLICY_AVERAGING", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
 
 def _is_whole(value: Any) -> bool:
@@ -223,12 +246,37 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if recurrent and bc > 0:
         raise conflict("RECURRENT", "DEMO_BC_COEF", "do not go together: the recurrent agent does not clone demos "
                        "(its demos are weighted in sampling; set DEMO_BC_COEF to 0)")
+    _check_take_over(values, interface, config_file)
     algorithm = str(tmrl_config.get("ALG", {}).get("ALGORITHM", "SAC"))
     for key, on, agent in (("RECURRENT", recurrent, "the recurrent agent"),
                            ("DEMO_BC_COEF", bc > 0, "the demo-aware agent")):
         if on and algorithm != "SAC":
             raise ConfigError(f"{config_file}: {SECTION}.{key} needs ALG.ALGORITHM \"SAC\" ({agent} extends "
                               f"tmrl's SAC), not {algorithm!r}")
+
+
+_TAKE_OVER_KEYS = {"keyboard": ("TAKE_OVER_KEY", "TAKE_OVER_STEP_SECONDS"),
+                   "gamepad": ("TAKE_OVER_BUTTON", "TAKE_OVER_STICK", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS"),
+                   "stand-in": ("TAKE_OVER_SKILL", "TAKE_OVER_BUDGET")}
+
+
+def _check_take_over(values: dict[str, Any], interface: str, config_file: str) -> None:
+    """The take-over keys fit the kind of take-over and the task."""
+    kind = values.get("TAKE_OVER", "off")
+    for other, keys in _TAKE_OVER_KEYS.items():
+        for key in keys:
+            if key in values and other != kind and key not in _TAKE_OVER_KEYS.get(kind, ()):
+                raise ConfigError(f"{config_file}: {SECTION}.{key} is for TAKE_OVER \"{other}\", but {SECTION}."
+                                  f"TAKE_OVER is \"{kind}\" (remove the key, or set TAKE_OVER to \"{other}\")")
+    if kind == "off":
+        return
+    if not interface.upper().startswith("GYM"):
+        raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER \"{kind}\" needs a gymnasium task (ENV.RTGYM_INTERFACE "
+                          f"'GYM:<id>') in this version; taking over in TrackMania ({interface or 'this interface'}) "
+                          "is not built yet: set TAKE_OVER to \"off\"")
+    if kind == "stand-in" and "MiniTrack" not in interface:
+        raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER \"stand-in\" drives MiniTrack only, not {interface}; "
+                          "use \"keyboard\" or \"gamepad\"")
 
 
 def wsl_hint(source_path: str) -> str | None:

@@ -68,6 +68,9 @@ def epoch_line(record: dict[str, Any]) -> str:
         parts.append(f"worker return {means.get('return_train', 0.0):.1f}")
     else:
         parts.append("no worker episode yet")
+    if "intervention_rate" in record:
+        parts.append(f"the person drove {100 * (record['intervention_rate'] or 0.0):.1f} % of the worker's steps "
+                     f"({record.get('take_overs', 0)} take-over(s))")
     if "evaluation_mean" in record:
         parts.append(f"evaluation {record['evaluation_mean']:.1f} (lowest {record['evaluation_lowest']:.1f} of "
                      f"{record['evaluation_episodes']}, {record['evaluation_steps']:.0f} steps)")

@@ -17,7 +17,7 @@ from tmrl.custom.custom_memories import GenericTorchMemory, MemoryTMFull, Memory
 
 from playerruns.bridge.seeding import generator
 from playerruns.bridge.setup import append_safely, raw_sample_count
-from playerruns.runs.demos import is_demo
+from playerruns.runs.demos import TAKE_OVER_KEY, is_demo, is_intervention, run_id_of
 from playerruns.runs.sample import INFO, ends_episode
 from playerruns.trainer.sampling import DemoIndex, DemoSchedule, demo_returns
 
@@ -37,6 +37,57 @@ class ColumnLayout:
 GENERIC_COLUMNS = ColumnLayout(done=6, info=5, reward=2)
 # MemoryTMLidar / LidarProgress / Full: index, act, speed, lidar or images, eoe (done), rew, info, ...
 TRACKMANIA_COLUMNS = ColumnLayout(done=4, info=6, reward=5)
+
+
+def episodes_with_demos(demo: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """Per raw sample: True where the episode it belongs to (samples up to and including a done flag) holds a
+    demo sample."""
+    if len(demo) == 0:
+        return np.zeros(0, dtype=bool)
+    episode = np.concatenate([[0], np.cumsum(done[:-1], dtype=np.int64)])
+    return (np.bincount(episode, weights=demo.astype(np.float64)) > 0)[episode]
+
+
+class TakeOverCounts:
+    """What the workers' samples say of the person taking over (``playerruns.takeover``): steps received from
+    workers (injected runs are not counted), the steps a person drove, the take-overs, and where on the lap
+    the latest take-overs began (for the trainer's epoch record, which drains them)."""
+
+    MAX_PLACES = 1000  # the places kept between two epochs
+
+    def __init__(self) -> None:
+        self.worker_steps = 0
+        self.person_steps = 0
+        self.take_overs = 0
+        self.places: list[float] = []
+        self.reported = (0, 0, 0)  # the counts at the last report
+
+    def count(self, samples: Any) -> None:
+        for sample in samples:
+            info = sample[INFO]
+            if run_id_of(info) is not None:
+                continue  # a player run's copy, injected or imported
+            self.worker_steps += 1
+            if not is_intervention(info):
+                continue
+            self.person_steps += 1
+            if TAKE_OVER_KEY in info:
+                self.take_overs += 1
+                place = info[TAKE_OVER_KEY]
+                if (isinstance(place, (int, float)) and not isinstance(place, bool) and 0.0 <= place <= 1.0
+                        and len(self.places) < self.MAX_PLACES):
+                    self.places.append(round(float(place), 3))
+
+    def report(self) -> dict[str, Any]:
+        """The statistics channel's take-over figures since the last report (see ``trainer.statistics``)."""
+        mark = getattr(self, "reported", (0, 0, 0))
+        steps, person, take_overs = (now - then for now, then in zip(
+            (self.worker_steps, self.person_steps, self.take_overs), mark, strict=True))
+        self.reported = (self.worker_steps, self.person_steps, self.take_overs)
+        places, self.places = self.places, []
+        return {"intervention_rate": person / steps if steps else 0.0, "person_steps": person,
+                "take_overs": take_overs, "take_over_at": places, "person_steps_total": self.person_steps,
+                "worker_steps_total": self.worker_steps}
 
 
 class DemoBatch(tuple):
@@ -84,6 +135,7 @@ class DemoWeightedSampling:
         self.warned_demo_overflow = False
         self.return_gamma = return_gamma  # DEMO_RETURN_BOUND: batches carry the player's returns, discounted by it
         self._returns: tuple[int, np.ndarray] | None = None  # (demo index version, returns per raw sample)
+        self.takeovers = TakeOverCounts()
 
     @classmethod
     def from_memory(cls, stock: Any, demo_schedule: DemoSchedule, keep_demos: bool = False) -> Any:
@@ -99,6 +151,7 @@ class DemoWeightedSampling:
         self.__dict__.update(state)
         self.__dict__.setdefault("sampled_batches", 0)  # checkpoints of earlier versions
         self.__dict__.setdefault("return_gamma", None)
+        self.__dict__.setdefault("takeovers", TakeOverCounts())
         self._returns = None  # a cache
         legacy = self.__dict__.pop("_warned_demo_overflow", False)  # the name in earlier checkpoints
         self.__dict__.setdefault("warned_demo_overflow", legacy)
@@ -135,18 +188,21 @@ class DemoWeightedSampling:
         self.demo_index.extend(np.fromiter((is_demo(s[INFO]) for s in buffer.memory), bool, len(buffer.memory)),
                                np.fromiter((ends_episode(s) for s in buffer.memory), bool, len(buffer.memory)),
                                trimmed)
+        self.takeovers.count(buffer.memory)
         if self.keep_demos:
             self.trim_keeping_demos()
 
     def trim_keeping_demos(self) -> None:
-        """Trims to ``memory_size`` as tmrl does, oldest first, but evicts only non-demo samples: the demo
-        episodes met in the cut move, whole and in order, to the front of the memory (still counted in
-        ``memory_size``). When demos alone overflow the memory, the oldest demos go too."""
+        """Trims to ``memory_size`` as tmrl does, oldest first, but evicts only episodes without a demo sample:
+        the episodes holding demos (a player run's, or a worker's episode where a person took over) met in the
+        cut move, whole and in order, to the front of the memory (still counted in ``memory_size``), so every
+        transition still pairs the samples it paired. When those alone overflow the memory, the oldest go too."""
         excess = len(self) - self.memory_size  # type: ignore[arg-type]  # tmrl's own trimming rule
         if excess <= 0:
             return
         demo, done = self.demo_index.demo, self.demo_index.done
-        others = np.flatnonzero(~demo)
+        kept = episodes_with_demos(demo, done)
+        others = np.flatnonzero(~kept)
         if len(others) <= excess:
             if not self.warned_demo_overflow:
                 log.warning(f"Player runs: demos alone fill MEMORY_SIZE ({self.memory_size}); the oldest demos are "
@@ -154,8 +210,8 @@ class DemoWeightedSampling:
                 self.warned_demo_overflow = True
             moved, cut = np.zeros(0, dtype=np.int64), excess
         else:
-            cut = int(others[excess - 1]) + 1  # a demo episode is contiguous, so none straddles the cut
-            moved = np.flatnonzero(demo[:cut])
+            cut = int(others[excess - 1]) + 1  # a kept episode is contiguous, so none straddles the cut
+            moved = np.flatnonzero(kept[:cut])
         head = moved.tolist()
         for c, column in enumerate(self.data):  # a few moved demos, then one slice, as tmrl's own trim
             self.data[c] = [column[i] for i in head] + column[cut:]

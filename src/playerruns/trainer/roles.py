@@ -107,6 +107,58 @@ def layer_norm_model(agent: partial) -> Any:
     return LayerNormMLPActorCritic
 
 
+def _take_over(worker_cls: type, player_runs: PlayerRunsConfig,
+               modifiers: dict[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any]]:
+    """PLAYER_RUNS.TAKE_OVER on a worker: the take-over worker class, its keywords, and the task's keywords
+    (a person needs the task drawn in a window)."""
+    from playerruns.envs.drivers import Skill
+    from playerruns.takeover.controls import KeyboardTakeOver, TakeOverSettings
+    from playerruns.takeover.worker import take_over_worker_cls
+
+    kind = player_runs.TAKE_OVER
+    settings = TakeOverSettings(key=player_runs.TAKE_OVER_KEY, button=player_runs.TAKE_OVER_BUTTON,
+                                stick=player_runs.TAKE_OVER_STICK, deadzone=player_runs.TAKE_OVER_DEADZONE)
+    factory: Any
+    if kind == "stand-in":
+        skill = Skill.at(player_runs.TAKE_OVER_SKILL)
+        factory = partial(_stand_in, skill=skill, budget=player_runs.TAKE_OVER_BUDGET)
+        step_seconds = 0.0
+    else:
+        factory = partial(KeyboardTakeOver, settings=settings) if kind == "keyboard" else partial(
+            _gamepad_with_view, settings=settings)
+        step_seconds = player_runs.TAKE_OVER_STEP_SECONDS
+        modifiers = {"render_mode": "rgb_array", **modifiers}
+    log.info(f"Player runs take-over: {kind} ({_take_over_hint(kind, settings)})")
+    return take_over_worker_cls(worker_cls), {"control_factory": factory, "step_seconds": step_seconds}, modifiers
+
+
+def _stand_in(env: Any, *, skill: Any, budget: int | None) -> Any:
+    from playerruns.takeover.controls import StandInTakeOver
+
+    return StandInTakeOver(skill, budget=budget)
+
+
+def _gamepad_with_view(env: Any, *, settings: Any) -> Any:
+    """The gamepad take-over, with the task's window when a display can show it."""
+    from playerruns.recording.input_sources import TaskView
+    from playerruns.takeover.controls import GamepadTakeOver
+
+    try:
+        view = TaskView(env.render)
+    except PlayerRunsError as err:
+        log.warning(f"Player runs take-over: no window to show the task ({err}); the pad still takes over")
+        view = None
+    return GamepadTakeOver(env, settings, view)
+
+
+def _take_over_hint(kind: str, settings: Any) -> str:
+    if kind == "keyboard":
+        return f"hold {settings.key} in the task's window to drive, release to give the car back"
+    if kind == "gamepad":
+        return f"hold button {settings.button} to drive" + (", or move the stick" if settings.stick else "")
+    return "a scripted person takes over where the agent is about to fail"
+
+
 def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
     if not player_runs.ONLINE_INJECTION:
         log.info("Player runs online injection: disabled (PLAYER_RUNS.ONLINE_INJECTION is false)")
@@ -139,13 +191,40 @@ def _exit_on_error(role: str) -> Iterator[None]:
         os._exit(1)
 
 
+def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
+                modifiers: dict[str, Any] | None = None) -> Any:
+    """tmrl's rollout worker for ``role`` ("worker", "expert", "test" or "benchmark") in the current config: the
+    recurrent one for RECURRENT, and, for "worker" with PLAYER_RUNS.TAKE_OVER on, one a person can take the
+    wheel from (``playerruns.takeover.worker``); otherwise exactly tmrl's."""
+    import tmrl.config.config_constants as cfg
+    from tmrl.networking import RolloutWorker
+
+    modifiers = modifiers or {}
+    worker_cls: Any = RolloutWorker
+    if player_runs.RECURRENT:
+        from playerruns.trainer.recurrent_sac import RecurrentRolloutWorker
+
+        worker_cls = RecurrentRolloutWorker
+    take_over: dict[str, Any] = {}
+    if role == "worker" and player_runs.take_over:  # else tmrl's own worker, sending what it sends today
+        worker_cls, take_over, modifiers = _take_over(worker_cls, player_runs, modifiers)
+    worker = worker_cls(env_cls=env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
+                        sample_compressor=setup.sample_compressor,
+                        device="cuda" if cfg.CUDA_INFERENCE else "cpu",
+                        server_ip=cfg.SERVER_IP_FOR_WORKER,
+                        max_samples_per_episode=cfg.RW_MAX_SAMPLES_PER_EPISODE,
+                        model_path=cfg.MODEL_PATH_WORKER, obs_preprocessor=setup.obs_preprocessor,
+                        crc_debug=cfg.CRC_DEBUG, standalone=role == "test", **take_over)
+    return worker
+
+
 def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool = False,
              tmrl_log: bool = False) -> int:
     """Starts one tmrl role and runs it until it ends (workers and the server run until killed)."""
     setup = load_setup()  # validates TmrlData and config.json first
     import tmrl.config.config_constants as cfg
     import tmrl.config.config_objects as cfg_obj
-    from tmrl.networking import RolloutWorker, Server
+    from tmrl.networking import Server
 
     modifiers = modifiers or {}
     if role == "server":
@@ -154,18 +233,7 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
             time.sleep(1.0)
     player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))  # workers too: the recurrent policy
     if role in ("worker", "expert", "test", "benchmark"):
-        worker_cls = RolloutWorker
-        if player_runs.RECURRENT:
-            from playerruns.trainer.recurrent_sac import RecurrentRolloutWorker
-
-            worker_cls = RecurrentRolloutWorker
-        worker = worker_cls(env_cls=env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
-                               sample_compressor=setup.sample_compressor,
-                               device="cuda" if cfg.CUDA_INFERENCE else "cpu",
-                               server_ip=cfg.SERVER_IP_FOR_WORKER,
-                               max_samples_per_episode=cfg.RW_MAX_SAMPLES_PER_EPISODE,
-                               model_path=cfg.MODEL_PATH_WORKER, obs_preprocessor=setup.obs_preprocessor,
-                               crc_debug=cfg.CRC_DEBUG, standalone=role == "test")
+        worker = make_worker(role, setup, player_runs, modifiers)
         if role == "worker":
             with _exit_on_error("worker"):
                 worker.run()

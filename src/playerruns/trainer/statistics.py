@@ -14,7 +14,10 @@ default ``~/TmrlData/statistics/``). Every record has ``event``, ``time`` (Unix 
   ``q_other``; and ``tmrl``: the mean over the epoch's rounds of each number tmrl reports
   (``return_train``, ``loss_critic``, ...); with ``EVALUATION_EPISODES``, after an evaluation,
   ``evaluation_mean``, ``evaluation_lowest``, ``evaluation_steps`` (median episode length) and
-  ``evaluation_episodes``.
+  ``evaluation_episodes``; once a person has taken the wheel from a worker (``PLAYER_RUNS.TAKE_OVER``),
+  ``intervention_rate`` (the share of the epoch's worker steps the person drove), ``person_steps``,
+  ``take_overs`` (both in the epoch), ``take_over_at`` (where on the lap each began, a share, when the
+  task says), ``person_steps_total`` and ``worker_steps_total``.
 
 The same records go to TensorBoard and wandb when asked (``playerruns.trainer.sinks``).
 

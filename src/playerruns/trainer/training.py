@@ -330,6 +330,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         before = (memory.sampled_demos, memory.sampled_total) if weighted else (0, 0)
         stats = super().run_epoch(interface)
         record: dict[str, Any] = {}
+        if weighted and memory.takeovers.person_steps:  # a person (or the stand-in) took the wheel in this run
+            record.update(memory.takeovers.report())
         if isinstance(memory, DemoWeightedSampling):
             demos = memory.sampled_demos - before[0]
             total = memory.sampled_total - before[1]

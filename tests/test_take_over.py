@@ -1,0 +1,227 @@
+"""Taking the wheel during training (``PLAYER_RUNS.TAKE_OVER``): the settings, the scripted stand-in that steps in
+where the agent fails, the worker that drives and tags exactly those steps, the memory that keeps whole the
+episodes they are in, and every intervention step counted alike by a real worker and a real trainer through
+tmrl's server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from playerruns.bridge.setup import append_samples
+from playerruns.envs import minitrack
+from playerruns.envs.drivers import PRACTISED, Skill, line_follower
+from playerruns.runs.demos import DEMO_FLAG, INTERVENTION_FLAG, TAKE_OVER_KEY, is_intervention
+from playerruns.runs.errors import ConfigError
+from playerruns.takeover.controls import StandInTakeOver
+from playerruns.trainer.config import parse_player_runs
+from playerruns.trainer.sampling import DemoSchedule
+from tests.helpers import (
+    PROGRAMS,
+    REPO,
+    Roles,
+    local_ports,
+    make_home,
+    read_checkpoint,
+    subprocess_env,
+    trainer_statistics,
+    wait_for_server,
+)
+
+MINITRACK = "GYM:playerruns.envs.minitrack:MiniTrack-v0"
+
+
+def _config(interface: str = MINITRACK, **keys) -> dict:
+    return {"ENV": {"RTGYM_INTERFACE": interface}, "PLAYER_RUNS": keys}
+
+
+def test_take_over_is_off_by_default_and_its_keys_are_checked():
+    assert parse_player_runs(_config()).take_over is False
+    assert parse_player_runs(_config(TAKE_OVER="keyboard", TAKE_OVER_KEY="left shift")).TAKE_OVER_KEY == "left shift"
+    with pytest.raises(ConfigError, match=r'PLAYER_RUNS.TAKE_OVER is \'joystick\', expected "off", "keyboard", '
+                                          r'"gamepad" or "stand-in"'):
+        parse_player_runs(_config(TAKE_OVER="joystick"))
+    with pytest.raises(ConfigError, match=r'TAKE_OVER_BUTTON is for TAKE_OVER "gamepad", but PLAYER_RUNS.TAKE_OVER '
+                                          r'is "keyboard"'):
+        parse_player_runs(_config(TAKE_OVER="keyboard", TAKE_OVER_BUTTON=3))
+    with pytest.raises(ConfigError, match=r'TAKE_OVER_SKILL is for TAKE_OVER "stand-in", but PLAYER_RUNS.TAKE_OVER '
+                                          r'is "off"'):
+        parse_player_runs(_config(TAKE_OVER_SKILL=0.5))
+    with pytest.raises(ConfigError, match=r"TAKE_OVER_DEADZONE is 1.5, expected a number from 0 up to"):
+        parse_player_runs(_config(TAKE_OVER="gamepad", TAKE_OVER_DEADZONE=1.5))
+    with pytest.raises(ConfigError, match=r'TAKE_OVER "keyboard" needs a gymnasium task .* TrackMania \(TM20LIDAR\)'):
+        parse_player_runs(_config("TM20LIDAR", TAKE_OVER="keyboard"))
+    with pytest.raises(ConfigError, match=r'TAKE_OVER "stand-in" drives MiniTrack only'):
+        parse_player_runs(_config("GYM:Pendulum-v1", TAKE_OVER="stand-in"))
+
+
+def _drive(agent, stand_in: StandInTakeOver, steps: int, track: str = "circuit") -> list[bool]:
+    """Drives MiniTrack with ``agent`` while ``stand_in`` watches; True for each step the stand-in drove."""
+    env = minitrack.make(track)
+    obs, info = env.reset(seed=0)
+    stand_in.start_episode()
+    driven = []
+    for _ in range(steps):
+        person = stand_in.poll(obs, info)
+        driven.append(person is not None)
+        obs, _, terminated, truncated, info = env.step(person if person is not None else agent(obs))
+        if terminated or truncated:
+            obs, info = env.reset()
+            stand_in.start_episode()
+    return driven
+
+
+def _runs(flags: list[bool]) -> list[int]:
+    """The lengths of the stretches of True in ``flags``."""
+    lengths, current = [], 0
+    for flag in [*flags, False]:
+        if flag:
+            current += 1
+        elif current:
+            lengths.append(current)
+            current = 0
+    return lengths
+
+
+def test_the_stand_in_steps_in_where_the_agent_fails_and_lets_go():
+    def into_the_wall(obs):
+        return np.array([1.0, -1.0, 1.0], np.float32)  # full gas, full right: it hits the border and stays there
+
+    driven = _drive(into_the_wall, StandInTakeOver(Skill.at(0.4), hold=40), 1500)
+    stretches = _runs(driven)
+    assert len(stretches) >= 3 and max(stretches) <= 40  # it steps in again and again, never longer than hold
+    assert driven[:5] == [False] * 5  # the agent drives first
+    # a good driver as the agent needs it (almost) never
+    calm = _drive(line_follower(rng=np.random.default_rng(1), skill=PRACTISED), StandInTakeOver(Skill.at(0.4)), 1500)
+    assert sum(calm) < 0.25 * sum(driven)
+
+
+def test_the_stand_in_keeps_to_its_budget():
+    def standing(obs):
+        return np.array([-1.0, 1.0, 0.0], np.float32)  # brakes: no progress ever
+
+    stand_in = StandInTakeOver(Skill.at(0.4), hold=40, budget=50)
+    driven = _drive(standing, stand_in, 600)
+    assert sum(driven) == 50 == stand_in.used
+    assert _runs(driven) == [40, 10]
+
+
+def _episode(episode: int, steps: int, person: range | None) -> list:
+    """A worker's episode: observations [episode, t, 0], the steps in ``person`` driven by a person."""
+    obs = [np.array([episode, t, 0.0], dtype=np.float32) for t in range(steps + 1)]
+    samples = [(None, obs[0], 0.0, False, False, {})]
+    for t in range(1, steps + 1):
+        info = {INTERVENTION_FLAG: True, DEMO_FLAG: True} if person is not None and t in person else {}
+        samples.append((np.array([0.5], np.float32), obs[t], 1.0 if info else 0.0, False, t == steps, info))
+    return samples
+
+
+def test_trimming_keeps_whole_every_episode_a_person_drove_part_of(tmp_path):
+    from playerruns.trainer.memories import DemoWeightedGenericTorchMemory
+
+    memory = DemoWeightedGenericTorchMemory(memory_size=60, batch_size=40, dataset_path=str(tmp_path / "none"),
+                                            demo_schedule=DemoSchedule(fraction=0.5), keep_demos=True)
+    append_samples(memory, _episode(0, 9, None))
+    append_samples(memory, _episode(1, 9, range(4, 7)))  # the person drove steps 4-6 of this one
+    for episode in range(2, 20):
+        append_samples(memory, _episode(episode, 9, None))
+        assert len(memory) <= memory.memory_size
+    observations = np.array([o for o in memory.data[1]])
+    kept = observations[observations[:, 0] == 1.0][:, 1].tolist()
+    assert kept == list(range(10))  # the whole episode, in order, not only the three steps
+    assert memory.demo_index.n_demo_samples == 3
+    for _ in range(20):
+        obs, _, rew, next_obs, _, _ = memory.sample()
+        demo_rows = rew == 1.0
+        assert demo_rows.any()
+        # every demo transition still starts from the observation right before it
+        assert bool(((next_obs[:, 1] == obs[:, 1] + 1) & (next_obs[:, 0] == obs[:, 0]))[demo_rows].all())
+
+
+@contextmanager
+def _worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
+    """The counts of a worker that ran ``episodes`` training episodes; it lives (its last buffers on their way)
+    until the block ends."""
+    proc = subprocess.Popen([sys.executable, str(PROGRAMS / "take_over_worker.py"), str(episodes)],
+                            env=subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=REPO, start_new_session=True)
+    lines: list[str] = []
+    try:
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith("{") for line in lines):
+            assert proc.poll() is None, "".join(lines)[-3000:]
+            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + "".join(lines)[-3000:]
+            time.sleep(0.2)
+        yield json.loads(next(line for line in lines if line.startswith("{")))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_stock_worker_is_tmrls_own_without_take_over(tmp_path):
+    home = make_home(tmp_path, interface=MINITRACK, **local_ports())
+    with _worker(home, 0) as counted:
+        assert counted["class"] == "RolloutWorker"
+
+
+@pytest.mark.slow
+def test_every_intervention_step_reaches_the_trainer_once_through_tmrls_server(tmp_path):
+    episodes, max_steps = 4, 250
+    home = make_home(tmp_path, interface=MINITRACK, MEMORY_SIZE=1_000_000, BATCH_SIZE=32, MAX_EPOCHS=10_000,
+                     ROUNDS_PER_EPOCH=1, TRAINING_STEPS_PER_ROUND=20, ENVIRONMENT_STEPS_BEFORE_TRAINING=100,
+                     UPDATE_BUFFER_INTERVAL=5, UPDATE_MODEL_INTERVAL=20,
+                     MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=1000.0, RW_MAX_SAMPLES_PER_EPISODE=max_steps,
+                     **local_ports(), PLAYER_RUNS={"TAKE_OVER": "stand-in", "TAKE_OVER_SKILL": 0.4})
+    roles = Roles(home, tmp_path)
+    try:
+        roles.start("server", "--server")
+        wait_for_server(roles, home, "server")
+        roles.start("trainer", "--trainer")
+        with _worker(home, episodes) as counted:  # an untrained policy: the stand-in has work to do
+            assert counted["class"] == "TakeOverRolloutWorker"
+            assert counted["person_steps"] > 0 and counted["take_overs"] > 0
+
+            def trainer_saw_everything() -> bool:
+                epochs = [r for r in trainer_statistics(home, "epoch") if "worker_steps_total" in r]
+                return bool(epochs) and epochs[-1]["worker_steps_total"] == counted["steps"] + episodes
+
+            roles.wait_for(trainer_saw_everything, 180, "the trainer to count the worker's steps",
+                           ("server", "trainer"))
+            epochs = [r for r in trainer_statistics(home, "epoch") if "worker_steps_total" in r]
+            last = epochs[-1]
+            assert last["person_steps_total"] == counted["person_steps"]  # none lost, none counted twice
+            assert sum(r["take_overs"] for r in epochs) == counted["take_overs"]
+            assert sum(r["person_steps"] for r in epochs) == counted["person_steps"]
+            assert all(0.0 <= r["intervention_rate"] <= 1.0 for r in epochs)
+            places = [p for r in epochs for p in r["take_over_at"]]
+            assert len(places) == counted["take_overs"] and all(0.0 <= p <= 1.0 for p in places)
+            log = roles.log("trainer")
+            assert "the person drove" in log and "take-over(s)" in log
+            assert "Traceback" not in log
+
+            def checkpoint_has_everything():
+                instance = read_checkpoint(home)
+                return instance is not None and instance.memory.takeovers.worker_steps == counted["steps"] + episodes
+
+            roles.wait_for(checkpoint_has_everything, 120, "a checkpoint with every sample", ("trainer",))
+            memory = read_checkpoint(home).memory
+            infos = memory.data[memory.columns.info]
+            person = [i for i in infos if is_intervention(i)]
+            assert len(person) == counted["person_steps"]
+            assert all(i.get(DEMO_FLAG) is True for i in person)  # player data for sampling, retention and cloning
+            assert sum(TAKE_OVER_KEY in i for i in person) == counted["take_overs"]
+            assert memory.demo_index.n_demo_samples == counted["person_steps"]
+    finally:
+        roles.stop_all()
