@@ -54,12 +54,12 @@ def _xdotool(display: str, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _window(display: str, timeout: float = 60.0) -> tuple[str, tuple[int, int, int, int]]:
+def _window(display: str, timeout: float = 60.0, title: str = WINDOW_TITLE) -> tuple[str, tuple[int, int, int, int]]:
     """The MiniTrack window's id and geometry (left, top, width, height), from the X server's window tree.
 
     (``xdotool search`` does not see windows on a display without a window manager.)"""
     deadline = time.monotonic() + timeout
-    pattern = re.compile(r"(0x[0-9a-f]+) \"" + re.escape(WINDOW_TITLE) + r"\".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)")
+    pattern = re.compile(r"(0x[0-9a-f]+) \"" + re.escape(title) + r"\".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)")
     while time.monotonic() < deadline:
         tree = subprocess.run(["xwininfo", "-root", "-tree"], env={**os.environ, "DISPLAY": display},
                               capture_output=True, text=True, timeout=30).stdout
@@ -235,3 +235,55 @@ def test_the_window_says_what_to_do_and_starts_with_the_first_input(tmp_path, di
     gas = np.array([s[0][0] for s in run.samples[1:]])
     assert gas[0] == 1.0 and gas[:10].min() == 1.0  # the first recorded step is already the person's gas
     assert "press Enter to start" in term.output and "Episode 2" not in term.output
+
+
+def test_holding_space_in_the_workers_window_takes_the_wheel_and_the_trainer_learns_those_steps(tmp_path, display):
+    """A real server, trainer and worker with PLAYER_RUNS.TAKE_OVER "keyboard": the worker's window shows the agent
+    driving; a person holds Space and the gas for two seconds, then lets go."""
+    from PIL import Image
+
+    from playerruns.recording.input_sources import TaskView
+    from tests.helpers import Roles, local_ports, trainer_statistics, wait_for_server
+
+    home = make_home(tmp_path, interface=MINITRACK, MEMORY_SIZE=1_000_000, BATCH_SIZE=32, MAX_EPOCHS=10_000,
+                     ROUNDS_PER_EPOCH=1, TRAINING_STEPS_PER_ROUND=20, ENVIRONMENT_STEPS_BEFORE_TRAINING=50,
+                     UPDATE_BUFFER_INTERVAL=5, UPDATE_MODEL_INTERVAL=20, MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP=1000.0,
+                     RW_MAX_SAMPLES_PER_EPISODE=200, **local_ports(), PLAYER_RUNS={"TAKE_OVER": "keyboard"})
+    roles = Roles(home, tmp_path)
+    try:
+        roles.start("server", "--server")
+        wait_for_server(roles, home, "server")
+        roles.start("trainer", "--trainer")
+        roles.start("worker", "--worker", env={"DISPLAY": display})
+        window, geometry = _window(display, title="playerruns: hold space to take the wheel")
+        left, top, width, height = geometry
+        panel = (0, height - TaskView.PANEL, width, TaskView.PANEL)
+        time.sleep(1.0)
+        watching = _screenshot(display, geometry)
+        assert _text_at(watching, "Hold space to take the wheel; arrows drive", panel) < 8
+        _xdotool(display, "mousemove", str(left + width // 2), str(top + height // 3))
+        _xdotool(display, "windowfocus", window)
+        _xdotool(display, "keydown", "space")
+        _xdotool(display, "keydown", "Up")
+        time.sleep(2.0)
+        driving = _screenshot(display, geometry)
+        _xdotool(display, "keyup", "Up")
+        _xdotool(display, "keyup", "space")
+        Image.fromarray(driving).save(tmp_path / "take-over-window.png")
+        assert _text_at(driving, "YOU drive: release to give the car back", panel) < 8
+
+        def taken() -> list[dict]:
+            return [r for r in trainer_statistics(home, "epoch") if r.get("person_steps_total")]
+
+        roles.wait_for(lambda: bool(taken()) and "the person drove" in roles.log("worker")
+                       and int(re.findall(r"\((\d+) of \d+ so far\)", roles.log("worker"))[-1]) > 0, 120,
+                       "the worker to send an episode the person drove part of", ("server", "trainer", "worker"))
+        worker_log = roles.log("worker")
+        so_far = [int(n) for n in re.findall(r"\((\d+) of \d+ so far\)", worker_log)]
+        roles.wait_for(lambda: taken()[-1]["person_steps_total"] >= so_far[-1], 120, "the trainer to count them",
+                       ("server", "trainer", "worker"))
+        held = so_far[-1]
+        assert 10 <= held <= 2.0 / 0.05 + 20  # two seconds at 20 Hz, give or take the key's way to the window
+        assert taken()[-1]["take_overs"] >= 1 or sum(r["take_overs"] for r in taken()) >= 1
+    finally:
+        roles.stop_all()

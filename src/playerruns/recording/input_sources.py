@@ -219,14 +219,15 @@ class TaskView:
     TEXT = (235, 235, 235)
     FONT_SIZE = 24
 
-    def __init__(self, render: Callable[[], Any] | None, size: tuple[int, int] = (600, 600)) -> None:
+    def __init__(self, render: Callable[[], Any] | None, size: tuple[int, int] = (600, 600),
+                 title: str = TITLE) -> None:
         pygame = self._pygame = _pygame()
         try:
             pygame.display.init()
             self.screen = pygame.display.set_mode((size[0], size[1] + self.PANEL))
         except pygame.error as err:
             raise PlayerRunsError(f"cannot open a window ({err})") from None
-        pygame.display.set_caption(self.TITLE)
+        pygame.display.set_caption(title)
         pygame.font.init()
         self.font = pygame.font.Font(None, self.FONT_SIZE)
         self.size = size
@@ -302,9 +303,9 @@ class KeyboardWindowSource:
     """
 
     def __init__(self, action_space: spaces.Box, render: Callable[[], Any] | None = None,
-                 controls: str = "axes") -> None:
+                 controls: str = "axes", title: str = TaskView.TITLE) -> None:
         try:
-            self.view = TaskView(render)
+            self.view = TaskView(render, title=title)
         except PlayerRunsError as err:
             raise PlayerRunsError(f"--record-input keyboard: {err}; on a machine without a display use a gamepad "
                                   "or a scripted driver") from None

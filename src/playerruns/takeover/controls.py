@@ -75,7 +75,8 @@ class KeyboardTakeOver:
 
     def __init__(self, env: Any, settings: TakeOverSettings) -> None:
         try:
-            self.source = KeyboardWindowSource(env.action_space, render=env.render, controls=controls_of(env))
+            self.source = KeyboardWindowSource(env.action_space, render=env.render, controls=controls_of(env),
+                                               title=f"playerruns: hold {settings.key} to take the wheel")
         except PlayerRunsError as err:
             raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER keyboard: {err}") from None
         pygame = self._pygame = self.source._pygame

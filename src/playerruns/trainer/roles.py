@@ -144,7 +144,7 @@ def _gamepad_with_view(env: Any, *, settings: Any) -> Any:
     from playerruns.takeover.controls import GamepadTakeOver
 
     try:
-        view = TaskView(env.render)
+        view = TaskView(env.render, title=f"playerruns: hold button {settings.button} to take the wheel")
     except PlayerRunsError as err:
         log.warning(f"Player runs take-over: no window to show the task ({err}); the pad still takes over")
         view = None
