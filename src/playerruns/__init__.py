@@ -3,9 +3,9 @@
 One folder a part: ``runs`` (run files as plain data), ``bridge`` (tmrl's configuration, the one
 demo path into a memory, the ``data.pkl`` import), ``recording``, ``shipping`` (runs through tmrl's
 server), ``trainer`` (inside tmrl's trainer, with its statistics channel), ``takeover`` (a person
-takes the wheel from a rollout worker), ``tools`` (inspect, plot,
-rewards, Minari), ``envs`` (toy tasks and scripted drivers) and ``builtin`` (the experiment and
-``--demo``, which the library never imports). ``cli`` is ``python -m playerruns``.
+takes the wheel from a rollout worker), ``tools`` (inspect, plot, rewards, Minari), ``envs`` (toy
+tasks and scripted drivers) and ``builtin`` (the experiment and ``--demo``, which the library never
+imports). ``cli`` is ``python -m playerruns``.
 What users import is listed in ``__all__`` below.
 """
 

@@ -80,9 +80,8 @@ class TakeOverCounts:
 
     def report(self) -> dict[str, Any]:
         """The statistics channel's take-over figures since the last report (see ``trainer.statistics``)."""
-        mark = getattr(self, "reported", (0, 0, 0))
         steps, person, take_overs = (now - then for now, then in zip(
-            (self.worker_steps, self.person_steps, self.take_overs), mark, strict=True))
+            (self.worker_steps, self.person_steps, self.take_overs), self.reported, strict=True))
         self.reported = (self.worker_steps, self.person_steps, self.take_overs)
         places, self.places = self.places, []
         return {"intervention_rate": person / steps if steps else 0.0, "person_steps": person,
