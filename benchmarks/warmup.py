@@ -253,9 +253,10 @@ def write_report(args: argparse.Namespace) -> None:
     checks = targets(summary, headline)
     summary["targets"] = [{"target": t, "met": met, "figures": why} for t, met, why in checks]
     out_json = report.write_json(args.out / f"warmup-{task.name}.json", summary)
-    shown = [a for a in ("scratch", headline, *summary["arms"]) if a in summary["arms"]]
+    seeds = len(summary["arms"].get(headline, summary["arms"][next(iter(summary["arms"]))])["seeds"])
+    shown = [a for a in ("scratch", headline, *summary["arms"]) if a in summary["arms"]
+             and len(summary["arms"][a]["seeds"]) >= seeds]  # an ablation on fewer seeds is in the table only
     shown = list(dict.fromkeys(shown))[:5]
-    seeds = len(summary["arms"][shown[0]]["seeds"])
     out_png = report.plot([r for r in results if r.arm in shown], task, args.out / f"warmup-{task.name}.png",
                           f"{task.name}: the whole curve, {budget} steps, {seeds} seeds")
 

@@ -86,7 +86,7 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
     palette = iter(("tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan", "tab:olive"))
     arms = sorted({r.arm for r in results}, key=lambda a: (a == "scratch", a))
     colors = {a: "tab:gray" if a == "scratch" else next(palette, "tab:blue") for a in arms}
-    players: dict[float, str] = {}
+    players: dict[str, list[float]] = {}  # per arm: the player's median lap of each seed's runs
     for arm in arms:
         runs = [r for r in results if r.arm == arm]
         label = f"{arm} ({len(runs)} seeds)" if len(runs) > 1 else f"{arm} (seed {runs[0].seed})"
@@ -103,10 +103,12 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
                             marker=".", linestyle="none" if len(laps) < 2 else "-")
             player = (r.driver or {}).get("median_lap_steps")
             if player is not None:
-                players.setdefault(float(player), colors[arm])
+                players.setdefault(arm, []).append(float(player))
     top.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"a lap ({task.threshold:g})")
-    for lap, color in players.items():
-        bottom.axhline(lap, color=color, linestyle="--", linewidth=1, label=f"player's median lap ({lap:.0f})")
+    for arm, laps in players.items():
+        lap = float(np.median(laps))
+        bottom.axhline(lap, color=colors[arm], linestyle="--", linewidth=1,
+                       label=f"{arm}: the player's median lap ({lap:.0f})")
     top.set_ylabel("evaluation score")
     top.set_title(title)
     top.legend(fontsize=8, loc="lower right")
