@@ -26,16 +26,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import tempfile
-import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from warmup import iqm_interval, machine, median, seed_range  # the sibling benchmark (this script's folder)
+from warmup import (  # the sibling benchmark (this script's folder)
+    in_workspace,
+    iqm_interval,
+    machine,
+    median,
+    seed_range,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARMS = ("upfront", "interventions", "half")
@@ -272,20 +275,7 @@ def main() -> None:
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         parser.error(f"--arms: unknown {', '.join(unknown)}; known {', '.join(ARMS)}")
-    work = Path(tempfile.mkdtemp(prefix="playerruns-take-over-"))
-    os.environ["HOME"] = str(work / "evaluator")  # tmrl reads HOME at import: the evaluator's own TmrlData
-    from playerruns.bridge.setup import init_tmrl_data
-
-    init_tmrl_data(work / "evaluator", interface=f"GYM:{task().env_id}")
-    started = time.monotonic()
-    try:
-        if not args.report_only:
-            run_missing(args, work)
-            print(f"runs done in {(time.monotonic() - started) / 60:.1f} min", flush=True)
-        write_report(args)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
+    in_workspace("playerruns-take-over-", task().env_id, args, run_missing, write_report)
 
 if __name__ == "__main__":
     main()

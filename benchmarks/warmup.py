@@ -304,9 +304,6 @@ def main() -> None:
     args = parser.parse_args()
     args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
 
-    work = Path(tempfile.mkdtemp(prefix="playerruns-warmup-"))
-    os.environ["HOME"] = str(work / "evaluator")  # tmrl reads HOME at import: the evaluator's own TmrlData
-    from playerruns.bridge.setup import init_tmrl_data
     from playerruns.builtin import tasks
 
     for name in args.arms:
@@ -314,7 +311,18 @@ def main() -> None:
             tasks.Arm.parse(name, tasks.TASKS[args.task].full["runs"])
         except ValueError as err:
             parser.error(f"--arms: {err}")
-    init_tmrl_data(work / "evaluator", interface=f"GYM:{tasks.TASKS[args.task].env_id}")
+    in_workspace("playerruns-warmup-", tasks.TASKS[args.task].env_id, args, run_missing, write_report)
+
+
+def in_workspace(prefix: str, env_id: str, args: argparse.Namespace,
+                 run_missing: Any, write_report: Any) -> None:
+    """A benchmark's missing runs (unless ``--report-only``), then its report, in a temporary folder removed at
+    the end; the evaluator in this process gets a TmrlData of its own there (tmrl reads HOME at import)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["HOME"] = str(work / "evaluator")
+    from playerruns.bridge.setup import init_tmrl_data
+
+    init_tmrl_data(work / "evaluator", interface=f"GYM:{env_id}")
     started = time.monotonic()
     try:
         if not args.report_only:
