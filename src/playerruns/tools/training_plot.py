@@ -7,7 +7,9 @@ steps (the training steps when no worker sample came, e.g. a trainer that only t
 - **returns**: the workers' episode return (tmrl's ``return_train``, mean over each epoch's rounds, once an
   episode has ended) and, with
   ``EVALUATION_EPISODES``, the trainer's evaluation (mean and lowest of its episodes);
-- **demos**: their share of the replay memory and of the sampled batches; a dotted line at each injection;
+- **demos**: their share of the replay memory and of the sampled batches, and, once a person has taken the
+  wheel (``PLAYER_RUNS.TAKE_OVER``), the share of the worker's steps they drove; a dotted line at each
+  injection;
 - **critic and cloning**: the critic's mean Q on demo rows and on the others, and the share of batch rows
   cloned (with ``DEMO_BC_COEF``);
 - **losses**: tmrl's critic and actor losses.
@@ -96,6 +98,7 @@ def plot_training(statistics: Path, target: Path) -> Path:
     ax_ret.set(title="returns", xlabel=x_label, ylabel="episode return")
     line(ax_demo, lambda r: r.get("demo_fraction_memory"), "share of the replay memory")
     line(ax_demo, lambda r: r.get("demo_fraction_sampled"), "share of sampled batches")
+    line(ax_demo, lambda r: r.get("intervention_rate"), "share of the worker's steps a person drove")
     ax_demo.set(title="demos", xlabel=x_label, ylabel="share", ylim=(-0.02, 1.02))
     for x in injections:
         ax_demo.axvline(x, color="0.6", ls=":", lw=1)
