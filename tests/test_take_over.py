@@ -225,3 +225,17 @@ def test_every_intervention_step_reaches_the_trainer_once_through_tmrls_server(t
             assert memory.demo_index.n_demo_samples == counted["person_steps"]
     finally:
         roles.stop_all()
+
+
+@pytest.mark.parametrize("kind, fragments", [
+    ("keyboard", ('PLAYER_RUNS.TAKE_OVER "keyboard": cannot open a window (no display', "take over with \"gamepad\"")),
+    ("gamepad", ('PLAYER_RUNS.TAKE_OVER "gamepad": no gamepad found', "connect the pad before starting")),
+])
+def test_a_take_over_without_its_window_or_pad_is_one_line_and_exit_2(tmp_path, kind, fragments):
+    home = make_home(tmp_path, interface=MINITRACK, **local_ports(), PLAYER_RUNS={"TAKE_OVER": kind})
+    result = subprocess.run([sys.executable, "-m", "playerruns", "--worker"], capture_output=True, text=True,
+                            timeout=120, cwd=REPO, env=subprocess_env(home, SDL_JOYSTICK_DISABLE="1"))
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("playerruns: error: ")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), errors
+    assert "Traceback" not in result.stderr

@@ -105,8 +105,8 @@ def plot(results: list[ArmResult], task: Task, path: Path, title: str) -> Path:
             if player is not None:
                 players.setdefault(arm, []).append(float(player))
     top.axhline(task.threshold, color="tab:red", linestyle="--", linewidth=1, label=f"a lap ({task.threshold:g})")
-    for arm, laps in players.items():
-        lap = float(np.median(laps))
+    for arm, player_laps in players.items():
+        lap = float(np.median(player_laps))
         bottom.axhline(lap, color=colors[arm], linestyle="--", linewidth=1,
                        label=f"{arm}: the player's median lap ({lap:.0f})")
     top.set_ylabel("evaluation score")

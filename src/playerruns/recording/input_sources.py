@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 Policy = Callable[[Any], Any]  # observation -> action (a scripted stand-in for a person)
 
+_NO_SCREEN = ("offscreen", "dummy")  # SDL's video drivers that draw in memory only
 DEFAULT_END_BUTTON = 6  # Back/Select on XInput-style pads under SDL
 DEADZONE = 0.08
 
@@ -224,6 +225,10 @@ class TaskView:
         pygame = self._pygame = _pygame()
         try:
             pygame.display.init()
+            driver = pygame.display.get_driver()
+            if driver in _NO_SCREEN and os.environ.get("SDL_VIDEODRIVER") != driver:
+                pygame.display.quit()  # SDL fell back to drawing in memory: nobody would see the window
+                raise pygame.error("no display: SDL found no screen to draw on (DISPLAY or WAYLAND_DISPLAY unset)")
             self.screen = pygame.display.set_mode((size[0], size[1] + self.PANEL))
         except pygame.error as err:
             raise PlayerRunsError(f"cannot open a window ({err})") from None
@@ -303,9 +308,9 @@ class KeyboardWindowSource:
     """
 
     def __init__(self, action_space: spaces.Box, render: Callable[[], Any] | None = None,
-                 controls: str = "axes", title: str = TaskView.TITLE) -> None:
+                 controls: str = "axes", view: TaskView | None = None) -> None:
         try:
-            self.view = TaskView(render, title=title)
+            self.view = view if view is not None else TaskView(render)
         except PlayerRunsError as err:
             raise PlayerRunsError(f"--record-input keyboard: {err}; on a machine without a display use a gamepad "
                                   "or a scripted driver") from None

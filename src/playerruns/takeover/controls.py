@@ -75,10 +75,11 @@ class KeyboardTakeOver:
 
     def __init__(self, env: Any, settings: TakeOverSettings) -> None:
         try:
-            self.source = KeyboardWindowSource(env.action_space, render=env.render, controls=controls_of(env),
-                                               title=f"playerruns: hold {settings.key} to take the wheel")
+            view = TaskView(env.render, title=f"playerruns: hold {settings.key} to take the wheel")
         except PlayerRunsError as err:
-            raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER keyboard: {err}") from None
+            raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER \"keyboard\": {err}; run the worker where there is a "
+                                  "display, or take over with \"gamepad\"") from None
+        self.source = KeyboardWindowSource(env.action_space, controls=controls_of(env), view=view)
         pygame = self._pygame = self.source._pygame
         try:
             self.key = pygame.key.key_code(settings.key)
@@ -114,7 +115,9 @@ class GamepadTakeOver:
         try:
             self.source = GamepadSource(env.action_space, controls=controls_of(env), view=view)
         except PlayerRunsError as err:
-            raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER gamepad: {err}") from None
+            why = str(err).removeprefix("--record-input gamepad: ").split(";")[0]
+            raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER \"gamepad\": {why}; connect the pad before starting the "
+                                  "worker, or take over with \"keyboard\"") from None
         self.settings = settings
         self.hint = f"Hold button {settings.button} to take the wheel" + (" (or move the stick)" if settings.stick
                                                                            else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,8 +188,18 @@ def _exit_on_error(role: str) -> Iterator[None]:
         yield
     except Exception:
         log.exception(f"Player runs: the {role} stopped on this error; the process exits (code 1)")
-        logging.shutdown()
-        os._exit(1)
+        _exit_now(1)
+
+
+def _exit_now(code: int) -> None:
+    """Ends the process with ``code`` at once, with tlspyo's network processes (its threads and child processes
+    would keep it, or themselves, alive)."""
+    import multiprocessing
+
+    logging.shutdown()
+    for child in multiprocessing.active_children():
+        child.terminate()
+    os._exit(code)
 
 
 def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
@@ -233,7 +244,11 @@ def run_role(role: str, *, modifiers: dict[str, Any] | None = None, wandb: bool 
             time.sleep(1.0)
     player_runs = parse_player_runs(cfg.TMRL_CONFIG, str(cfg.CONFIG_FILE))  # workers too: the recurrent policy
     if role in ("worker", "expert", "test", "benchmark"):
-        worker = make_worker(role, setup, player_runs, modifiers)
+        try:
+            worker = make_worker(role, setup, player_runs, modifiers)
+        except PlayerRunsError as err:  # e.g. no window for the take-over: tmrl's network process is already up
+            print(f"playerruns: error: {err}", file=sys.stderr, flush=True)
+            _exit_now(2)
         if role == "worker":
             with _exit_on_error("worker"):
                 worker.run()
