@@ -168,7 +168,7 @@ def write_report(args: argparse.Namespace) -> None:
         entry: dict[str, Any] = {k: [] for k in (
             "seeds", "steps_to_threshold", "kept_after_first", "lowest_after_first", "mean_score", "final_return",
             "lap_steps_final", "player_lap_steps", "person_steps_given", "person_steps_used", "person_minutes_used",
-            "intervention_rate_last_quarter", "intervention_curve")}
+            "intervention_rate_last_quarter", "intervention_curve", "budget_spent_by_steps")}
         for d in mine:
             fields = {k: v for k, v in d.items() if k in harness.ArmResult.__dataclass_fields__}
             result = harness.ArmResult(**fields)
@@ -186,6 +186,7 @@ def write_report(args: argparse.Namespace) -> None:
             entry["intervention_rate_last_quarter"].append(0.0 if arm == "upfront"
                                                            else round(d["intervention_rate_last_quarter"], 4))
             entry["intervention_curve"].append(d["intervention_curve"])
+            entry["budget_spent_by_steps"].append(spent_by(d))
         entry["mean_score_iqm"] = iqm_interval([m if m is not None else math.nan for m in entry["mean_score"]])
         entry["iqm_curve"] = report.iqm_curve([r for r in results if r.arm == arm], args.eval_every, args.budget)
         arms[arm] = entry
@@ -216,6 +217,19 @@ def write_report(args: argparse.Namespace) -> None:
     print(f"results: {out_json}, plot: {out_png}")
 
 
+def spent_by(saved: dict[str, Any]) -> int | None:
+    """The worker step by which the stand-in had driven (98 % of) its budget, from the epoch rates: after it, a
+    rate of 0 says the budget ran out, not that the agent needs no help (None: never, or no stand-in)."""
+    budget = saved["person_steps_given"] - saved["person_steps_imported"]
+    driven, previous = 0.0, 0
+    for steps, rate in saved["intervention_curve"]:
+        driven += rate * (steps - previous)
+        previous = steps
+        if budget and driven >= 0.98 * budget:
+            return int(steps)
+    return None
+
+
 def targets(arms: dict[str, Any], budget: int) -> list[dict[str, Any]]:
     out = []
     if "interventions" in arms and "upfront" in arms:
@@ -225,8 +239,10 @@ def targets(arms: dict[str, Any], budget: int) -> list[dict[str, Any]]:
                     "met": mine <= 0.5 * theirs, "figures": f"{mine:.0f} vs {theirs:.0f}"})
     if "interventions" in arms:
         rate = median(arms["interventions"]["intervention_rate_last_quarter"])
+        spent = arms["interventions"]["budget_spent_by_steps"]
         out.append({"target": "interventions: intervention rate below 5 % in the last quarter (median seed)",
-                    "met": rate < 0.05, "figures": f"{arms['interventions']['intervention_rate_last_quarter']}"})
+                    "met": rate < 0.05, "figures": f"{arms['interventions']['intervention_rate_last_quarter']}; the "
+                    f"stand-in had spent its budget by {spent} steps: a bound of the budget, not of the agent"})
     return out
 
 
