@@ -78,3 +78,27 @@ class SyntheticWindow:
         shift = (self.frames * 7) % (self.w // 4)
         img[self.h // 2:, self.w // 4 + shift: self.w // 2 + shift, :3] = 30  # a dark road band
         return img
+
+
+def check_take_over(out: dict, episodes: int = 2, steps: int = 50, take_overs_per_episode: int = 2) -> None:
+    """What ``tests/programs/take_over_trackmania.py`` printed shows a person who took the car and gave it back:
+    exactly the steps they held the take-over are tagged, their actions are the inputs the game reported, the
+    game got nothing from tmrl while they drove, and tmrl let go of the car once as each take-over began."""
+    assert out["class"] == "TakeOverRolloutWorker" and out["interface"].startswith("TakeOverTM2020Interface")
+    flags, actions, places = out["intervention"], out["actions"], out["place"]
+    assert len(flags) == episodes * (steps + 1)  # a reset sample, then the steps, per episode
+    assert out["steps"] == episodes * steps
+    assert sum(flags) == out["person_steps"] >= episodes * take_overs_per_episode * 6  # each held >= 6 steps
+    starts = [k for k, flag in enumerate(flags) if flag and not flags[k - 1]]
+    assert len(starts) == out["take_overs"] >= episodes * take_overs_per_episode
+    resets = {k * (steps + 1) for k in range(episodes)}
+    assert not any(flags[k] for k in resets)  # nobody drives a reset
+    person = [tuple(a) for a, flag in zip(actions, flags, strict=True) if flag]
+    assert set(person) <= expected_actions()  # the person's inputs as the game reported them
+    assert [k for k, p in enumerate(places) if p is not None] == starts  # where each take-over began ...
+    assert all(isinstance(places[k], float) and places[k] >= 0.0 for k in starts)  # ... in metres along the track
+    received = out["received"]
+    assert received and not any(r["person_drives"] for r in received)  # nothing reached the game while they drove
+    step_of = {k: k - 1 - k // (steps + 1) for k in starts}  # a sample's index -> the steps taken before it
+    let_go = {r["at"] for r in received if r["keys"] == [] and r["at"] is not None}
+    assert all(step_of[k] in let_go for k in starts)  # tmrl let go of the car as each take-over began

@@ -50,9 +50,9 @@ def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "HOME": str(home), "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def run_program(home: Path, name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python tests/programs/NAME ARGS`` with HOME=home."""
-    return subprocess.run([sys.executable, str(PROGRAMS / name), *args], env=subprocess_env(home),
+def run_program(home: Path, name: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """``python tests/programs/NAME ARGS`` with HOME=home (and ``env`` over the environment)."""
+    return subprocess.run([sys.executable, str(PROGRAMS / name), *args], env=subprocess_env(home, **env),
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 

@@ -287,3 +287,22 @@ def test_holding_space_in_the_workers_window_takes_the_wheel_and_the_trainer_lea
         assert taken()[-1]["take_overs"] >= 1 or sum(r["take_overs"] for r in taken()) >= 1
     finally:
         roles.stop_all()
+
+
+def test_holding_a_key_while_the_game_has_the_focus_takes_the_wheel_in_trackmania(tmp_path, display):
+    """The fake game (``tests.fake_trackmania``); xdotool holds the take-over key on the display, whichever window
+    has the focus (a global hook): see ``fake_trackmania.check_take_over``."""
+    import json
+
+    from tests.fake_trackmania import check_take_over
+    from tests.helpers import local_ports, run_program
+
+    home = make_home(tmp_path, interface="TM20LIDAR", VIRTUAL_GAMEPAD=False, **local_ports(),
+                     PLAYER_RUNS={"TAKE_OVER": "keyboard", "TAKE_OVER_KEY": "right ctrl"})
+    config_file = home / "TmrlData" / "config" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["ENV"]["SLEEP_TIME_AT_RESET"] = 0.1
+    config_file.write_text(json.dumps(config))
+    result = run_program(home, "take_over_trackmania.py", "keyboard", timeout=180, DISPLAY=display)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_take_over(json.loads(result.stdout.strip().splitlines()[-1]))

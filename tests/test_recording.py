@@ -25,6 +25,8 @@ from tests.helpers import (
     subprocess_env,
 )
 
+MINITRACK_ID = "GYM:playerruns.envs.minitrack:MiniTrack-v0"
+
 
 @pytest.mark.slow
 def test_record_in_a_terminal_enter_del_limit_ctrl_c(tmp_path, lidar_setup):
@@ -99,6 +101,24 @@ def test_missing_gamepad_is_a_clear_message(tmp_path, monkeypatch):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no gamepad found" in lines[0] and "--record-input keyboard" in lines[0]
+
+
+def test_recording_with_a_gamepad_on_a_machine_without_a_display(tmp_path):
+    """SDL's virtual pad (``tests.virtual_pad``): no window can open here, and the pad still records."""
+    home = make_home(tmp_path, interface=MINITRACK_ID)
+    out = tmp_path / "runs"
+    args = ("--record-episode", "--record-input", "gamepad", "--record-auto-start", "--record-episode-output-dir",
+            str(out), "--record-step-seconds", "0.01")
+    result = run_program(home, "record_with_pad.py", *args, "--record-episode-max-samples", "30")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no window to show the task" in result.stdout and "gamepad:Virtual Controller" in result.stdout
+    (first,) = [load_run(p) for p in out.glob("*.pkl")]
+    assert first.metadata["ended_by"] == "limit" and len(first.samples) == 31
+    # left stick 0.5 right, right trigger full: tmrl's [gas, brake, steer], at every step
+    np.testing.assert_allclose([s[0] for s in first.samples[1:]], [[1.0, -1.0, 0.5]] * 30, atol=1e-4)
+    ended = run_program(home, "record_with_pad.py", *args, PAD_END_HELD="1")
+    assert ended.returncode == 0, ended.stderr[-3000:]
+    assert "ended by gamepad" in ended.stdout  # the pad's end button ends the episode
 
 
 def test_auto_input_without_gamepad_or_display_says_what_to_do(tmp_path, monkeypatch):

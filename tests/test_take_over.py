@@ -33,6 +33,7 @@ from tests.helpers import (
     local_ports,
     make_home,
     read_checkpoint,
+    run_program,
     subprocess_env,
     trainer_statistics,
     wait_for_server,
@@ -59,8 +60,9 @@ def test_take_over_is_off_by_default_and_its_keys_are_checked():
         parse_player_runs(_config(TAKE_OVER_SKILL=0.5))
     with pytest.raises(ConfigError, match=r"TAKE_OVER_DEADZONE is 1.5, expected a number from 0 up to"):
         parse_player_runs(_config(TAKE_OVER="gamepad", TAKE_OVER_DEADZONE=1.5))
-    with pytest.raises(ConfigError, match=r'TAKE_OVER "keyboard" needs a gymnasium task .* TrackMania \(TM20LIDAR\)'):
-        parse_player_runs(_config("TM20LIDAR", TAKE_OVER="keyboard"))
+    assert parse_player_runs(_config("TM20LIDAR", TAKE_OVER="keyboard")).TAKE_OVER == "keyboard"  # in the game too
+    with pytest.raises(ConfigError, match=r'TAKE_OVER "stand-in" drives MiniTrack only, not TM20FULL'):
+        parse_player_runs(_config("TM20FULL", TAKE_OVER="stand-in"))
     with pytest.raises(ConfigError, match=r'TAKE_OVER "stand-in" drives MiniTrack only'):
         parse_player_runs(_config("GYM:Pendulum-v1", TAKE_OVER="stand-in"))
 
@@ -239,3 +241,49 @@ def test_a_take_over_without_its_window_or_pad_is_one_line_and_exit_2(tmp_path, 
     errors = [line for line in result.stderr.splitlines() if line.startswith("playerruns: error: ")]
     assert len(errors) == 1 and all(f in errors[0] for f in fragments), errors
     assert "Traceback" not in result.stderr
+
+
+def _program_json(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("how", ["button", "stick"])
+def test_holding_the_pads_button_or_moving_its_stick_takes_the_wheel_on_minitrack(tmp_path, how):
+    """SDL's virtual pad (``tests.virtual_pad``): the machine has no pad, so this is the nearest to a person's."""
+    keys = {"TAKE_OVER": "gamepad", "TAKE_OVER_STEP_SECONDS": 0.01, **({"TAKE_OVER_STICK": True} if how == "stick"
+                                                                      else {})}
+    home = make_home(tmp_path, interface=MINITRACK, **local_ports(), PLAYER_RUNS=keys)
+    out = _program_json(run_program(home, "take_over_pad.py", how))
+    assert out["control"] == "gamepad:Virtual Controller"
+    flags = out["intervention"]
+    assert out["take_overs"] == 1 and sum(flags) == out["person_steps"] >= 6
+    assert not any(flags[:11])  # the reset and the first 10 steps: the agent drove
+    held = [a for a, flag in zip(out["actions"], flags, strict=True) if flag]
+    # left stick 0.5 right, right trigger full, left trigger released: tmrl's [gas, brake, steer]
+    np.testing.assert_allclose(held, [[1.0, -1.0, 0.5]] * len(held), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_taking_the_wheel_in_trackmania_with_the_pad_lets_go_of_the_car(tmp_path):
+    """The fake game (``tests.fake_trackmania``) and SDL's virtual pad: see ``fake_trackmania.check_take_over``."""
+    from tests.fake_trackmania import check_take_over
+
+    home = make_home(tmp_path, interface="TM20LIDAR", VIRTUAL_GAMEPAD=False, **local_ports(),
+                     PLAYER_RUNS={"TAKE_OVER": "gamepad"})
+    config_file = home / "TmrlData" / "config" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["ENV"]["SLEEP_TIME_AT_RESET"] = 0.1
+    config_file.write_text(json.dumps(config))
+    check_take_over(_program_json(run_program(home, "take_over_trackmania.py", "gamepad", timeout=180)))
+
+
+def test_a_trackmania_take_over_by_key_without_a_display_is_one_line_and_exit_2(tmp_path):
+    home = make_home(tmp_path, interface="TM20LIDAR", VIRTUAL_GAMEPAD=False, **local_ports(),
+                     PLAYER_RUNS={"TAKE_OVER": "keyboard"})
+    result = subprocess.run([sys.executable, "-m", "playerruns", "--worker"], capture_output=True, text=True,
+                            timeout=120, cwd=REPO, env=subprocess_env(home))
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("playerruns: error: ")]
+    assert len(errors) == 1 and 'TAKE_OVER "keyboard" on TrackMania: no global key hook (no X display)' in errors[0]
+    assert 'take over with "gamepad"' in errors[0] and "Traceback" not in result.stderr

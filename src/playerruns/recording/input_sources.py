@@ -120,6 +120,8 @@ class GamepadSource:
     def __init__(self, action_space: spaces.Box, *, index: int = 0, end_button: int = DEFAULT_END_BUTTON,
                  controls: str = "axes", view: TaskView | None = None) -> None:
         pygame = self._pygame = _pygame()
+        # the pad counts whichever window has the focus (the game's, while a worker's take-over reads the pad)
+        os.environ.setdefault("SDL_JOYSTICK_ALLOW_BACKGROUND_EVENTS", "1")
         pygame.joystick.init()
         count = pygame.joystick.get_count()
         if count <= index:
@@ -135,8 +137,28 @@ class GamepadSource:
         self.name = f"gamepad:{self.pad.get_name()}"
         self.end_label = "gamepad"
 
+    def pump(self) -> None:
+        """Lets SDL read the pad (and the window, if any). SDL delivers a pad's state through its event queue, which
+        needs its video subsystem: without a window it is started on its own, on SDL's dummy driver where there is
+        no display (nothing is drawn: the pad still works on a machine without a screen)."""
+        pygame = self._pygame
+        if self.view is None and not pygame.display.get_init():
+            try:
+                pygame.display.init()
+            except pygame.error:
+                driver = os.environ.get("SDL_VIDEODRIVER")
+                os.environ["SDL_VIDEODRIVER"] = "dummy"
+                try:
+                    pygame.display.init()
+                finally:
+                    if driver is None:
+                        os.environ.pop("SDL_VIDEODRIVER")
+                    else:
+                        os.environ["SDL_VIDEODRIVER"] = driver
+        pygame.event.pump()
+
     def action(self, obs: Any) -> np.ndarray:
-        self._pygame.event.pump()
+        self.pump()
         if self.view is not None:
             self.view.show()
         if self.controls == "car":
@@ -160,7 +182,7 @@ class GamepadSource:
         return axis[0], (axis[5] + 1.0) / 2.0, (axis[2] + 1.0) / 2.0
 
     def end_requested(self) -> bool:
-        self._pygame.event.pump()
+        self.pump()
         if self.view is not None and self.view.delete_pressed():
             self.end_label = "delete"
             return True
@@ -174,7 +196,7 @@ class GamepadSource:
     def start_requested(self) -> bool:
         """Enter in the window, or the pad moved: a stick or a trigger beyond the dead zone, or a button
         other than the end button."""
-        self._pygame.event.pump()
+        self.pump()
         if self.view is not None:
             self.view.show()
             if self.view.start_requested():

@@ -1,4 +1,5 @@
-"""Start and stop keys for recording: Enter from the terminal, Del from the terminal or a global hook.
+"""Keys a person presses: Enter from the terminal, Del from the terminal or a global hook, and a take-over key held
+anywhere (``GlobalKeyHold``).
 
 Del must work while the game window has the focus, which needs a global key hook (pynput: Windows
 and Linux/X11). Where none is possible (headless, Wayland, no permission) the recorder says so once
@@ -16,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
+
+from playerruns.runs.errors import PlayerRunsError
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +223,32 @@ class TerminalKeys:
         return pressed
 
 
+def _global_keyboard() -> tuple[Any, str | None]:
+    """pynput's keyboard module where a global key hook is possible, else (None, why not)."""
+    if os.name == "posix" and sys.platform != "darwin" and not os.environ.get("DISPLAY"):
+        return None, "no X display" + (" (Wayland session)" if os.environ.get("WAYLAND_DISPLAY") else "")
+    try:
+        from pynput import keyboard
+    except Exception as err:  # pynput raises ImportError with the platform's reason
+        return None, str(err).splitlines()[0]
+    return keyboard, None
+
+
+def _listen(keyboard: Any, **callbacks: Any) -> tuple[Any, str | None]:
+    """A started pynput listener with ``callbacks``, or (None, why it could not start)."""
+    try:
+        listener = keyboard.Listener(**callbacks)
+        listener.start()
+    except Exception as err:
+        return None, str(err).splitlines()[0] if str(err) else type(err).__name__
+    ready = threading.Thread(target=listener.wait, daemon=True)  # pynput's wait() has no timeout
+    ready.start()
+    ready.join(timeout=5.0)
+    if ready.is_alive() and not listener.is_alive():
+        return None, "the key hook stopped as it started"
+    return listener, None  # hooked (or still hooking, on a slow machine)
+
+
 class GlobalDelHook:
     """Del pressed anywhere (the game window has the focus), through pynput where it can hook keys."""
 
@@ -229,26 +258,15 @@ class GlobalDelHook:
         self.unavailable_reason: str | None = None
 
     def start(self) -> GlobalDelHook:
-        if os.name == "posix" and sys.platform != "darwin" and not os.environ.get("DISPLAY"):
-            self.unavailable_reason = ("no X display" + (" (Wayland session)" if os.environ.get("WAYLAND_DISPLAY")
-                                                          else ""))
-            return self
-        try:
-            from pynput import keyboard
-        except Exception as err:  # pynput raises ImportError with the platform's reason
-            self.unavailable_reason = str(err).splitlines()[0]
+        keyboard, self.unavailable_reason = _global_keyboard()
+        if keyboard is None:
             return self
 
         def on_press(key: Any) -> None:
             if key == keyboard.Key.delete:
                 self._pressed.set()
 
-        try:
-            self._listener = keyboard.Listener(on_press=on_press)
-            self._listener.start()
-        except Exception as err:
-            self.unavailable_reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            self._listener = None
+        self._listener, self.unavailable_reason = _listen(keyboard, on_press=on_press)
         return self
 
     @property
@@ -263,6 +281,65 @@ class GlobalDelHook:
 
     def clear(self) -> None:
         self._pressed.clear()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+
+# pygame's names of the keys that pynput names otherwise (a single character is its own name in both)
+_PYNPUT_NAMES = {"left shift": "shift_l", "right shift": "shift_r", "left ctrl": "ctrl_l", "right ctrl": "ctrl_r",
+                 "left alt": "alt_l", "right alt": "alt_r", "caps lock": "caps_lock", "page up": "page_up",
+                 "page down": "page_down", "return": "enter", "escape": "esc", "scroll lock": "scroll_lock",
+                 "num lock": "num_lock", "print screen": "print_screen", "left meta": "cmd_l",
+                 "right meta": "cmd_r"}
+
+
+class GlobalKeyHold:
+    """Whether one key is held down now, wherever the focus is (the game's window): a global hook through pynput.
+
+    ``key`` is a key's name as pygame spells it ("space", "right ctrl", "x", "f9"). Raises PlayerRunsError when the
+    name is no key, or when no global hook is possible here (headless, Wayland, no permission), saying why.
+    """
+
+    def __init__(self, key: str) -> None:
+        keyboard, why = _global_keyboard()
+        if keyboard is None:
+            raise PlayerRunsError(f"no global key hook ({why})")
+        self.key = self._pynput_key(keyboard, key)
+        self._held = threading.Event()
+        self._listener, why = _listen(keyboard, on_press=self._press, on_release=self._release)
+        if self._listener is None:
+            raise PlayerRunsError(f"no global key hook ({why})")
+
+    @staticmethod
+    def _pynput_key(keyboard: Any, name: str) -> Any:
+        text = name.strip().lower()
+        if len(text) == 1:
+            return keyboard.KeyCode.from_char(text)
+        member = getattr(keyboard.Key, _PYNPUT_NAMES.get(text, text.replace(" ", "_")), None)
+        if member is None:
+            raise PlayerRunsError(f"{name!r} is not a key name pynput knows (such as 'space', 'right ctrl', 'x', "
+                                  "'f9')")
+        return member
+
+    def _matches(self, key: Any) -> bool:
+        if key == self.key:
+            return True
+        char = getattr(key, "char", None)  # a letter typed with Shift arrives upper-case
+        return isinstance(char, str) and char.lower() == getattr(self.key, "char", None)
+
+    def _press(self, key: Any) -> None:
+        if self._matches(key):
+            self._held.set()
+
+    def _release(self, key: Any) -> None:
+        if self._matches(key):
+            self._held.clear()
+
+    def held(self) -> bool:
+        return self._held.is_set()
 
     def stop(self) -> None:
         if self._listener is not None:

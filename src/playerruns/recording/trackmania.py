@@ -24,7 +24,7 @@ from playerruns.runs.telemetry import TELEMETRY_KEY, telemetry_record
 STEER, GAS, BRAKE = 5, 6, 7  # indices in the OpenPlanet packet
 
 
-class _TelemetryTap:
+class TelemetryTap:
     """Wraps tmrl's OpenPlanet client to keep the latest packet for reading the person's inputs."""
 
     def __init__(self, client: Any) -> None:
@@ -47,8 +47,8 @@ class _RecordingMixin:
 
     def initialize(self) -> None:
         super().initialize()  # type: ignore[misc]  # the tmrl interface this is mixed into
-        if not isinstance(self.client, _TelemetryTap):
-            self.client = _TelemetryTap(self.client)
+        if not isinstance(self.client, TelemetryTap):
+            self.client = TelemetryTap(self.client)
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         obs, info = super().reset(seed=seed, options=options)  # type: ignore[misc]
@@ -78,8 +78,14 @@ class _RecordingMixin:
 
     def human_action(self) -> np.ndarray:
         """tmrl's ``[gas, brake, steer]`` from the latest telemetry (blocks for the first packet)."""
-        data = self.client.latest if self.client.latest is not None else self.client.retrieve_data()
-        return np.clip(np.array([data[GAS], data[BRAKE], data[STEER]], dtype=np.float32), -1.0, 1.0)
+        return telemetry_action(self.client)
+
+
+def telemetry_action(client: TelemetryTap) -> np.ndarray:
+    """What the person drives, as the game reports it: tmrl's ``[gas, brake, steer]`` from the latest OpenPlanet
+    packet (``client`` waits for the first one)."""
+    data = client.latest if client.latest is not None else client.retrieve_data()
+    return np.clip(np.array([data[GAS], data[BRAKE], data[STEER]], dtype=np.float32), -1.0, 1.0)
 
 
 class RecordingTM2020Interface(_RecordingMixin, TM2020Interface):
@@ -101,7 +107,8 @@ RECORDING_INTERFACES = {
 }
 
 
-def _rtgym_interface(env: Any) -> Any:
+def rtgym_interface(env: Any) -> Any:
+    """The rtgym interface object inside tmrl's TrackMania environment ``env`` (None for another task)."""
     inner = env.unwrapped
     return getattr(inner, "interface", None) or getattr(inner, "_RealTimeEnvTS__interface", None)
 
@@ -115,7 +122,7 @@ class OpenPlanetSource(SourceWithoutEndControl):
         self.env = env
 
     def action(self, obs: Any) -> np.ndarray:
-        interface = _rtgym_interface(self.env)
+        interface = rtgym_interface(self.env)
         if interface is None:
             raise PlayerRunsError("the TrackMania recording interface is not running")
         return interface.human_action()

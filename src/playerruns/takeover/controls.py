@@ -47,10 +47,23 @@ class TakeOverControl(Protocol):
         """The person's action for the coming step while they hold the take-over, else None. ``info`` is the
         task's info of the last step (or of the reset)."""
 
+    def where(self, info: dict[str, Any]) -> float | None:
+        """Where on the track the car is, as the task says (MiniTrack: the lap's share; TrackMania: metres
+        driven), from the info of the last step; None when the task does not say."""
+
     def status(self, driving: bool, person_steps: int, take_overs: int, steps: int) -> None:
         """What the worker did this episode so far (a window shows it; others ignore it)."""
 
     def close(self) -> None: ...
+
+
+def lap_share(info: dict[str, Any]) -> float | None:
+    """Where on the lap MiniTrack's car is (its info's lap share), or None for a task that does not say."""
+    fraction = info.get(LAP_FRACTION) if isinstance(info, dict) else None
+    if isinstance(fraction, (float, int, np.floating)) and not isinstance(fraction, bool) and math.isfinite(
+            float(fraction)):
+        return round(float(fraction), 4)
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,9 @@ class KeyboardTakeOver:
         action = self.source.action(obs)  # draws the window and reads its events
         return action if self._pygame.key.get_pressed()[self.key] else None
 
+    def where(self, info: dict[str, Any]) -> float | None:
+        return lap_share(info)
+
     def status(self, driving: bool, person_steps: int, take_overs: int, steps: int) -> None:
         self.view.say(*_panel_lines(self.hint, driving, person_steps, take_overs, steps))
 
@@ -109,11 +125,13 @@ class KeyboardTakeOver:
 class GamepadTakeOver:
     """An SDL gamepad: hold ``settings.button`` (5: the right shoulder button of XInput-style pads) to take the
     wheel; with ``settings.stick``, moving the left stick or a trigger beyond ``settings.deadzone`` takes it
-    too. The task's window shows the agent driving when the task draws itself."""
+    too. The task's window shows the agent driving when the task draws itself. ``controls``: "car" or "axes"
+    (default: what the task says, ``controls_of``)."""
 
-    def __init__(self, env: Any, settings: TakeOverSettings, view: TaskView | None = None) -> None:
+    def __init__(self, env: Any, settings: TakeOverSettings, view: TaskView | None = None,
+                 controls: str | None = None) -> None:
         try:
-            self.source = GamepadSource(env.action_space, controls=controls_of(env), view=view)
+            self.source = GamepadSource(env.action_space, controls=controls or controls_of(env), view=view)
         except PlayerRunsError as err:
             why = str(err).removeprefix("--record-input gamepad: ").split(";")[0]
             raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER \"gamepad\": {why}; connect the pad before starting the "
@@ -140,6 +158,9 @@ class GamepadTakeOver:
     def poll(self, obs: Any, info: dict[str, Any]) -> np.ndarray | None:
         action = self.source.action(obs)  # pumps SDL's events (and draws the window)
         return action if self.held() else None
+
+    def where(self, info: dict[str, Any]) -> float | None:
+        return lap_share(info)
 
     def status(self, driving: bool, person_steps: int, take_overs: int, steps: int) -> None:
         if self.source.view is not None:
@@ -202,6 +223,9 @@ class StandInTakeOver:
 
         beams = np.asarray(obs[1:1 + minitrack.LIDAR_BEAMS], dtype=np.float64) * minitrack.LIDAR_RANGE
         return self.stalled >= self.patience or float(beams.min()) < self.wall
+
+    def where(self, info: dict[str, Any]) -> float | None:
+        return lap_share(info)
 
     def status(self, driving: bool, person_steps: int, take_overs: int, steps: int) -> None:
         pass

@@ -5,9 +5,10 @@ policy always computes its action (a recurrent policy's state moves on), and the
 while the person holds the take-over, their action is returned instead. tmrl applies it, and builds the sample
 ``(act, new_obs, rew, terminated, truncated, info)`` with it; before tmrl's sample compressor sees the sample,
 its ``info`` is tagged ``{"intervention": True, "is_demo": True}`` (and, on a take-over's first step,
-``"take_over"``: where on the lap it began). The sample then travels to the trainer in the worker's own buffer,
-through tmrl's server, as every sample does: the trainer's demo index reads the tag, so sampling, retention
-and cloning treat these steps as player data, and its statistics count them (``trainer.memories``).
+``"take_over"``: where on the track it began, as the task says). The sample then travels to the trainer in the
+worker's own buffer, through tmrl's server, as every sample does: the trainer's demo index reads the tag, so
+sampling, retention and cloning treat these steps as player data, and its statistics count them
+(``trainer.memories``).
 
 Test episodes (``test=True``) are never taken over. Without a take-over control configured, ``run_role``
 starts tmrl's own worker, which sends what it sends today.
@@ -16,15 +17,12 @@ starts tmrl's own worker, which sends what it sends today.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from playerruns.runs.demos import DEMO_FLAG, INTERVENTION_FLAG, TAKE_OVER_KEY
-from playerruns.takeover.controls import LAP_FRACTION, TakeOverControl, person_action
+from playerruns.takeover.controls import TakeOverControl, person_action
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +74,12 @@ class TakeOverWorker:
         self._began = driving and not self._driving
         self._driving = driving
         self.episode_steps += 1
+        self.total_steps += 1
         if driving:
             self.person_steps += 1
+            self.total_person_steps += 1
             self.take_overs += int(self._began)
+            self.total_take_overs += int(self._began)
             action = person_action(person, self.env.action_space)
         self.control.status(driving, self.person_steps, self.take_overs, self.episode_steps)
         return action
@@ -100,7 +101,7 @@ class TakeOverWorker:
         if self._driving and act is not None:  # act is None on a reset: nobody drove it
             tags: dict[str, Any] = {INTERVENTION_FLAG: True, DEMO_FLAG: True}
             if self._began:
-                tags[TAKE_OVER_KEY] = _where(self._last_info)
+                tags[TAKE_OVER_KEY] = self.control.where(self._last_info)
             info = {**info, **tags}
         self._last_info = info
         if self._compress is not None:
@@ -109,26 +110,14 @@ class TakeOverWorker:
 
     def totals(self) -> tuple[int, int, int]:
         """(steps, steps the person drove, take-overs) over every training episode so far, the current one too."""
-        return (self.total_steps + self.episode_steps, self.total_person_steps + self.person_steps,
-                self.total_take_overs + self.take_overs)
+        return self.total_steps, self.total_person_steps, self.total_take_overs
 
     def _log_episode(self) -> None:
         if self.episode_steps == 0:
             return
-        self.total_steps += self.episode_steps
-        self.total_person_steps += self.person_steps
-        self.total_take_overs += self.take_overs
         log.info(f"Player runs take-over: the person drove {self.person_steps} of {self.episode_steps} steps in "
                  f"{self.take_overs} take-over(s) this episode ({self.total_person_steps} of {self.total_steps} "
                  "so far)")
-
-
-def _where(info: dict[str, Any]) -> float | None:
-    """Where on the lap a take-over began, when the task says (MiniTrack's lap share)."""
-    fraction = info.get(LAP_FRACTION)
-    if isinstance(fraction, (float, int, np.floating)) and math.isfinite(float(fraction)):
-        return round(float(fraction), 4)
-    return None
 
 
 def take_over_worker_cls(base: type) -> type:

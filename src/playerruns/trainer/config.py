@@ -270,10 +270,6 @@ def _check_take_over(values: dict[str, Any], interface: str, config_file: str) -
                                   f"TAKE_OVER is \"{kind}\" (remove the key, or set TAKE_OVER to \"{other}\")")
     if kind == "off":
         return
-    if not interface.upper().startswith("GYM"):
-        raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER \"{kind}\" needs a gymnasium task (ENV.RTGYM_INTERFACE "
-                          f"'GYM:<id>') in this version; taking over in TrackMania ({interface or 'this interface'}) "
-                          "is not built yet: set TAKE_OVER to \"off\"")
     if kind == "stand-in" and "MiniTrack" not in interface:
         raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER \"stand-in\" drives MiniTrack only, not {interface}; "
                           "use \"keyboard\" or \"gamepad\"")

@@ -7,6 +7,7 @@ tmrl checkpoints the whole training instance, memory included, with pickle.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -74,8 +75,8 @@ class TakeOverCounts:
             if TAKE_OVER_KEY in info:
                 self.take_overs += 1
                 place = info[TAKE_OVER_KEY]
-                if (isinstance(place, (int, float)) and not isinstance(place, bool) and 0.0 <= place <= 1.0
-                        and len(self.places) < self.MAX_PLACES):
+                if (isinstance(place, (int, float)) and not isinstance(place, bool) and 0.0 <= place < math.inf
+                        and len(self.places) < self.MAX_PLACES):  # a lap's share, or metres along the track
                     self.places.append(round(float(place), 3))
 
     def report(self) -> dict[str, Any]:

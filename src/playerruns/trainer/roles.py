@@ -108,10 +108,10 @@ def layer_norm_model(agent: partial) -> Any:
     return LayerNormMLPActorCritic
 
 
-def _take_over(worker_cls: type, player_runs: PlayerRunsConfig,
-               modifiers: dict[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any]]:
-    """PLAYER_RUNS.TAKE_OVER on a worker: the take-over worker class, its keywords, and the task's keywords
-    (a person needs the task drawn in a window)."""
+def _take_over(worker_cls: type, setup: TmrlSetup, player_runs: PlayerRunsConfig,
+               modifiers: dict[str, Any]) -> tuple[type, dict[str, Any], partial]:
+    """PLAYER_RUNS.TAKE_OVER on a worker: the take-over worker class, its keywords, and its environment (a
+    gymnasium task drawn in a window for a person; TrackMania with an interface that can hand the car over)."""
     from playerruns.envs.drivers import Skill
     from playerruns.takeover.controls import KeyboardTakeOver, TakeOverSettings
     from playerruns.takeover.worker import take_over_worker_cls
@@ -120,17 +120,24 @@ def _take_over(worker_cls: type, player_runs: PlayerRunsConfig,
     settings = TakeOverSettings(key=player_runs.TAKE_OVER_KEY, button=player_runs.TAKE_OVER_BUTTON,
                                 stick=player_runs.TAKE_OVER_STICK, deadzone=player_runs.TAKE_OVER_DEADZONE)
     factory: Any
-    if kind == "stand-in":
+    step_seconds = 0.0  # rtgym paces TrackMania; the stand-in needs no pace
+    if setup.env_id is None:  # TrackMania
+        from playerruns.takeover.trackmania import TAKE_OVER_INTERFACES, TrackManiaTakeOver
+
+        factory = partial(TrackManiaTakeOver, settings=settings, kind=kind)
+        env = env_cls(setup, modifiers, interface=lambda stock: partial(TAKE_OVER_INTERFACES[stock.func],
+                                                                        *stock.args, **stock.keywords))
+    elif kind == "stand-in":
         skill = Skill.at(player_runs.TAKE_OVER_SKILL)
         factory = partial(_stand_in, skill=skill, budget=player_runs.TAKE_OVER_BUDGET)
-        step_seconds = 0.0
+        env = env_cls(setup, modifiers)
     else:
         factory = partial(KeyboardTakeOver, settings=settings) if kind == "keyboard" else partial(
             _gamepad_with_view, settings=settings)
         step_seconds = player_runs.TAKE_OVER_STEP_SECONDS
-        modifiers = {"render_mode": "rgb_array", **modifiers}
-    log.info(f"Player runs take-over: {kind} ({_take_over_hint(kind, settings)})")
-    return take_over_worker_cls(worker_cls), {"control_factory": factory, "step_seconds": step_seconds}, modifiers
+        env = env_cls(setup, {"render_mode": "rgb_array", **modifiers})
+    log.info(f"Player runs take-over: {kind} ({_take_over_hint(kind, settings, setup)})")
+    return take_over_worker_cls(worker_cls), {"control_factory": factory, "step_seconds": step_seconds}, env
 
 
 def _stand_in(env: Any, *, skill: Any, budget: int | None) -> Any:
@@ -152,9 +159,10 @@ def _gamepad_with_view(env: Any, *, settings: Any) -> Any:
     return GamepadTakeOver(env, settings, view)
 
 
-def _take_over_hint(kind: str, settings: Any) -> str:
+def _take_over_hint(kind: str, settings: Any, setup: TmrlSetup) -> str:
+    where = "while the game has the focus" if setup.env_id is None else "in the task's window"
     if kind == "keyboard":
-        return f"hold {settings.key} in the task's window to drive, release to give the car back"
+        return f"hold {settings.key} {where} to drive, release to give the car back"
     if kind == "gamepad":
         return f"hold button {settings.button} to drive" + (", or move the stick" if settings.stick else "")
     return "a scripted person takes over where the agent is about to fail"
@@ -217,9 +225,10 @@ def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
 
         worker_cls = RecurrentRolloutWorker
     take_over: dict[str, Any] = {}
+    env = env_cls(setup, modifiers)
     if role == "worker" and player_runs.take_over:  # else tmrl's own worker, sending what it sends today
-        worker_cls, take_over, modifiers = _take_over(worker_cls, player_runs, modifiers)
-    worker = worker_cls(env_cls=env_cls(setup, modifiers), actor_module_cls=_policy_cls(setup, player_runs),
+        worker_cls, take_over, env = _take_over(worker_cls, setup, player_runs, modifiers)
+    worker = worker_cls(env_cls=env, actor_module_cls=_policy_cls(setup, player_runs),
                         sample_compressor=setup.sample_compressor,
                         device="cuda" if cfg.CUDA_INFERENCE else "cpu",
                         server_ip=cfg.SERVER_IP_FOR_WORKER,
