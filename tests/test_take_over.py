@@ -287,3 +287,54 @@ def test_a_trackmania_take_over_by_key_without_a_display_is_one_line_and_exit_2(
     errors = [line for line in result.stderr.splitlines() if line.startswith("playerruns: error: ")]
     assert len(errors) == 1 and 'TAKE_OVER "keyboard" on TrackMania: no global key hook (no X display)' in errors[0]
     assert 'take over with "gamepad"' in errors[0] and "Traceback" not in result.stderr
+
+
+def test_where_take_overs_are_saved_is_checked():
+    default = parse_player_runs(_config(TAKE_OVER="keyboard")).take_over_runs_path
+    assert default is not None and default.parts[-2:] == ("player_runs", "take-overs")
+    assert parse_player_runs(_config(TAKE_OVER="keyboard", TAKE_OVER_RUNS_PATH=None)).take_over_runs_path is None
+    with pytest.raises(ConfigError, match=r"TAKE_OVER_RUNS_PATH is 3, expected a non-empty folder path string, "
+                                          r"or null"):
+        parse_player_runs(_config(TAKE_OVER="keyboard", TAKE_OVER_RUNS_PATH=3))
+    with pytest.raises(ConfigError, match=r"TAKE_OVER_RUNS_PATH is the SOURCE_PATH folder: the trainer would "
+                                          r"inject the person's steps a second time"):
+        parse_player_runs(_config(TAKE_OVER="stand-in", SOURCE_PATH="/tmp/runs", TAKE_OVER_RUNS_PATH="/tmp/runs/"))
+    with pytest.raises(ConfigError, match=r"TAKE_OVER_RUNS_PATH and PLAYER_RUNS.TAKE_OVER go together"):
+        parse_player_runs(_config(TAKE_OVER_RUNS_PATH="/tmp/take-overs"))
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_what_the_person_drove_is_saved_as_run_files_that_import(tmp_path, blocked):
+    """A real worker with the stand-in (no server needed: tmrl's worker drives on while nobody listens) saves
+    each episode's take-overs: exactly the person's steps, as the worker counted them, and they import. A folder
+    that cannot be written (here a file is in its way) sends them to the fallback folder: nothing lost."""
+    from playerruns.runs.runfile import load_run
+
+    episodes = 3
+    runs_path = tmp_path / "take-overs"
+    if blocked:
+        runs_path.write_text("a file, not a folder")
+    home = make_home(tmp_path, interface=MINITRACK, RW_MAX_SAMPLES_PER_EPISODE=200, **local_ports(),
+                     PLAYER_RUNS={"TAKE_OVER": "stand-in", "TAKE_OVER_SKILL": 0.4,
+                                  "TAKE_OVER_RUNS_PATH": str(runs_path)})
+    with _worker(home, episodes) as counted:
+        assert counted["person_steps"] > 0
+    folder = home / "playerruns-unsaved" if blocked else runs_path
+    files = sorted(folder.glob("*.pkl"))
+    assert 1 <= len(files) <= episodes
+    runs = [load_run(f) for f in files]
+    steps = [s for run in runs for s in run.samples if s[0] is not None and is_intervention(s[5])]
+    resets = sum(run.metadata["episode_count"] for run in runs)
+    assert sum(len(run.samples) for run in runs) == len(steps) + resets  # a reset sample, then only the person
+    assert len(steps) == counted["person_steps"]  # none lost, none twice
+    assert resets == counted["take_overs"]  # one episode of the file per take-over
+    assert all(run.metadata["input_device"] == "take-over:stand-in" for run in runs)
+    assert all(end in ("terminated", "truncated") for run in runs for end in run.metadata["episode_ends"])
+    from tests.helpers import run_cli
+
+    inspected = run_cli(home, "--inspect", "--player-runs-paths", str(folder))
+    assert inspected.returncode == 0, inspected.stderr
+    assert "take-over:stand-in" in inspected.stdout
+    imported = run_cli(home, "--import-player-runs", "--player-runs-paths", str(folder))
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported {len(files)} run(s) / {len(steps) + resets} samples" in imported.stdout

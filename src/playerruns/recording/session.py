@@ -117,7 +117,7 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
                         step_seconds=step_seconds,
                         stop_requested=lambda: keys.delete_pressed() | hook.delete_pressed(),
                         on_start=lambda: say("Recording: drive; Del ends the episode early."),
-                        metadata=_run_metadata(setup, step_seconds),
+                        metadata=run_metadata(setup, step_seconds),
                         on_step=panel.driving if panel is not None else None)
     saved: list[Path] = []
     lost: EpisodeLost | None = None
@@ -243,9 +243,9 @@ def closing_line(saved: list[Path], folder: Path) -> str:
     return f"Done: {len(saved)} run file(s): {', '.join(str(path) for path in saved)}"
 
 
-def _run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
-    """What every recorded run's metadata says about how it was recorded (and, for TrackMania, what its
-    rewards were computed from: see ``playerruns.tools.rewards``)."""
+def run_metadata(setup: TmrlSetup, step_seconds: float) -> dict[str, Any]:
+    """What every recorded run's metadata says about how it was recorded (and, for TrackMania, what its rewards
+    were computed from: see ``playerruns.tools.rewards``); the take-over's run files say it too."""
     metadata: dict[str, Any] = {"step_seconds": step_seconds, "env_id": setup.env_id}
     stamp = reward_stamp(setup)
     if stamp is not None:

@@ -10,12 +10,15 @@ worker's own buffer, through tmrl's server, as every sample does: the trainer's 
 sampling, retention and cloning treat these steps as player data, and its statistics count them
 (``trainer.memories``).
 
-Test episodes (``test=True``) are never taken over. Without a take-over control configured, ``run_role``
-starts tmrl's own worker, which sends what it sends today.
+With ``runs`` (``PLAYER_RUNS.TAKE_OVER_RUNS_PATH``), what the person drove in each episode is also saved as a run
+file (``takeover.saving``), so it outlives the training run. Test episodes (``test=True``) are never taken
+over. Without a take-over control configured, ``run_role`` starts tmrl's own worker, which sends what it sends
+today.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from typing import Any
 
 from playerruns.runs.demos import DEMO_FLAG, INTERVENTION_FLAG, TAKE_OVER_KEY
 from playerruns.takeover.controls import TakeOverControl, person_action
+from playerruns.takeover.saving import TakeOverRuns
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,8 @@ class TakeOverWorker:
     """Mixin over tmrl's ``RolloutWorker`` (or a subclass of it): see the module docstring.
 
     ``control_factory`` builds the control from the worker's environment (a window needs its ``render``);
-    ``step_seconds`` paces the steps for a person (0: as fast as the task goes; rtgym paces TrackMania).
+    ``step_seconds`` paces the steps for a person (0: as fast as the task goes; rtgym paces TrackMania);
+    ``runs`` saves what the person drives as run files (None: not saved).
     """
 
     env: Any
@@ -41,10 +46,13 @@ class TakeOverWorker:
     get_local_buffer_sample: Any
 
     def __init__(self, *args: Any, control_factory: ControlFactory, step_seconds: float = 0.0,
-                 **kwargs: Any) -> None:
+                 runs: TakeOverRuns | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # tmrl's RolloutWorker, next in the class's order
         self.control = control_factory(self.env)
         self.step_seconds = step_seconds
+        self.runs = runs
+        if runs is not None:
+            atexit.register(runs.flush)  # a worker stopped mid-episode (Ctrl+C) still saves what the person drove
         self._compress = self.get_local_buffer_sample
         self.get_local_buffer_sample = self._tagged_sample
         self._last_info: dict[str, Any] = {}
@@ -56,6 +64,8 @@ class TakeOverWorker:
 
     def reset(self, collect_samples: bool) -> Any:
         self._log_episode()
+        if self.runs is not None:
+            self.runs.episode_ended()
         self.control.start_episode()
         self._driving = self._began = False
         obs, info = super().reset(collect_samples)  # type: ignore[misc]
@@ -98,12 +108,15 @@ class TakeOverWorker:
                        info: Any) -> Any:
         """The sample as tmrl builds it, with the step's info tagged when the person drove it."""
         info = info if isinstance(info, dict) else {}
-        if self._driving and act is not None:  # act is None on a reset: nobody drove it
+        person = self._driving and act is not None  # act is None on a reset: nobody drove it
+        if person:
             tags: dict[str, Any] = {INTERVENTION_FLAG: True, DEMO_FLAG: True}
             if self._began:
                 tags[TAKE_OVER_KEY] = self.control.where(self._last_info)
             info = {**info, **tags}
         self._last_info = info
+        if self.runs is not None:
+            self.runs.add((act, new_obs, rew, terminated, truncated, info), person)
         if self._compress is not None:
             return self._compress(act, new_obs, rew, terminated, truncated, info)
         return act, new_obs, rew, terminated, truncated, info

@@ -69,6 +69,8 @@ class PlayerRunsConfig:
     TAKE_OVER_STEP_SECONDS: float = 0.05  # a gymnasium task's pace while a person watches (20 Hz, as the game)
     TAKE_OVER_SKILL: float = 0.4  # stand-in: its driving skill, 0 (a beginner) to 1 (the practised stand-in)
     TAKE_OVER_BUDGET: int | None = None  # stand-in: the most steps it drives in all (null: no bound)
+    # where the worker saves what the person drove, one run file per episode (null: not saved; takeover.saving)
+    TAKE_OVER_RUNS_PATH: str | None = str(Path("~") / "TmrlData" / "player_runs" / "take-overs")
 
     @property
     def source_path(self) -> Path:
@@ -85,6 +87,10 @@ class PlayerRunsConfig:
     @property
     def tensorboard_path(self) -> Path:
         return Path(os.path.expanduser(self.TENSORBOARD_PATH))
+
+    @property
+    def take_over_runs_path(self) -> Path | None:
+        return None if self.TAKE_OVER_RUNS_PATH is None else Path(os.path.expanduser(self.TAKE_OVER_RUNS_PATH))
 
     @property
     def schedule(self) -> DemoSchedule:
@@ -149,6 +155,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "TAKE_OVER_STEP_SECONDS": ("a number from 0 to 1", lambda v: _is_number(v) and 0.0 <= v <= 1.0),
     "TAKE_OVER_SKILL": ("a number from 0 to 1", lambda v: _is_share(v)),
     "TAKE_OVER_BUDGET": ("a whole number >= 0, or null", lambda v: v is None or (_is_whole(v) and v >= 0)),
+    "TAKE_OVER_RUNS_PATH": ("a non-empty folder path string, or null (not saved)",
+                            lambda v: v is None or (isinstance(v, str) and v.strip() != "")),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
            "POLICY_AVERAGING", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
@@ -263,6 +271,15 @@ _TAKE_OVER_KEYS = {"keyboard": ("TAKE_OVER_KEY", "TAKE_OVER_STEP_SECONDS"),
 def _check_take_over(values: dict[str, Any], interface: str, config_file: str) -> None:
     """The take-over keys fit the kind of take-over and the task."""
     kind = values.get("TAKE_OVER", "off")
+    if "TAKE_OVER_RUNS_PATH" in values and kind == "off":
+        raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER_RUNS_PATH and {SECTION}.TAKE_OVER go together: set "
+                          "TAKE_OVER to save what a person drives")
+    runs_path = values.get("TAKE_OVER_RUNS_PATH", PlayerRunsConfig.TAKE_OVER_RUNS_PATH)
+    for key in ("SOURCE_PATH", "RECEIVED_PATH"):
+        if runs_path is not None and _same_folder(runs_path, values.get(key, getattr(PlayerRunsConfig, key))):
+            raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER_RUNS_PATH is the {key} folder: the trainer would "
+                              "inject the person's steps a second time (they already reach it with the worker's "
+                              "samples); choose another folder")
     for other, keys in _TAKE_OVER_KEYS.items():
         for key in keys:
             if key in values and other != kind and key not in _TAKE_OVER_KEYS.get(kind, ()):
@@ -273,6 +290,10 @@ def _check_take_over(values: dict[str, Any], interface: str, config_file: str) -
     if kind == "stand-in" and "MiniTrack" not in interface:
         raise ConfigError(f"{config_file}: {SECTION}.TAKE_OVER \"stand-in\" drives MiniTrack only, not {interface}; "
                           "use \"keyboard\" or \"gamepad\"")
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return Path(os.path.expanduser(a)).resolve() == Path(os.path.expanduser(b)).resolve()
 
 
 def wsl_hint(source_path: str) -> str | None:

@@ -137,7 +137,24 @@ def _take_over(worker_cls: type, setup: TmrlSetup, player_runs: PlayerRunsConfig
         step_seconds = player_runs.TAKE_OVER_STEP_SECONDS
         env = env_cls(setup, {"render_mode": "rgb_array", **modifiers})
     log.info(f"Player runs take-over: {kind} ({_take_over_hint(kind, settings, setup)})")
-    return take_over_worker_cls(worker_cls), {"control_factory": factory, "step_seconds": step_seconds}, env
+    keywords: dict[str, Any] = {"control_factory": factory, "step_seconds": step_seconds,
+                                "runs": _take_over_runs(setup, player_runs, step_seconds)}
+    return take_over_worker_cls(worker_cls), keywords, env
+
+
+def _take_over_runs(setup: TmrlSetup, player_runs: PlayerRunsConfig, step_seconds: float) -> Any:
+    """What saves the person's take-overs as run files (PLAYER_RUNS.TAKE_OVER_RUNS_PATH; None: not saved)."""
+    from playerruns.recording.session import run_metadata
+    from playerruns.takeover.saving import TakeOverRuns
+
+    folder = player_runs.take_over_runs_path
+    if folder is None:
+        log.info("Player runs take-over: what the person drives is not saved as run files "
+                 "(PLAYER_RUNS.TAKE_OVER_RUNS_PATH is null)")
+        return None
+    log.info(f"Player runs take-over: each episode the person drives in is saved as a run file in {folder}")
+    return TakeOverRuns(folder, interface=setup.interface, kind=player_runs.TAKE_OVER,
+                        metadata=run_metadata(setup, step_seconds))
 
 
 def _stand_in(env: Any, *, skill: Any, budget: int | None) -> Any:
