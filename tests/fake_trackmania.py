@@ -83,7 +83,8 @@ class SyntheticWindow:
 def check_take_over(out: dict, episodes: int = 2, steps: int = 50, take_overs_per_episode: int = 2) -> None:
     """What ``tests/programs/take_over_trackmania.py`` printed shows a person who took the car and gave it back:
     exactly the steps they held the take-over are tagged, their actions are the inputs the game reported, the
-    game got nothing from tmrl while they drove, and tmrl let go of the car once as each take-over began."""
+    game got nothing from tmrl while they drove, tmrl let go of the car once as each take-over began, and the run
+    files the worker saved hold exactly the person's steps."""
     assert out["class"] == "TakeOverRolloutWorker" and out["interface"].startswith("TakeOverTM2020Interface")
     flags, actions, places = out["intervention"], out["actions"], out["place"]
     assert len(flags) == episodes * (steps + 1)  # a reset sample, then the steps, per episode
@@ -102,3 +103,6 @@ def check_take_over(out: dict, episodes: int = 2, steps: int = 50, take_overs_pe
     step_of = {k: k - 1 - k // (steps + 1) for k in starts}  # a sample's index -> the steps taken before it
     let_go = {r["at"] for r in received if r["keys"] == [] and r["at"] is not None}
     assert all(step_of[k] in let_go for k in starts)  # tmrl let go of the car as each take-over began
+    # the run files saved: one per episode, a reset sample per take-over, then exactly the person's steps
+    assert out["saved_files"] == episodes and out["saved_take_overs"] == out["take_overs"]
+    assert out["saved_person_steps"] == out["person_steps"] == out["saved_samples"] - out["saved_take_overs"]

@@ -6,8 +6,9 @@ at least 6 steps, on SDL's virtual pad (``tests.virtual_pad``, button PLAYER_RUN
 driver is the person: its telemetry reports the inputs it drives.
 
 Prints JSON: the worker's counts, each buffered sample's action, whether it is tagged an intervention and its
-take-over place, and every control the game received (tmrl's keyboard control: the keys it pressed) with
-whether the person was driving then and how many steps had been taken."""
+take-over place, every control the game received (tmrl's keyboard control: the keys it pressed) with
+whether the person was driving then and how many steps had been taken, and what the run files the worker saved
+(PLAYER_RUNS.TAKE_OVER_RUNS_PATH) hold, each loaded and checked against the configuration as an import would."""
 
 import json
 import multiprocessing
@@ -23,7 +24,7 @@ from tests import fake_trackmania as fake
 
 from playerruns.bridge.setup import load_setup, tmrl_data_folder
 from playerruns.recording.trackmania import rtgym_interface
-from playerruns.runs.demos import INTERVENTION_FLAG, TAKE_OVER_KEY
+from playerruns.runs.demos import INTERVENTION_FLAG, TAKE_OVER_KEY, load_demo_run
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.roles import make_worker
 
@@ -96,13 +97,17 @@ for _ in range(EPISODES):
 worker.reset(collect_samples=False)  # logs the last episode's figures into the totals
 samples = worker.buffer.memory
 steps, person_steps, take_overs = worker.totals()
+saved = [load_demo_run(path, load_setup().compat) for path in worker.runs.saved]  # checked as an import checks
 print(json.dumps({
     "class": type(worker).__name__, "interface": type(interface_box[0]).__name__, "steps": steps,
     "person_steps": person_steps, "take_overs": take_overs,
     "actions": [None if s[0] is None else [float(a) for a in s[0]] for s in samples],
     "intervention": [bool(s[-1].get(INTERVENTION_FLAG)) for s in samples],
     "place": [s[-1].get(TAKE_OVER_KEY) for s in samples],
-    "received": received}), flush=True)
+    "received": received, "saved_files": len(saved),
+    "saved_person_steps": sum(bool(s[-1].get(INTERVENTION_FLAG)) for run in saved for s in run.samples),
+    "saved_samples": sum(len(run.samples) for run in saved),
+    "saved_take_overs": sum(run.metadata["episode_count"] for run in saved)}), flush=True)
 for child in multiprocessing.active_children():  # tlspyo's client, trying to reach a server that is not there
     child.terminate()
 os._exit(0)
