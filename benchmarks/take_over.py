@@ -10,7 +10,10 @@ first two recorded runs; the arms spend it:
 - ``upfront``: both runs imported into data.pkl before training (today's workflow);
 - ``interventions``: no run; the worker's stand-in person (``PLAYER_RUNS.TAKE_OVER "stand-in"``, the same
   skill) takes over where the agent is about to fail, for at most ``P`` steps in all (``TAKE_OVER_BUDGET``);
-- ``half``: the first run imported, and the stand-in for the rest of ``P``.
+- ``half``: the first run imported, and the stand-in for the rest of ``P``;
+- ``unbounded``: no run, and a stand-in without a budget (``TAKE_OVER_BUDGET`` null): a person who is always
+  there and steps in wherever the agent is about to fail. Its person steps are not ``P``: it measures whether
+  the intervention rate falls on its own as the agent learns, and what that costs the person.
 
 Every finished (arm, seed) is saved under ``results/take-over-runs/`` (resumable, as ``warmup.py``); the report
 merges them into ``results/take-over.json`` and ``take-over.png``: per arm and seed the steps to the first lap
@@ -41,7 +44,7 @@ from warmup import (  # the sibling benchmark (this script's folder)
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ARMS = ("upfront", "interventions", "half")
+ARMS = ("upfront", "interventions", "half", "unbounded")
 TRACK = "hairpins"
 RUNS = 2  # the person's effort: the steps of this many of the driver's runs
 STEPS_PER_MINUTE = 20 * 60  # a person drives at tmrl's 20 Hz
@@ -112,7 +115,8 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
         budget_left = given - sum(run_steps(r) for r in imported)
         levers = dict(LEVERS["all"])
         if arm != "upfront":
-            levers.update(TAKE_OVER="stand-in", TAKE_OVER_SKILL=SKILL, TAKE_OVER_BUDGET=budget_left)
+            levers.update(TAKE_OVER="stand-in", TAKE_OVER_SKILL=SKILL,
+                          TAKE_OVER_BUDGET=None if arm == "unbounded" else budget_left)
         home = harness.arm_home(work / f"{arm}-seed{seed}", the_task, levers=levers)
         folder = None
         if imported:
@@ -196,6 +200,8 @@ def write_report(args: argparse.Namespace) -> None:
         "person_steps": int(np.median(given)), "person_runs": RUNS,
         "driver": "less-practised (envs.drivers.LESS_PRACTISED), for the runs and the stand-in alike",
         "levers": "tasks.LEVERS['all']", "arms": arms,
+        "unbounded": "the unbounded arm's stand-in had no budget: its person_steps_given is P for reference only, "
+                     "person_steps_used is what it drove",
         "machine": {**loaded[0]["machine"], "dates": sorted({d["date"] for d in loaded}),
                     "wall_minutes": round(sum(d["wall_seconds"] for d in loaded) / 60, 1)},
     }
@@ -220,6 +226,8 @@ def write_report(args: argparse.Namespace) -> None:
 def spent_by(saved: dict[str, Any]) -> int | None:
     """The worker step by which the stand-in had driven (98 % of) its budget, from the epoch rates: after it, a
     rate of 0 says the budget ran out, not that the agent needs no help (None: never, or no stand-in)."""
+    if saved["arm"] == "unbounded":
+        return None
     budget = saved["person_steps_given"] - saved["person_steps_imported"]
     driven, previous = 0.0, 0
     for steps, rate in saved["intervention_curve"]:
@@ -243,6 +251,11 @@ def targets(arms: dict[str, Any], budget: int) -> list[dict[str, Any]]:
         out.append({"target": "interventions: intervention rate below 5 % in the last quarter (median seed)",
                     "met": rate < 0.05, "figures": f"{arms['interventions']['intervention_rate_last_quarter']}; the "
                     f"stand-in had spent its budget by {spent} steps: a bound of the budget, not of the agent"})
+    if "unbounded" in arms:
+        rates = arms["unbounded"]["intervention_rate_last_quarter"]
+        out.append({"target": "unbounded stand-in: intervention rate below 5 % in the last quarter (median seed)",
+                    "met": median(rates) < 0.05, "figures": f"{rates}; person steps used "
+                    f"{arms['unbounded']['person_steps_used']}"})
     return out
 
 
@@ -252,7 +265,7 @@ def plot(results: list[Any], arms: dict[str, Any], the_task: Any, path: Path, bu
 
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(3, 2))
-    colors = {"upfront": "tab:gray", "interventions": "tab:orange", "half": "tab:green"}
+    colors = {"upfront": "tab:gray", "interventions": "tab:orange", "half": "tab:green", "unbounded": "tab:purple"}
     for arm, entry in arms.items():
         runs = [r for r in results if r.arm == arm]
         for k, r in enumerate(runs):
@@ -278,7 +291,7 @@ def plot(results: list[Any], arms: dict[str, Any], the_task: Any, path: Path, bu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated, of upfront, interventions, half")
+    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated, of " + ", ".join(ARMS))
     parser.add_argument("--seeds", type=seed_range, default=seed_range("0-4"), help="e.g. 0-4 or 0,3")
     parser.add_argument("--budget", type=int, default=20_000, help="environment steps per run")
     parser.add_argument("--eval-every", type=int, default=500)
