@@ -40,7 +40,6 @@ class TakeOverRuns:
         self._open = False  # the person is driving the stretch at the end of _samples
         self._previous: Sample | None = None  # the sample before this one: where a take-over starts from
         self.saved: list[Path] = []
-        self.saved_steps = 0  # person-driven steps written to files so far
 
     def add(self, sample: Sample, person: bool) -> None:
         """The worker's next raw sample; ``person``: the person drove it. A reset sample (``act`` None or the
@@ -101,7 +100,6 @@ class TakeOverRuns:
             if folder != self.folder:
                 log.warning(f"Player runs take-over: the person's steps went to {path} instead of {self.folder}")
             self.saved.append(path)
-            self.saved_steps += steps
             log.info(f"Player runs take-over: saved the person's {steps} step(s) "
                      f"({run.metadata['episode_count']} take-over(s)) as {path}")
             return path
