@@ -205,7 +205,7 @@ def write_report(args: argparse.Namespace) -> None:
         "machine": {**loaded[0]["machine"], "dates": sorted({d["date"] for d in loaded}),
                     "wall_minutes": round(sum(d["wall_seconds"] for d in loaded) / 60, 1)},
     }
-    summary["targets"] = targets(arms, args.budget)
+    summary["targets"] = targets(arms, args.budget, args.eval_every)
     out_json = report.write_json(args.out / "take-over.json", summary)
     out_png = plot(results, arms, the_task, args.out / "take-over.png", args.budget)
     print(f"{'arm':<14} {'seeds':>5} {'first lap (median)':>18} {'kept (median)':>13} {'mean score IQM':>15} "
@@ -238,18 +238,23 @@ def spent_by(saved: dict[str, Any]) -> int | None:
     return None
 
 
-def targets(arms: dict[str, Any], budget: int) -> list[dict[str, Any]]:
+def targets(arms: dict[str, Any], budget: int, eval_every: int) -> list[dict[str, Any]]:
     out = []
     if "interventions" in arms and "upfront" in arms:
         mine = median([s if s is not None else budget for s in arms["interventions"]["steps_to_threshold"]])
         theirs = median([s if s is not None else budget for s in arms["upfront"]["steps_to_threshold"]])
         out.append({"target": "interventions: first lap in at most half the steps up-front runs need (median seed)",
-                    "met": mine <= 0.5 * theirs, "figures": f"{mine:.0f} vs {theirs:.0f}"})
+                    "met": mine <= 0.5 * theirs, "figures": f"{mine:.0f} vs {theirs:.0f}" + (
+                        f" (half of it comes before the first evaluation, at {eval_every} steps: no arm can show it)"
+                        if 0.5 * theirs < eval_every else "")})
     if "interventions" in arms:
         rate = median(arms["interventions"]["intervention_rate_last_quarter"])
         spent = arms["interventions"]["budget_spent_by_steps"]
+        ran_out = [s is not None and s < 0.75 * budget for s in spent]
+        # a stand-in whose budget ran out before the last quarter says nothing of the agent there: not a result
+        known = None if median([float(r) for r in ran_out]) >= 0.5 else rate < 0.05
         out.append({"target": "interventions: intervention rate below 5 % in the last quarter (median seed)",
-                    "met": rate < 0.05, "figures": f"{arms['interventions']['intervention_rate_last_quarter']}; the "
+                    "met": known, "figures": f"{arms['interventions']['intervention_rate_last_quarter']}; the "
                     f"stand-in had spent its budget by {spent} steps: a bound of the budget, not of the agent"})
     if "unbounded" in arms:
         rates = arms["unbounded"]["intervention_rate_last_quarter"]
