@@ -39,9 +39,11 @@ from tmrl.custom.custom_algorithms import SpinupSacAgent
 def _move_towards(average: torch.nn.Module, source: torch.nn.Module, *, keep: float) -> None:
     """``average <- keep * average + (1 - keep) * source``, parameter by parameter (Polyak averaging: the
     target networks, and the policy the workers drive under ``policy_averaging``)."""
-    with torch.no_grad():
-        for p, p_avg in zip(source.parameters(), average.parameters(), strict=True):
-            p_avg.mul_(keep).add_((1 - keep) * p)
+    averaged, current = list(average.parameters()), list(source.parameters())
+    if len(averaged) != len(current):
+        raise ValueError(f"cannot average {len(current)} parameters into {len(averaged)}")
+    with torch.no_grad():  # one fused call over every tensor: p_avg += (1 - keep) * (p - p_avg)
+        torch._foreach_lerp_(averaged, current, 1 - keep)
 
 
 def _rows(x: Any, index: torch.Tensor) -> Any:
