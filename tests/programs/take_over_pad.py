@@ -25,9 +25,16 @@ how = sys.argv[1]
 STEPS, PRESS_AT, HOLD = 40, 10, 6
 player_runs = parse_player_runs(cfg.TMRL_CONFIG)
 pad = VirtualPad()
+
+
+def drive(steer: float, gas: float) -> None:
+    """The person's left stick and right trigger."""
+    pad.stick(steer)
+    pad.trigger(RIGHT_TRIGGER, gas)
+
+
 if how == "button":
-    pad.stick(0.5)
-    pad.trigger(RIGHT_TRIGGER, 1.0)
+    drive(0.5, 1.0)
 worker = make_worker("worker", load_setup(), player_runs)
 
 
@@ -37,16 +44,14 @@ def person() -> None:
     if how == "button":
         pad.press(player_runs.TAKE_OVER_BUTTON)
     else:
-        pad.stick(0.5)
-        pad.trigger(RIGHT_TRIGGER, 1.0)
+        drive(0.5, 1.0)
     pressed_at = worker.totals()[0]
     while worker.totals()[0] < pressed_at + HOLD:
         time.sleep(0.001)
     if how == "button":
         pad.release(player_runs.TAKE_OVER_BUTTON)
     else:
-        pad.stick(0.0)
-        pad.trigger(RIGHT_TRIGGER, 0.0)
+        drive(0.0, 0.0)
 
 
 threading.Thread(target=person, daemon=True).start()
