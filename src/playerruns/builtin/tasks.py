@@ -90,16 +90,17 @@ LEVERS: dict[str, dict[str, Any]] = {
     "schedule": _SCHEDULE,
     "retention": {**_WEIGHT, **_RETENTION},
     "learning": _LEARNING,
-    "all": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING},  # the demo's player-runs arm (BEST)
+    "all": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING},  # the demo's levers until 2026-12-03: laps, then dips
     "all-decayed": {**_SCHEDULE, **_RETENTION, **_LEARNING},  # the previous demo's levers: laps, then forgets
     "all-no-bound": {**_SCHEDULE, **_RETENTION, **{k: v for k, v in _KEPT_CLONING.items() if k != "DEMO_RETURN_BOUND"}},
     "all-q-filter": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "DEMO_BC_Q_FILTER": True},
     "all-layer-norm": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "CRITIC_LAYER_NORM": True},
-    "all-averaged": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999},  # ~1,000 updates
+    # the demo's player-runs arm (BEST): "all", with the workers driving an average of ~1,000 updates' actors
+    "all-averaged": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
-BEST = "all"
+BEST = "all-averaged"
 ARMS_WITHOUT_RUNS = ("scratch", "recurrent")  # the arms that train without player runs
 
 
