@@ -39,7 +39,8 @@ from tmrl.custom.custom_algorithms import SpinupSacAgent
 def _move_towards(average: torch.nn.Module, source: torch.nn.Module, *, keep: float) -> None:
     """``average <- keep * average + (1 - keep) * source``, parameter by parameter (Polyak averaging: the
     target networks, and the policy the workers drive under ``policy_averaging``)."""
-    averaged, current = list(average.parameters()), list(source.parameters())
+    averaged: list[torch.Tensor] = list(average.parameters())
+    current: list[torch.Tensor] = list(source.parameters())
     if len(averaged) != len(current):
         raise ValueError(f"cannot average {len(current)} parameters into {len(averaged)}")
     with torch.no_grad():  # one fused call over every tensor: p_avg += (1 - keep) * (p - p_avg)
