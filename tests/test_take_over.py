@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,17 +155,22 @@ def test_trimming_keeps_whole_every_episode_a_person_drove_part_of(tmp_path):
 def _worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
     """The counts of a worker that ran ``episodes`` training episodes; it lives (its last buffers on their way)
     until the block ends."""
-    proc = subprocess.Popen([sys.executable, str(PROGRAMS / "take_over_worker.py"), str(episodes)],
-                            env=subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=REPO, start_new_session=True)
+    # the program prints its counts alone on stdout; the logs of tmrl and of tlspyo's client (other processes,
+    # which may write at any moment) go to a file, so that they cannot cut into that line
+    log_path = Path(home) / "take-over-worker.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([sys.executable, str(PROGRAMS / "take_over_worker.py"), str(episodes)],
+                                env=subprocess_env(home), stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                cwd=REPO, start_new_session=True)
     lines: list[str] = []
     try:
         reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
         reader.start()
         deadline = time.monotonic() + timeout
         while not any(line.startswith("{") for line in lines):
-            assert proc.poll() is None, "".join(lines)[-3000:]
-            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + "".join(lines)[-3000:]
+            assert proc.poll() is None, "".join(lines)[-1000:] + log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + \
+                "".join(lines)[-1000:] + log_path.read_text()[-3000:]
             time.sleep(0.2)
         yield json.loads(next(line for line in lines if line.startswith("{")))
     finally:
