@@ -163,14 +163,16 @@ def _worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
                                 env=subprocess_env(home), stdout=subprocess.PIPE, stderr=log_file, text=True,
                                 cwd=REPO, start_new_session=True)
     lines: list[str] = []
+
+    def output() -> str:
+        return "".join(lines)[-1000:] + log_path.read_text()[-3000:]
     try:
         reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
         reader.start()
         deadline = time.monotonic() + timeout
         while not any(line.startswith("{") for line in lines):
-            assert proc.poll() is None, "".join(lines)[-1000:] + log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + \
-                "".join(lines)[-1000:] + log_path.read_text()[-3000:]
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + output()
             time.sleep(0.2)
         yield json.loads(next(line for line in lines if line.startswith("{")))
     finally:
