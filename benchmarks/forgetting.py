@@ -20,6 +20,7 @@ Settings (``--setting``), each one learning-side lever changed from the one befo
 - ``bound-layer-norm``: ``bound`` with CRITIC_LAYER_NORM;
 - ``bound-averaged``: ``bound`` with POLICY_AVERAGING 0.999 (the policy driven and evaluated is an average
   of the actor's weights over about 1,000 updates);
+- ``bound-averaged-q-filter``: ``bound-averaged`` with the Q-filter back on;
 - ``ibrl``: IBRL's proposal policy (Hu et al. 2023), written here for the comparison only: the pretrained
   policy is frozen as a proposal; the agent acts with, and bootstraps on, whichever of the proposal's
   and the RL actor's action the critic rates higher; the RL actor is also cloned towards the proposal.
@@ -52,6 +53,8 @@ SETTINGS = {
     "bound-q-filter": {"bc_coef": 0.4, "bc_q_filter": True, "demo_return_bound": True},
     "bound-layer-norm": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True},
     "bound-averaged": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True, "policy_averaging": 0.999},
+    "bound-averaged-q-filter": {"bc_coef": 0.4, "bc_q_filter": True, "demo_return_bound": True,
+                                "policy_averaging": 0.999},
     "ibrl": {"bc_coef": 0.4, "bc_q_filter": False},
     "scratch": {},
 }
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("--skill", type=float, default=1.0, help="the driver's skill (drivers.Skill.at)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--eval-every", type=int, default=1000)
+    parser.add_argument("--target-entropy", type=float, default=-3.0, help="SAC's entropy target (the benchmark's "
+                        "MiniTrack value: -3)")
     parser.add_argument("--out", type=Path, help="a JSON file for the curve")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="playerruns-forgetting-"))
@@ -163,7 +168,7 @@ def run(args: argparse.Namespace) -> None:
                   model_cls=LayerNormMLPActorCritic if args.setting == "bound-layer-norm" else MLPActorCritic,
                   gamma=GAMMA, polyak=alg["POLYAK"], alpha=alg["ALPHA"], lr_actor=alg["LR_ACTOR"],
                   lr_critic=alg["LR_CRITIC"], lr_entropy=alg["LR_ENTROPY"], learn_entropy_coef=True,
-                  target_entropy=-3.0)
+                  target_entropy=args.target_entropy)
     agent: Any = SpinupSacAgent(**common) if scratch else DemoSacAgent(**common, **SETTINGS[args.setting])
     proposal = None
     started = time.monotonic()

@@ -75,6 +75,17 @@ class TakeOverSettings:
     stick: bool = False
     deadzone: float = 0.08
 
+    def hint(self, kind: str, where: str = "") -> str:
+        """What the person is told to do to take the wheel, in one wording for every window, panel and log
+        line: ``kind`` "keyboard" or "gamepad" (anything else: the scripted stand-in); ``where``, e.g. " in the
+        task's window"."""
+        if kind == "keyboard":
+            return f"Hold {self.key}{where} to take the wheel"
+        if kind == "gamepad":
+            return f"Hold button {self.button}" + (" (or move the stick)" if self.stick else "") + (
+                f"{where} to take the wheel")
+        return "A scripted person takes over where the agent is about to fail"
+
 
 def _panel_lines(hint: str, driving: bool, person_steps: int, take_overs: int, steps: int) -> tuple[str, ...]:
     who = "YOU drive: release to give the car back" if driving else "The agent drives"
@@ -101,7 +112,7 @@ class KeyboardTakeOver:
             raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER_KEY is {settings.key!r}, expected a key name such as "
                                   "'space', 'left shift' or 'x'") from None
         self.view: TaskView = self.source.view
-        self.hint = f"Hold {settings.key} to take the wheel; arrows drive"
+        self.hint = settings.hint("keyboard") + "; arrows drive"
         self.name = "keyboard"
         self.view.say(self.hint, "The agent drives")
 
@@ -137,8 +148,7 @@ class GamepadTakeOver:
             raise PlayerRunsError(f"PLAYER_RUNS.TAKE_OVER \"gamepad\": {why}; connect the pad before starting the "
                                   "worker, or take over with \"keyboard\"") from None
         self.settings = settings
-        self.hint = f"Hold button {settings.button} to take the wheel" + (" (or move the stick)" if settings.stick
-                                                                           else "")
+        self.hint = settings.hint("gamepad")
         self.name = self.source.name
 
     def start_episode(self) -> None:

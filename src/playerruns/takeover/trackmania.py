@@ -86,7 +86,7 @@ class _PadHold:
 
     def __init__(self, env: Any, settings: TakeOverSettings) -> None:
         self.pad = GamepadTakeOver(env, settings, controls="car")
-        self.hint = self.pad.hint + " on your pad"
+        self.hint = settings.hint("gamepad", " on your pad")
 
     def held(self) -> bool:
         self.pad.source.pump()
@@ -101,7 +101,7 @@ class _KeyHold:
 
     def __init__(self, settings: TakeOverSettings) -> None:
         self.hook = GlobalKeyHold(settings.key)
-        self.hint = f"Hold {settings.key} (the game may have the focus) to take the wheel"
+        self.hint = settings.hint("keyboard", " (the game may have the focus)")
 
     def held(self) -> bool:
         return self.hook.held()

@@ -136,7 +136,10 @@ def _take_over(worker_cls: type, setup: TmrlSetup, player_runs: PlayerRunsConfig
             _gamepad_with_view, settings=settings)
         step_seconds = player_runs.TAKE_OVER_STEP_SECONDS
         env = env_cls(setup, {"render_mode": "rgb_array", **modifiers})
-    log.info(f"Player runs take-over: {kind} ({_take_over_hint(kind, settings, setup)})")
+    where = "" if kind != "keyboard" else " while the game has the focus" if setup.env_id is None else (
+        " in the task's window")
+    release = "" if kind == "stand-in" else ", release to give the car back"
+    log.info(f"Player runs take-over: {kind} ({settings.hint(kind, where)}{release})")
     keywords: dict[str, Any] = {"control_factory": factory, "step_seconds": step_seconds,
                                 "runs": _take_over_runs(setup, player_runs, step_seconds)}
     return take_over_worker_cls(worker_cls), keywords, env
@@ -174,15 +177,6 @@ def _gamepad_with_view(env: Any, *, settings: Any) -> Any:
         log.warning(f"Player runs take-over: no window to show the task ({err}); the pad still takes over")
         view = None
     return GamepadTakeOver(env, settings, view)
-
-
-def _take_over_hint(kind: str, settings: Any, setup: TmrlSetup) -> str:
-    where = "while the game has the focus" if setup.env_id is None else "in the task's window"
-    if kind == "keyboard":
-        return f"hold {settings.key} {where} to drive, release to give the car back"
-    if kind == "gamepad":
-        return f"hold button {settings.button} to drive" + (", or move the stick" if settings.stick else "")
-    return "a scripted person takes over where the agent is about to fail"
 
 
 def log_injection_settings(player_runs: PlayerRunsConfig) -> None:
