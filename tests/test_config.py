@@ -98,3 +98,17 @@ def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interfac
     with pytest.raises(ConfigError) as err:
         parse_player_runs({"PLAYER_RUNS": section, "ENV": {"RTGYM_INTERFACE": interface}}, "cfg.json")
     assert all(f in str(err.value) for f in fragments), str(err.value)
+
+
+@pytest.mark.parametrize(("section", "fragments"), [
+    ({"DEMO_BC_COEF": 0.4, "DEMO_TARGET_ENTROPY": "low"}, ("PLAYER_RUNS.DEMO_TARGET_ENTROPY", "a finite number")),
+    ({"DEMO_BC_COEF": 0.4, "DEMO_TARGET_ENTROPY": float("inf")}, ("DEMO_TARGET_ENTROPY", "a finite number")),
+    ({"DEMO_TARGET_ENTROPY": -6}, ("DEMO_TARGET_ENTROPY", "DEMO_BC_COEF", "go together")),
+])
+def test_the_cloning_agents_entropy_target_is_a_finite_number_and_needs_cloning(section, fragments):
+    with pytest.raises(ConfigError) as err:
+        parse_player_runs({"PLAYER_RUNS": section}, "cfg.json")
+    assert all(f in str(err.value) for f in fragments), str(err.value)
+    cfg = parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4, "DEMO_TARGET_ENTROPY": -6}}, "cfg.json")
+    assert cfg.DEMO_TARGET_ENTROPY == -6.0 and isinstance(cfg.DEMO_TARGET_ENTROPY, float)
+    assert parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4}}, "cfg.json").DEMO_TARGET_ENTROPY is None

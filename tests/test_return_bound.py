@@ -125,7 +125,7 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "DEMO_RETURN_BOUND": True,
                                   "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True,
-                                  "POLICY_AVERAGING": 0.99})
+                                  "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5})
     result = run_program(home, "bound_round_trip.py")
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -135,8 +135,10 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     assert out["returns_match"] and out["max_expected"] > 1.0  # the stand-in makes progress: positive returns
     assert 0.0 < out["bound_raised"] <= 1.0  # a fresh critic is below what the player earned
     assert out["averaged"]
+    assert out["target_entropy"] == -4.5 and out["alg_target_entropy"] != -4.5  # the key, not ALG's value
     assert out["resumed"] == {"bound": True, "memory_gamma": out["gamma"], "finite_where_demo": True,
-                              "best_policy": True, "same_average": True}  # the checkpoint holds the average
+                              "best_policy": True, "target_entropy": -4.5,  # config.json's key wins on resume
+                              "same_average": True}  # the checkpoint holds the average
 
 
 def test_policy_averaging_gives_the_workers_an_average_of_the_actors_weights():

@@ -38,7 +38,8 @@ for s in run.samples:
 cls = training_cls(setup, player_runs)
 trainer = cls()
 out = {"agent": type(trainer.agent).__name__, "bound": trainer.agent.demo_return_bound, "gamma": gamma,
-       "memory_gamma": trainer.memory.return_gamma,
+       "memory_gamma": trainer.memory.return_gamma, "target_entropy": trainer.agent.target_entropy,
+       "alg_target_entropy": cfg.TMRL_CONFIG["ALG"].get("TARGET_ENTROPY"),
        "layer_norms": sum(isinstance(m, torch.nn.LayerNorm) for m in trainer.agent.model.q1.modules())}
 worker = Buffer()  # a worker's episodes beside the demos
 for s in gym_run(setup, episodes=2, max_steps=60, seed=9).samples:
@@ -58,11 +59,14 @@ averaged = [p.detach().clone() for p in trainer.agent.get_actor().parameters()]
 out["averaged"] = trainer.agent.get_actor() is not trainer.agent.model_nograd.actor
 checkpoint = str(cfg.CHECKPOINT_PATH)
 dump_run_instance(trainer, checkpoint)
-resumed = update_training_instance(load_run_instance(checkpoint), cls)
+loaded = load_run_instance(checkpoint)
+loaded.agent.target_entropy = -0.5  # as if the checkpoint were made with another entropy target
+resumed = update_training_instance(loaded, cls)
 again = resumed.memory.sample()
 out["resumed"] = {"bound": resumed.agent.demo_return_bound, "memory_gamma": resumed.memory.return_gamma,
                   "finite_where_demo": bool((np.isfinite(np.asarray(again.demo_return)) == again.demo).all()),
                   "best_policy": resumed.best_policy is not None,
+                  "target_entropy": resumed.agent.target_entropy,
                   "same_average": all(torch.equal(a, b) for a, b in
                                       zip(averaged, resumed.agent.get_actor().parameters(), strict=True))}
 print(json.dumps(out))

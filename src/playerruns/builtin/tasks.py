@@ -97,6 +97,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-layer-norm": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "CRITIC_LAYER_NORM": True},
     # the demo's player-runs arm (BEST): "all", with the workers driving an average of ~1,000 updates' actors
     "all-averaged": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999},
+    # ... with SAC's entropy target for the cloning agent at -6 (twice the task's -3): cloning narrows the policy,
+    # and a target set for a policy that learns from scratch made the entropy coefficient climb (docs/warmup.md)
+    "all-averaged-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                               "DEMO_TARGET_ENTROPY": -6.0},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

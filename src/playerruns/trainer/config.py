@@ -48,6 +48,7 @@ class PlayerRunsConfig:
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
     DEMO_RETURN_BOUND: bool = False  # the critic's target on a demo row is at least the player's own return
     POLICY_AVERAGING: float = 0.0  # > 0: the workers drive an average of the actor's weights (e.g. 0.999)
+    DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
@@ -137,6 +138,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_RETURN_BOUND": ("true or false", lambda v: isinstance(v, bool)),
     "POLICY_AVERAGING": ("a number from 0 up to (not including) 1",
                          lambda v: _is_number(v) and 0.0 <= v < 1.0),
+    "DEMO_TARGET_ENTROPY": ("a finite number (SAC's entropy target, e.g. -6), or null",
+                            lambda v: v is None or (_is_number(v) and math.isfinite(v))),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
@@ -159,7 +162,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                             lambda v: v is None or (isinstance(v, str) and v.strip() != "")),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
-           "POLICY_AVERAGING", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
+           "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
 
 def _is_whole(value: Any) -> bool:
@@ -228,7 +231,7 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
     for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND",
-                      "POLICY_AVERAGING"):
+                      "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:

@@ -88,7 +88,10 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
     if not (isinstance(agent.func, type) and issubclass(agent.func, SpinupSacAgent)):
         raise PlayerRunsError(f"PLAYER_RUNS.DEMO_BC_COEF needs tmrl's SAC agent, "
                               f"not {agent.func.__name__}")
-    return partial(DemoSacAgent, *agent.args, **agent.keywords, bc_coef=player_runs.DEMO_BC_COEF,
+    keywords = dict(agent.keywords)
+    if player_runs.DEMO_TARGET_ENTROPY is not None:  # cloning narrows the policy: its own target (user guide 4.3)
+        keywords["target_entropy"] = player_runs.DEMO_TARGET_ENTROPY
+    return partial(DemoSacAgent, *agent.args, **keywords, bc_coef=player_runs.DEMO_BC_COEF,
                    bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
                    actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
                    demo_return_bound=player_runs.DEMO_RETURN_BOUND, policy_averaging=player_runs.POLICY_AVERAGING)
