@@ -89,7 +89,7 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
         raise PlayerRunsError(f"PLAYER_RUNS.DEMO_BC_COEF needs tmrl's SAC agent, "
                               f"not {agent.func.__name__}")
     keywords = dict(agent.keywords)
-    if player_runs.DEMO_TARGET_ENTROPY is not None:  # cloning narrows the policy: its own target (user guide 4.3)
+    if player_runs.DEMO_TARGET_ENTROPY is not None:  # cloning narrows the policy: its own target (user guide 4.5)
         keywords["target_entropy"] = player_runs.DEMO_TARGET_ENTROPY
     return partial(DemoSacAgent, *agent.args, **keywords, bc_coef=player_runs.DEMO_BC_COEF,
                    bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
@@ -139,8 +139,9 @@ def _take_over(worker_cls: type, setup: TmrlSetup, player_runs: PlayerRunsConfig
             _gamepad_with_view, settings=settings)
         step_seconds = player_runs.TAKE_OVER_STEP_SECONDS
         env = env_cls(setup, {"render_mode": "rgb_array", **modifiers})
-    where = "" if kind != "keyboard" else " while the game has the focus" if setup.env_id is None else (
-        " in the task's window")
+    where = ""
+    if kind == "keyboard":
+        where = " while the game has the focus" if setup.env_id is None else " in the task's window"
     release = "" if kind == "stand-in" else ", release to give the car back"
     log.info(f"Player runs take-over: {kind} ({settings.hint(kind, where)}{release})")
     keywords: dict[str, Any] = {"control_factory": factory, "step_seconds": step_seconds,
