@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("--skill", type=float, default=1.0, help="the driver's skill (drivers.Skill.at)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--eval-every", type=int, default=1000)
-    parser.add_argument("--target-entropy", type=float, default=-3.0, help="SAC's entropy target (the benchmark's "
-                        "MiniTrack value: -3)")
+    parser.add_argument("--target-entropy", type=float, help="SAC's entropy target (default: the benchmark's "
+                        "MiniTrack value, tasks.TASKS['minitrack'])")
     parser.add_argument("--out", type=Path, help="a JSON file for the curve")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="playerruns-forgetting-"))
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> None:
     from tmrl.custom.custom_algorithms import SpinupSacAgent
     from tmrl.custom.custom_models import MLPActorCritic
 
-    from playerruns.builtin.tasks import HYPERPARAMETERS
+    from playerruns.builtin.tasks import TASKS, hyperparameters
     from playerruns.envs.drivers import Skill, line_follower
     from playerruns.trainer.critics import LayerNormMLPActorCritic
     from playerruns.trainer.demo_sac import DemoSacAgent
@@ -163,12 +163,12 @@ def run(args: argparse.Namespace) -> None:
                 laps.append(steps)
         replay.close_demos(ends)
         print(f"player runs: {len(laps)} laps of {args.runs}, median lap {np.median(laps) if laps else '-'} steps")
-    alg = HYPERPARAMETERS["ALG"]
+    alg = hyperparameters(TASKS["minitrack"])["ALG"]
     common = dict(observation_space=env.observation_space, action_space=env.action_space, device="cpu",
                   model_cls=LayerNormMLPActorCritic if args.setting == "bound-layer-norm" else MLPActorCritic,
                   gamma=GAMMA, polyak=alg["POLYAK"], alpha=alg["ALPHA"], lr_actor=alg["LR_ACTOR"],
                   lr_critic=alg["LR_CRITIC"], lr_entropy=alg["LR_ENTROPY"], learn_entropy_coef=True,
-                  target_entropy=args.target_entropy)
+                  target_entropy=alg["TARGET_ENTROPY"] if args.target_entropy is None else args.target_entropy)
     agent: Any = SpinupSacAgent(**common) if scratch else DemoSacAgent(**common, **SETTINGS[args.setting])
     proposal = None
     started = time.monotonic()

@@ -53,12 +53,12 @@ def run(args: argparse.Namespace, home: Path) -> None:
     rng = np.random.default_rng(0)
     spaces = setup.observation_space.spaces
 
-
     def observation() -> tuple[np.ndarray, ...]:
         """A fresh observation: the frames as the game's screenshots give them (uint8 greys, whatever the space's
         dtype says), every step its own arrays (pickle would store a repeated array once)."""
         return tuple(rng.integers(0, 256, s.shape, dtype=np.uint8) if len(s.shape) > 1
                      else rng.uniform(0, 100, s.shape).astype(s.dtype) for s in spaces)
+
     act_buf = [np.asarray(setup.default_action, np.float32)] * setup.act_buf_len
     period = max(args.stretch, round(args.stretch / args.person_share))  # one take-over of `stretch` per period
 
