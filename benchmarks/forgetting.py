@@ -115,6 +115,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--target-entropy", type=float, help="SAC's entropy target (default: the benchmark's "
                         "MiniTrack value, tasks.TASKS['minitrack'])")
+    parser.add_argument("--weights-per-episode", action="store_true", help="drive each episode with the weights "
+                        "of its start, as a tmrl worker does (it gets new weights between episodes)")
     parser.add_argument("--out", type=Path, help="a JSON file for the curve")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="playerruns-forgetting-"))
@@ -178,11 +180,14 @@ def run(args: argparse.Namespace) -> None:
         if args.setting == "ibrl":
             proposal = copy.deepcopy(agent.model.actor).requires_grad_(False)
 
+    driven: list[Any] = [None]  # with --weights-per-episode: the weights the episode started with
+
     def act(o: np.ndarray, test: bool) -> np.ndarray:
         with torch.no_grad():
             obs = torch.as_tensor(o)[None]
             if proposal is None:  # the policy the trainer would send to its workers
-                a, _ = agent.get_actor()(obs, test=test, with_logprob=False)
+                actor = agent.get_actor() if test or driven[0] is None else driven[0]
+                a, _ = actor(obs, test=test, with_logprob=False)
                 return a.numpy().reshape(-1)
             a_rl, _ = agent.model.actor(obs, test=test, with_logprob=False)
             a_il, _ = proposal(obs, test=True, with_logprob=False)
@@ -202,6 +207,8 @@ def run(args: argparse.Namespace) -> None:
         return min(returns), lengths
 
     curve = []
+    if args.weights_per_episode:
+        driven[0] = copy.deepcopy(agent.get_actor())
     o, _ = env.reset(seed=args.seed * 1000 + 7)
     episodes, updates, stats = 0, 0, {}
     for step in range(1, args.steps + 1):
@@ -210,6 +217,8 @@ def run(args: argparse.Namespace) -> None:
         replay.add(o, a, float(r), o2, terminated)
         o = o2
         if terminated or truncated:
+            if args.weights_per_episode:
+                driven[0] = copy.deepcopy(agent.get_actor())
             episodes += 1
             o, _ = env.reset(seed=args.seed * 1000 + 7 + episodes)
         if step > 1000 or not scratch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import signal
@@ -211,3 +212,44 @@ def test_two_concurrent_imports_keep_both(home_with_dataset, tmp_path, lidar_set
     ids = dataset_run_ids(read_dataset(dataset))
     assert ids == {load_run(good[0]).run_id, "alice-0", "alice-1", "bob-0", "bob-1"}
     assert len(read_dataset(dataset)[0]) == 21 + 4 * 4000
+
+
+@pytest.mark.parametrize(("interface", "limit_keys", "steps", "limit"), [
+    ("TM20LIDAR", {"RW_MAX_SAMPLES_PER_EPISODE": 45}, 40, 45),  # the worker's own cap
+    ("GYM:Pendulum-v1", {"RW_MAX_SAMPLES_PER_EPISODE": 1000}, 190, 200),  # the environment's TimeLimit is lower
+])
+def test_import_warns_when_the_players_episodes_nearly_fill_the_step_limit(tmp_path, interface, limit_keys, steps,
+                                                                           limit):
+    """An agent that drives like the player but a little slower would run out of steps: the import says so
+    once, with the room to give, and still imports."""
+    home = make_home(tmp_path, interface=interface, **limit_keys)
+    runs = tmp_path / "runs"
+    made = run_program(home, "make_runs.py", str(runs), "3", str(steps))
+    assert made.returncode == 0, made.stderr
+    for path in runs.glob("*.pkl"):  # the player reached the end (finish line, flag) on the last step of each
+        run = load_run(path)
+        run.samples = [(*s[:3], True, False, s[5]) if s[3] or s[4] else s for s in run.samples]
+        save_run(path, run)
+
+    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(runs))
+    assert result.returncode == 0, result.stderr
+    assert "imported 3 run(s)" in result.stdout
+    warnings = [line for line in result.stdout.splitlines() if "steps an episode may last" in line]
+    assert len(warnings) == 1, result.stdout
+    assert (f"warning: Player runs (3 file(s) read): the player's median episode to the end lasts {steps} of the "
+            f"{limit} steps an episode may last (0 of 6 ran out of steps)") in warnings[0]
+    assert f"give episodes at least {math.ceil(steps * 1.2)} steps" in warnings[0]
+
+
+@pytest.mark.parametrize(("interface", "limit_keys", "steps"), [
+    ("TM20LIDAR", {"RW_MAX_SAMPLES_PER_EPISODE": 48}, 40),  # 48 steps is 1.2 times the player's 40
+    ("GYM:Pendulum-v1", {}, 200),  # Pendulum has no end: every episode runs to its 200 steps
+])
+def test_import_is_quiet_when_the_step_limit_has_room_or_there_is_no_end(tmp_path, interface, limit_keys, steps):
+    home = make_home(tmp_path, interface=interface, **limit_keys)
+    runs = tmp_path / "runs"
+    assert run_program(home, "make_runs.py", str(runs), "2", str(steps)).returncode == 0
+    result = run_cli(home, "--import-player-runs", "--player-runs-paths", str(runs))
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 run(s)" in result.stdout
+    assert "steps an episode may last" not in result.stdout + result.stderr

@@ -137,6 +137,7 @@ def read_demo_batches(paths: Iterable[Path], setup: TmrlSetup, *, progress: bool
         samples = path_of_demos.memory_samples(run)
         batches[run.run_id] = ImportedRun(run.run_id, run.source, samples)
         del run  # the raw samples go now, before the next file is read
+    path_of_demos.warn_if_step_limit_tight(f"{len(paths)} file(s) read")
     return list(batches.values())
 
 

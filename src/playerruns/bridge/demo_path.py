@@ -6,13 +6,16 @@ injection from SOURCE_PATH and runs shipped through the server alike::
 
 A run's rewards were computed from the reward file and REWARD_CONFIG of the machine that recorded
 it; recordings stamp that in their metadata (``reward_stamp``), and this path warns when the
-current configuration would compute other rewards (the rewards are used as recorded).
+current configuration would compute other rewards (the rewards are used as recorded). It also warns
+when the player's episodes nearly fill the episode step limit (``step_limit_warning``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,11 +23,15 @@ import numpy as np
 from playerruns.bridge.setup import TmrlSetup
 from playerruns.runs.demos import demo_samples
 from playerruns.runs.runfile import RunFile
-from playerruns.runs.sample import OBS, Sample
+from playerruns.runs.sample import OBS, TERMINATED, Sample, split_episodes
 
 log = logging.getLogger(__name__)
 
 STAMP_KEY = "reward_stamp"
+# An agent that has just cloned the player drives slower than them at first: on MiniTrack its laps at the first
+# evaluations took up to 19 % more steps than the player's median lap (docs/warmup.md). With a step limit less than
+# this much above the player's typical episode, such an agent runs out of steps before it reaches the end.
+STEP_LIMIT_ROOM = 1.2
 
 
 def reward_stamp(setup: TmrlSetup) -> dict[str, Any] | None:
@@ -60,6 +67,23 @@ def warn_if_stale(run: RunFile, current: dict[str, Any] | None) -> None:
                     "are used as recorded (python -m playerruns --relabel-rewards recomputes them)")
 
 
+def step_limit_warning(episodes: Sequence[tuple[int, bool]], limit: int) -> str | None:
+    """Why the step limit is too tight for an agent that drives like the player, in words; None when the
+    player's median episode to an end (``(steps, terminated)`` pairs: the ones terminated), ``STEP_LIMIT_ROOM``
+    times over, still fits in ``limit``. A task whose episodes all run to the limit (no end to reach) is quiet."""
+    ended = sorted(steps for steps, terminated in episodes if terminated)
+    if not ended or limit <= 0:
+        return None
+    median = float(ended[len(ended) // 2])
+    if median * STEP_LIMIT_ROOM <= limit:
+        return None
+    at_limit = sum(not terminated and steps >= limit for steps, terminated in episodes)
+    return (f"the player's median episode to the end lasts {median:.0f} of the {limit} steps an episode may last "
+            f"({at_limit} of {len(episodes)} ran out of steps): an agent that drives like them, only a little slower, "
+            f"runs out of steps before the end; give episodes at least {math.ceil(median * STEP_LIMIT_ROOM)} steps "
+            "(RW_MAX_SAMPLES_PER_EPISODE, and the environment's own limit)")
+
+
 class DemoPath:
     """Turns checked run files into the samples the configured memory appends. Built once per import
     or per trainer update (it reads the reward stamp once)."""
@@ -67,11 +91,22 @@ class DemoPath:
     def __init__(self, setup: TmrlSetup) -> None:
         self.setup = setup
         self.stamp = reward_stamp(setup)
+        self.episodes: list[tuple[int, bool]] = []  # (steps, terminated) of the runs since warn_if_step_limit_tight
 
     def memory_samples(self, run: RunFile) -> list[Sample]:
         """``run``'s samples tagged as its demos, compressed as a worker would, views detached."""
         warn_if_stale(run, self.stamp)
+        self.episodes.extend((max(len(episode) - 1, 0), bool(episode[-1][TERMINATED]))  # less its reset sample
+                             for episode in split_episodes(run.samples))
         return detach_views(demo_samples(run, self.setup.compress))
+
+    def warn_if_step_limit_tight(self, what: str) -> None:
+        """Logs ``step_limit_warning`` for the episodes of the runs read since the last call (``what`` names
+        them), once; then starts counting afresh."""
+        why = step_limit_warning(self.episodes, self.setup.episode_step_limit)
+        self.episodes = []
+        if why is not None:
+            log.warning(f"Player runs ({what}): {why}")
 
 
 def detach_views(samples: list[Sample]) -> list[Sample]:

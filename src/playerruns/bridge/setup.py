@@ -78,8 +78,15 @@ class TmrlSetup:
     action_space: Any
     max_samples_per_episode: int
     env_id: str | None = None  # gymnasium id on the generic path
+    env_step_limit: int | None = None  # the environment's own episode limit (gymnasium TimeLimit, rtgym ep_max_length)
     reward_path: Path | None = None  # TrackMania: tmrl's reward trajectory file (TmrlData/reward/reward.pkl)
     reward_config: dict[str, Any] | None = None  # TrackMania: config.json's ENV.REWARD_CONFIG
+
+    @property
+    def episode_step_limit(self) -> int:
+        """The most steps a worker's episode can last: RW_MAX_SAMPLES_PER_EPISODE or the environment's limit."""
+        limits = [self.max_samples_per_episode, self.env_step_limit or self.max_samples_per_episode]
+        return min(limits)
 
     def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> ReplayMemory:
         """A replay memory of the configured class; ``dataset_path`` defaults to tmrl's dataset folder."""
@@ -249,6 +256,7 @@ def _trackmania_setup(cfg: ModuleType, cfg_obj: ModuleType) -> TmrlSetup:
                      obs_preprocessor=cfg_obj.OBS_PREPROCESSOR, act_buf_len=act_buf_len,
                      default_action=default_action, observation_space=obs_space, action_space=act_space,
                      max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE),
+                     env_step_limit=_positive_int(cfg.ENV_CONFIG.get("RTGYM_CONFIG", {}).get("ep_max_length")),
                      reward_path=Path(cfg.REWARD_PATH), reward_config=dict(cfg.REWARD_CONFIG))
 
 
@@ -264,6 +272,7 @@ def _gym_setup(cfg: ModuleType) -> TmrlSetup:
         raise ConfigError(f"{cfg.CONFIG_FILE}: ENV.RTGYM_INTERFACE {interface!r}: gymnasium cannot make "
                           f"{env_id!r} ({type(err).__name__}: {err})") from None
     obs_space, act_space = env.observation_space, env.action_space
+    spec = env.spec  # gymnasium's: max_episode_steps is its TimeLimit
     env.close()
     example_obs = np.zeros(obs_space.shape, obs_space.dtype)
     compat = Compatibility(interface=interface, obs_signature=signature_of(example_obs),
@@ -273,7 +282,13 @@ def _gym_setup(cfg: ModuleType) -> TmrlSetup:
     return TmrlSetup(interface=interface, compat=compat, dataset_path=Path(cfg.DATASET_PATH),
                      memory_cls=memory_cls, sample_compressor=None, obs_preprocessor=None, act_buf_len=0,
                      default_action=None, observation_space=obs_space, action_space=act_space,
-                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE), env_id=env_id)
+                     max_samples_per_episode=int(cfg.RW_MAX_SAMPLES_PER_EPISODE), env_id=env_id,
+                     env_step_limit=_positive_int(getattr(spec, "max_episode_steps", None)))
+
+
+def _positive_int(value: Any) -> int | None:
+    """An episode limit from a config or an env spec; None when there is none (or it is not a positive int)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def value_limit(*spaces: Any) -> float:

@@ -312,6 +312,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
                 samples = demo_path.memory_samples(run)
                 append_safely(self.memory, SampleBatch(samples * repeat))  # one append: tmrl trims once
             counts.append(len(samples) * repeat)
+        demo_path.warn_if_step_limit_tight(f"{len(runs)} file(s) injected{origin}")
         appended = sum(counts)
         self.total_samples += appended
         run_ids = [r.run_id for r in runs]
