@@ -21,6 +21,7 @@ Settings (``--setting``), each one learning-side lever changed from the one befo
 - ``bound-averaged``: ``bound`` with POLICY_AVERAGING 0.999 (the policy driven and evaluated is an average
   of the actor's weights over about 1,000 updates);
 - ``bound-averaged-q-filter``: ``bound-averaged`` with the Q-filter back on;
+- ``bound-averaged-decayed``: ``bound-averaged`` with the cloning decayed from 0.4 to 0 over 30,000 updates;
 - ``ibrl``: IBRL's proposal policy (Hu et al. 2023), written here for the comparison only: the pretrained
   policy is frozen as a proposal; the agent acts with, and bootstraps on, whichever of the proposal's
   and the RL actor's action the critic rates higher; the RL actor is also cloned towards the proposal.
@@ -55,6 +56,8 @@ SETTINGS = {
     "bound-averaged": {"bc_coef": 0.4, "bc_q_filter": False, "demo_return_bound": True, "policy_averaging": 0.999},
     "bound-averaged-q-filter": {"bc_coef": 0.4, "bc_q_filter": True, "demo_return_bound": True,
                                 "policy_averaging": 0.999},
+    "bound-averaged-decayed": {"bc_coef": 0.4, "bc_decay_steps": 30_000, "bc_q_filter": False,
+                               "demo_return_bound": True, "policy_averaging": 0.999},
     "ibrl": {"bc_coef": 0.4, "bc_q_filter": False},
     "scratch": {},
 }

@@ -346,3 +346,29 @@ def test_what_the_person_drove_is_saved_as_run_files_that_import(tmp_path, block
     imported = run_cli(home, "--import-player-runs", "--player-runs-paths", str(folder))
     assert imported.returncode == 0, imported.stderr
     assert f"imported {len(files)} run(s) / {len(steps) + resets} samples" in imported.stdout
+
+
+def test_take_over_files_are_written_beside_the_worker_in_order_and_close_waits_for_them(tmp_path):
+    """The episode's end hands its file to the writer thread; ``close`` saves the episode under way too, and
+    returns only when every file is on disk, in the order the episodes ended."""
+    from playerruns.runs.runfile import load_run
+    from playerruns.takeover.saving import TakeOverRuns
+
+    runs = TakeOverRuns(tmp_path / "take-overs", interface="GYM:Pendulum-v1", kind="stand-in")
+    driven = []
+    for episode in range(3):
+        for t in range(60):
+            person = 10 <= t < 30 or (episode == 2 and t >= 50)  # the last episode is cut with the person driving
+            sample = (None if t == 0 else np.full(1, episode, np.float32), np.full(3, t, np.float32), 1.0, False,
+                      episode < 2 and t == 59, {INTERVENTION_FLAG: True} if person else {})
+            runs.add(sample, person)
+            driven.append(person)
+    saved = runs.close()
+    assert saved == sorted((tmp_path / "take-overs").glob("*.pkl"))  # every file, in the order written
+    assert len(saved) == 3
+    loaded = [load_run(path) for path in saved]
+    assert [int(run.samples[1][0][0]) for run in loaded] == [0, 1, 2]  # episode order (run ids sort by time)
+    person_steps = [sum(s[0] is not None and bool(s[5].get(INTERVENTION_FLAG)) for s in run.samples) for run in loaded]
+    assert person_steps == [20, 20, 30]
+    assert sum(person_steps) == sum(driven)
+    assert runs.close() == saved  # closing twice writes nothing more

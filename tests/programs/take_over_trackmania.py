@@ -97,7 +97,7 @@ for _ in range(EPISODES):
 worker.reset(collect_samples=False)  # logs the last episode's figures into the totals
 samples = worker.buffer.memory
 steps, person_steps, take_overs = worker.totals()
-saved = [load_demo_run(path, load_setup().compat) for path in worker.runs.saved]  # checked as an import checks
+saved = [load_demo_run(path, load_setup().compat) for path in worker.runs.wait()]  # checked as an import checks
 print(json.dumps({
     "class": type(worker).__name__, "interface": type(interface_box[0]).__name__, "steps": steps,
     "person_steps": person_steps, "take_overs": take_overs,

@@ -85,8 +85,7 @@ class TmrlSetup:
     @property
     def episode_step_limit(self) -> int:
         """The most steps a worker's episode can last: RW_MAX_SAMPLES_PER_EPISODE or the environment's limit."""
-        limits = [self.max_samples_per_episode, self.env_step_limit or self.max_samples_per_episode]
-        return min(limits)
+        return min(self.max_samples_per_episode, self.env_step_limit or self.max_samples_per_episode)
 
     def make_memory(self, dataset_path: str | Path | None = None, **kwargs: Any) -> ReplayMemory:
         """A replay memory of the configured class; ``dataset_path`` defaults to tmrl's dataset folder."""

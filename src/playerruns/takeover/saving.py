@@ -7,12 +7,18 @@ person's samples as the worker built them (raw, before tmrl's sample compressor,
 the last one ``truncated`` where the person let go (the episode goes on, so its value is bootstrapped) or ended as
 the episode ended. One file per training episode in which the person drove, written atomically when the episode
 ends; a folder that cannot be written sends it to the recorder's fallback folders, and the worker drives on.
+
+The file is written by a thread of its own, so the worker's next episode is not held while it goes to disk (a
+whole TM20FULL episode driven by the person is ~17 MB and took up to 0.3 s, ``benchmarks/take_over_save.py``);
+``close`` (at the worker's exit) saves what is left and waits for every file. A worker killed outright (SIGKILL)
+loses the file being written, as it loses the episode being driven.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +45,9 @@ class TakeOverRuns:
         self._samples: list[Sample] = []  # this episode's take-overs, each opened by a reset sample
         self._open = False  # the person is driving the stretch at the end of _samples
         self._previous: Sample | None = None  # the sample before this one: where a take-over starts from
-        self.saved: list[Path] = []
+        self.saved: list[Path] = []  # the files written so far, in order (by the writer thread)
+        self._writer: ThreadPoolExecutor | None = None  # one thread: the files are written in order
+        self._pending: list[Future[Path | None]] = []
 
     def add(self, sample: Sample, person: bool) -> None:
         """The worker's next raw sample; ``person``: the person drove it. A reset sample (``act`` None or the
@@ -72,15 +80,40 @@ class TakeOverRuns:
         self._previous = None
         self.flush()
 
-    def flush(self) -> Path | None:
-        """Writes the take-overs collected so far as one run file; returns its path (None: nothing to write)."""
+    def flush(self) -> None:
+        """Hands the take-overs collected so far, as one run file, to the writer thread (``wait``: until written)."""
         samples, self._samples = self._samples, []
         if self._open and samples:  # only at exit: the stretch being driven ends here
             act, obs, rew, terminated, _, info = samples[-1]
             samples[-1] = (act, obs, rew, terminated, not terminated, info)
             self._open = False
         if not samples:
-            return None
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="take-over-writer")
+        try:
+            self._pending.append(self._writer.submit(self._save, samples))
+        except RuntimeError:  # the interpreter is shutting down: no new thread, write it here
+            self._save(samples)
+
+    def wait(self) -> list[Path]:
+        """Blocks until every file handed to the writer is written; returns the files saved so far."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+        return self.saved
+
+    def close(self) -> list[Path]:
+        """Saves what the person drove in the episode under way, waits for every file, stops the writer thread."""
+        self.flush()
+        saved = self.wait()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        return saved
+
+    def _save(self, samples: list[Sample]) -> Path | None:
+        """Writes one run file of ``samples`` (in the writer thread); returns its path (None: not saved)."""
         run = RunFile(samples=samples, run_id=new_run_id())
         run.metadata = build_metadata(samples, interface=self.interface, input_device=f"take-over:{self.kind}",
                                       ended_by="take-over", **self.metadata)

@@ -52,7 +52,7 @@ class TakeOverWorker:
         self.step_seconds = step_seconds
         self.runs = runs
         if runs is not None:
-            atexit.register(runs.flush)  # a worker stopped mid-episode (Ctrl+C) still saves what the person drove
+            atexit.register(runs.close)  # a worker stopped mid-episode (Ctrl+C) still saves what the person drove
         self._compress = self.get_local_buffer_sample
         self.get_local_buffer_sample = self._tagged_sample
         self._last_info: dict[str, Any] = {}
