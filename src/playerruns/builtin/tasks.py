@@ -101,6 +101,9 @@ LEVERS: dict[str, dict[str, Any]] = {
     # and a target set for a policy that learns from scratch made the entropy coefficient climb (docs/warmup.md)
     "all-averaged-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                                "DEMO_TARGET_ENTROPY": -6.0},
+    # ... and the Q-filter back on: the one-process learner was 3-6 % faster than the player with it (docs/warmup.md)
+    "all-averaged-q-filter-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                        "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
