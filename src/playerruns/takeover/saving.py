@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class TakeOverRuns:
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="take-over-writer")
+        self._pending = [future for future in self._pending if not _finished(future)]  # a long run keeps none
         try:
             self._pending.append(self._writer.submit(self._save, samples))
         except RuntimeError:  # the interpreter is shutting down: no new thread, write it here
@@ -99,8 +101,9 @@ class TakeOverRuns:
     def wait(self) -> list[Path]:
         """Blocks until every file handed to the writer is written; returns the files saved so far."""
         pending, self._pending = self._pending, []
+        futures.wait(pending)
         for future in pending:
-            future.result()
+            _finished(future)
         return self.saved
 
     def close(self) -> list[Path]:
@@ -139,3 +142,15 @@ class TakeOverRuns:
         log.error(f"Player runs take-over: the person's {steps} step(s) of this episode could not be saved anywhere "
                   "(they still reached the trainer)")
         return None
+
+
+def _finished(future: Future[Path | None]) -> bool:
+    """True when the write is over. One that failed in a way ``_save`` does not handle is logged, not raised: the
+    worker drives on, as it does when no folder can be written."""
+    if not future.done():
+        return False
+    error = future.exception()
+    if error is not None:
+        log.error(f"Player runs take-over: a run file could not be written ({type(error).__name__}: {error}); the "
+                  "person's steps still reached the trainer")
+    return True
