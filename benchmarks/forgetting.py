@@ -27,6 +27,9 @@ Settings (``--setting``), each one learning-side lever changed from the one befo
   and the RL actor's action the critic rates higher; the RL actor is also cloned towards the proposal.
 - ``scratch``: stock SAC, no player runs.
 
+``--weights-per-episode`` and ``--data-per-episode`` give it a tmrl worker's lags: each episode driven with the
+weights it began with, and its samples reaching the learner only when it ends.
+
 Per evaluation it prints the score, the 3 episodes' lengths (a lap in fewer steps is faster), the
 critic's mean Q on demo and other rows, the share of rows cloned and the entropy coefficient.
 
@@ -120,6 +123,8 @@ def main() -> None:
                         "MiniTrack value, tasks.TASKS['minitrack'])")
     parser.add_argument("--weights-per-episode", action="store_true", help="drive each episode with the weights "
                         "of its start, as a tmrl worker does (it gets new weights between episodes)")
+    parser.add_argument("--data-per-episode", action="store_true", help="the learner gets an episode's samples "
+                        "only when it ends, as tmrl's trainer does (a worker sends its buffer between episodes)")
     parser.add_argument("--out", type=Path, help="a JSON file for the curve")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="playerruns-forgetting-"))
@@ -214,10 +219,15 @@ def run(args: argparse.Namespace) -> None:
         driven[0] = copy.deepcopy(agent.get_actor())
     o, _ = env.reset(seed=args.seed * 1000 + 7)
     episodes, updates, stats = 0, 0, {}
+    unsent: list[Any] = []  # this episode's transitions, not yet in the replay (--data-per-episode)
     for step in range(1, args.steps + 1):
         a = env.action_space.sample() if scratch and step <= 1000 else act(o, test=False)
         o2, r, terminated, truncated, _ = env.step(a)
-        replay.add(o, a, float(r), o2, terminated)
+        unsent.append((o, a, float(r), o2, terminated))
+        if not args.data_per_episode or terminated or truncated:
+            for transition in unsent:
+                replay.add(*transition)
+            unsent.clear()
         o = o2
         if terminated or truncated:
             if args.weights_per_episode:
