@@ -22,8 +22,8 @@ import numpy as np
 
 from playerruns.bridge.setup import TmrlSetup
 from playerruns.runs.demos import demo_samples
-from playerruns.runs.runfile import RunFile
-from playerruns.runs.sample import OBS, TERMINATED, Sample, split_episodes
+from playerruns.runs.runfile import RunFile, episode_end
+from playerruns.runs.sample import OBS, Sample, split_episodes
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class DemoPath:
     def memory_samples(self, run: RunFile) -> list[Sample]:
         """``run``'s samples tagged as its demos, compressed as a worker would, views detached."""
         warn_if_stale(run, self.stamp)
-        self.episodes.extend((max(len(episode) - 1, 0), bool(episode[-1][TERMINATED]))  # less its reset sample
+        self.episodes.extend((max(len(episode) - 1, 0), episode_end(episode) == "terminated")  # less its reset
                              for episode in split_episodes(run.samples))
         return detach_views(demo_samples(run, self.setup.compress))
 
