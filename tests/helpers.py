@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -341,3 +342,32 @@ def fill_up(folder: Path) -> None:
     except OSError:
         return
     raise AssertionError(f"{folder} is not full")
+
+
+@contextmanager
+def counted_worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
+    """The counts of a worker built as ``--worker`` builds it (``tests/programs/take_over_worker.py``) that ran
+    ``episodes`` training episodes; it lives (its last buffers on their way) until the block ends."""
+    # the program prints its counts alone on stdout; the logs of tmrl and of tlspyo's client (other processes,
+    # which may write at any moment) go to a file, so that they cannot cut into that line
+    log_path = Path(home) / "take-over-worker.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([sys.executable, str(PROGRAMS / "take_over_worker.py"), str(episodes)],
+                                env=subprocess_env(home), stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                cwd=REPO, start_new_session=True)
+    lines: list[str] = []
+
+    def output() -> str:
+        return "".join(lines)[-1000:] + log_path.read_text()[-3000:]
+    try:
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith("{") for line in lines):
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + output()
+            time.sleep(0.2)
+        yield json.loads(next(line for line in lines if line.startswith("{")))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -6,15 +6,8 @@ tmrl's server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +21,9 @@ from playerruns.takeover.controls import StandInTakeOver
 from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.sampling import DemoSchedule
 from tests.helpers import (
-    PROGRAMS,
     REPO,
     Roles,
+    counted_worker,
     local_ports,
     make_home,
     read_checkpoint,
@@ -151,38 +144,9 @@ def test_trimming_keeps_whole_every_episode_a_person_drove_part_of(tmp_path):
         assert bool(((next_obs[:, 1] == obs[:, 1] + 1) & (next_obs[:, 0] == obs[:, 0]))[demo_rows].all())
 
 
-@contextmanager
-def _worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
-    """The counts of a worker that ran ``episodes`` training episodes; it lives (its last buffers on their way)
-    until the block ends."""
-    # the program prints its counts alone on stdout; the logs of tmrl and of tlspyo's client (other processes,
-    # which may write at any moment) go to a file, so that they cannot cut into that line
-    log_path = Path(home) / "take-over-worker.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([sys.executable, str(PROGRAMS / "take_over_worker.py"), str(episodes)],
-                                env=subprocess_env(home), stdout=subprocess.PIPE, stderr=log_file, text=True,
-                                cwd=REPO, start_new_session=True)
-    lines: list[str] = []
-
-    def output() -> str:
-        return "".join(lines)[-1000:] + log_path.read_text()[-3000:]
-    try:
-        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + timeout
-        while not any(line.startswith("{") for line in lines):
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, "the worker did not finish its episodes:\n" + output()
-            time.sleep(0.2)
-        yield json.loads(next(line for line in lines if line.startswith("{")))
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def test_a_stock_worker_is_tmrls_own_without_take_over(tmp_path):
     home = make_home(tmp_path, interface=MINITRACK, **local_ports())
-    with _worker(home, 0) as counted:
+    with counted_worker(home, 0) as counted:
         assert counted["class"] == "RolloutWorker"
 
 
@@ -199,7 +163,7 @@ def test_every_intervention_step_reaches_the_trainer_once_through_tmrls_server(t
         roles.start("server", "--server")
         wait_for_server(roles, home, "server")
         roles.start("trainer", "--trainer")
-        with _worker(home, episodes) as counted:  # an untrained policy: the stand-in has work to do
+        with counted_worker(home, episodes) as counted:  # an untrained policy: the stand-in has work to do
             assert counted["class"] == "TakeOverRolloutWorker"
             assert counted["person_steps"] > 0 and counted["take_overs"] > 0
 
@@ -325,7 +289,7 @@ def test_what_the_person_drove_is_saved_as_run_files_that_import(tmp_path, block
     home = make_home(tmp_path, interface=MINITRACK, RW_MAX_SAMPLES_PER_EPISODE=200, **local_ports(),
                      PLAYER_RUNS={"TAKE_OVER": "stand-in", "TAKE_OVER_SKILL": 0.4,
                                   "TAKE_OVER_RUNS_PATH": str(runs_path)})
-    with _worker(home, episodes) as counted:
+    with counted_worker(home, episodes) as counted:
         assert counted["person_steps"] > 0
     folder = home / "playerruns-unsaved" if blocked else runs_path
     files = sorted(folder.glob("*.pkl"))

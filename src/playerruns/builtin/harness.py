@@ -186,8 +186,8 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     hold = Hold(  # the worker waits while the trainer is behind: the same updates per step on any machine
         statistics=str(stats_file), updates_per_step=float(params["MAX_TRAINING_STEPS_PER_ENVIRONMENT_STEP"]),
         after=int(params["ENVIRONMENT_STEPS_BEFORE_TRAINING"]),
-        # a worker sends its samples once per episode: the trainer may lag by one episode, no more
-        slack=task.max_episode_steps + 2 * int(params["UPDATE_BUFFER_INTERVAL"]))
+        # a worker sends its samples once per episode (or every WORKER_SYNC_STEPS): the trainer may lag by that
+        slack=_steps_between_sends(task, result.levers) + 2 * int(params["UPDATE_BUFFER_INTERVAL"]))
     worker_env = json.dumps({"hold": hold.to_kwargs(), "count_file": str(count_file)})
     weights = home / "TmrlData" / "weights" / f"{HYPERPARAMETERS['RUN_NAME']}_t.tmod"
     logs = {role: folder / f"{role}.log" for role in ("server", "trainer", "worker")}
@@ -244,6 +244,12 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
     result.wall_seconds = time.monotonic() - started
     _read_demo_stats(stats_file, result)
     return result
+
+
+def _steps_between_sends(task: Task, levers: dict[str, Any]) -> int:
+    """The most steps a worker drives before its samples leave: an episode, or PLAYER_RUNS.WORKER_SYNC_STEPS."""
+    sync = int(levers.get("WORKER_SYNC_STEPS", 0) or 0)
+    return min(task.max_episode_steps, sync) if sync > 0 else task.max_episode_steps
 
 
 def _wait_for_trainer(stats_file: Path, procs: dict[str, subprocess.Popen], logs: dict[str, Path],

@@ -104,6 +104,13 @@ LEVERS: dict[str, dict[str, Any]] = {
     # ... and the Q-filter back on: the one-process learner was 3-6 % faster than the player with it (docs/warmup.md)
     "all-averaged-q-filter-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                                         "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True},
+    # ... with the worker sending its samples and taking weights every 100 steps, not only between episodes: the
+    # data lag that made the one-process learner collapse as the real roles do (docs/warmup.md)
+    "all-averaged-sync-100": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                              "WORKER_SYNC_STEPS": 100},
+    "all-averaged-q-filter-entropy-6-sync-100": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                                 "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True,
+                                                 "WORKER_SYNC_STEPS": 100},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

@@ -4,8 +4,10 @@
 ``memories``, ``windows`` and ``sequences`` (demo-weighted replay), ``demo_sac`` and
 ``recurrent_sac`` (the agents), ``critics`` (LayerNorm critics), ``best`` (the best policy kept),
 ``evaluation`` (the trainer's own evaluation), ``console`` (one line per epoch), ``sinks`` (the statistics
-channel to TensorBoard and wandb), ``roles`` (tmrl's roles from the current config).
+channel to TensorBoard and wandb), ``worker_sync`` (a worker that sends and takes weights inside an episode),
+``roles`` (tmrl's roles from the current config).
 Importing this package does not import tmrl; its modules do."""
 
 __all__ = ["config", "training", "statistics", "injection", "receiving", "sampling", "memories", "windows",
-           "sequences", "demo_sac", "recurrent_sac", "critics", "best", "evaluation", "console", "sinks", "roles"]
+           "sequences", "demo_sac", "recurrent_sac", "critics", "best", "evaluation", "console", "sinks", "worker_sync",
+           "roles"]

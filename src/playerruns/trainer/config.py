@@ -62,6 +62,7 @@ class PlayerRunsConfig:
     SEQUENCE_LENGTH: int = 30  # window steps trained on; a batch holds BATCH_SIZE // SEQUENCE_LENGTH windows
     RECURRENT_HIDDEN_SIZE: int = 64  # the GRU's state size (actor and each critic)
     # a person takes the wheel from a rollout worker (playerruns.takeover); read by --worker
+    WORKER_SYNC_STEPS: int = 0  # > 0: a worker sends its samples and takes new weights every this many steps
     TAKE_OVER: str = "off"  # "keyboard" (the task's window), "gamepad", or "stand-in" (a scripted person)
     TAKE_OVER_KEY: str = "space"  # keyboard: hold this key (a pygame key name) to drive
     TAKE_OVER_BUTTON: int = 5  # gamepad: hold this button (5: the right shoulder button of XInput pads)
@@ -150,6 +151,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "RECURRENT_HIDDEN_SIZE": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
+    "WORKER_SYNC_STEPS": ("a whole number >= 0 (0: only between episodes, as tmrl)",
+                          lambda v: _is_whole(v) and v >= 0),
     "TAKE_OVER": ('"off", "keyboard", "gamepad" or "stand-in"', lambda v: v in TAKE_OVER_KINDS),
     "TAKE_OVER_KEY": ("a key name string such as \"space\"", lambda v: isinstance(v, str) and v.strip() != ""),
     "TAKE_OVER_BUTTON": ("a whole number >= 0 (a gamepad button)", lambda v: _is_whole(v) and 0 <= v < 64),

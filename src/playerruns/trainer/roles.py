@@ -228,8 +228,9 @@ def _exit_now(code: int) -> None:
 def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
                 modifiers: dict[str, Any] | None = None) -> Any:
     """tmrl's rollout worker for ``role`` ("worker", "expert", "test" or "benchmark") in the current config: the
-    recurrent one for RECURRENT, and, for "worker" with PLAYER_RUNS.TAKE_OVER on, one a person can take the
-    wheel from (``playerruns.takeover.worker``); otherwise exactly tmrl's."""
+    recurrent one for RECURRENT; for "worker" with PLAYER_RUNS.WORKER_SYNC_STEPS, one that also sends and takes
+    weights inside an episode (``playerruns.trainer.worker_sync``); with PLAYER_RUNS.TAKE_OVER on, one a person
+    can take the wheel from (``playerruns.takeover.worker``); otherwise exactly tmrl's."""
     import tmrl.config.config_constants as cfg
     from tmrl.networking import RolloutWorker
 
@@ -240,6 +241,14 @@ def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
 
         worker_cls = RecurrentRolloutWorker
     take_over: dict[str, Any] = {}
+    sync: dict[str, Any] = {}
+    if role == "worker" and player_runs.WORKER_SYNC_STEPS > 0:
+        from playerruns.trainer.worker_sync import syncing_worker_cls
+
+        worker_cls = syncing_worker_cls(worker_cls)
+        sync["sync_steps"] = player_runs.WORKER_SYNC_STEPS
+        log.info(f"Player runs: the worker sends its samples and takes new weights every "
+                 f"{player_runs.WORKER_SYNC_STEPS} steps inside an episode (PLAYER_RUNS.WORKER_SYNC_STEPS)")
     env = env_cls(setup, modifiers)
     if role == "worker" and player_runs.take_over:  # else tmrl's own worker, sending what it sends today
         worker_cls, take_over, env = _take_over(worker_cls, setup, player_runs, modifiers)
@@ -249,7 +258,7 @@ def make_worker(role: str, setup: TmrlSetup, player_runs: PlayerRunsConfig,
                         server_ip=cfg.SERVER_IP_FOR_WORKER,
                         max_samples_per_episode=cfg.RW_MAX_SAMPLES_PER_EPISODE,
                         model_path=cfg.MODEL_PATH_WORKER, obs_preprocessor=setup.obs_preprocessor,
-                        crc_debug=cfg.CRC_DEBUG, standalone=role == "test", **take_over)
+                        crc_debug=cfg.CRC_DEBUG, standalone=role == "test", **take_over, **sync)
     return worker
 
 
