@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow  # starts tmrl in a subprocess
 
 def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
-                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 1000, "DEMO_PRETRAIN_STEPS": 25,
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 10, "DEMO_BC_COEF_FINAL": 0.1,
+                                  "DEMO_PRETRAIN_STEPS": 25,
                                   "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True, "DEMO_ACTOR_WARMUP_STEPS": 4})
     result = run_program(home, "demo_agent_round_trip.py")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -32,8 +33,10 @@ def test_pretraining_once_and_resumed_from_the_checkpoint(tmp_path):
     assert out["resumed_agent"] == "DemoSacAgent" and out["resumed_pretrained_steps"] == 25
     assert out["resumed_bc_steps"] == 8 and out["resumed_rows_needed"]  # the decay goes on where it was
     assert out["resumed_same_actor"]  # the trained policy came back from the checkpoint file
+    assert out["resumed_bc_coef_now"] == pytest.approx(0.1 + 0.3 * (1 - 8 / 10))  # 8 of 10 decay steps to the floor
     assert "replay memory resumes with 62 demo samples" in log
     # a stock agent's checkpoint: the same networks, and cloning from its first step with the config's
     # settings (a warm-up step: every demo row of the batch, 16 of 32, no Q-filter)
-    assert out["upgraded"] == {"agent": "DemoSacAgent", "same_actor": True, "bc_coef": 0.4, "warmup": 4,
+    assert out["upgraded"] == {"agent": "DemoSacAgent", "same_actor": True, "bc_coef": 0.4, "bc_coef_final": 0.1,
+                               "warmup": 4,
                                "bc_rows": 0.5, "bc_steps": 1}

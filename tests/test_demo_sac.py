@@ -89,6 +89,14 @@ def test_q_filter_and_decay_are_reported_per_step():
     assert unfiltered.train(_batch(gen, demo_share=0.25))["bc_rows"] == 0.25
 
 
+def test_decay_to_a_floor_keeps_cloning_after_it():
+    gen = torch.Generator().manual_seed(4)
+    agent = _agent(bc_coef=0.4, bc_decay_steps=10, bc_coef_final=0.1, bc_q_filter=False)
+    coefs = [agent.train(_batch(gen, demo_share=0.25)) for _ in range(14)]
+    assert [s["bc_coef"] for s in coefs] == pytest.approx([0.1 + 0.3 * max(0.0, 1 - step / 10) for step in range(14)])
+    assert all("loss_bc" in s for s in coefs[10:])  # at the floor the cloning step still runs, every update
+
+
 def test_a_plain_tmrl_batch_trains_as_stock_sac():
     gen = torch.Generator().manual_seed(3)
     batch = tuple(_batch(gen))  # what a stock memory returns: no demo flags

@@ -49,16 +49,18 @@ out["resumed_pretrained_steps"] = resumed.pretrained_steps
 out["resumed_bc_steps"] = resumed.agent.bc_steps
 out["resumed_rows_needed"] = resumed.memory.demo_rows_needed
 out["resumed_same_actor"] = same_actor(resumed.agent)
+out["resumed_bc_coef_now"] = resumed.agent.bc_coef_now()
 # a checkpoint of tmrl's stock agent (a SpinupSacAgent: none of the cloning settings) is upgraded in place:
 # the same networks, cloning from then on with the config's settings
 stock = load_run_instance(checkpoint)
 stock.agent.__class__ = SpinupSacAgent
-for name in ("bc_coef", "bc_decay_steps", "bc_q_filter", "actor_warmup_steps", "bc_steps"):
+for name in ("bc_coef", "bc_decay_steps", "bc_coef_final", "bc_q_filter", "actor_warmup_steps", "bc_steps"):
     del stock.agent.__dict__[name]
 upgraded = update_training_instance(stock, cls)
 kept_actor = same_actor(upgraded.agent)
 first = upgraded.agent.train(upgraded.memory.sample())
 out["upgraded"] = {"agent": type(upgraded.agent).__name__, "same_actor": kept_actor,
-                   "bc_coef": upgraded.agent.bc_coef, "warmup": upgraded.agent.actor_warmup_steps,
+                   "bc_coef": upgraded.agent.bc_coef, "bc_coef_final": upgraded.agent.bc_coef_final,
+                   "warmup": upgraded.agent.actor_warmup_steps,
                    "bc_rows": first["bc_rows"], "bc_steps": upgraded.agent.bc_steps}
 print(json.dumps(out))

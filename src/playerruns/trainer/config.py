@@ -42,7 +42,8 @@ class PlayerRunsConfig:
     KEEP_DEMOS: bool = False  # the memory's trimming evicts other samples, never demos
     # the learning side (playerruns.trainer.demo_sac.DemoSacAgent); 0: tmrl's stock agent
     DEMO_BC_COEF: float = 0.0  # behaviour cloning on the demo rows of each batch
-    DEMO_BC_DECAY_STEPS: int = 0  # the coefficient decays linearly to 0 over this many training steps
+    DEMO_BC_DECAY_STEPS: int = 0  # the coefficient decays linearly to DEMO_BC_COEF_FINAL over this many training steps
+    DEMO_BC_COEF_FINAL: float = 0.0  # ... the floor it decays to, then keeps
     DEMO_BC_Q_FILTER: bool = True  # clone a demo action only where the critic rates it above the policy's
     DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
@@ -133,6 +134,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "KEEP_DEMOS": ("true or false", lambda v: isinstance(v, bool)),
     "DEMO_BC_COEF": ("a finite number >= 0", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
     "DEMO_BC_DECAY_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
+    "DEMO_BC_COEF_FINAL": ("a finite number >= 0", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
     "DEMO_BC_Q_FILTER": ("true or false", lambda v: isinstance(v, bool)),
     "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
@@ -165,6 +167,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                             lambda v: v is None or (isinstance(v, str) and v.strip() != "")),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
+           "DEMO_BC_COEF_FINAL",
            "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
 
@@ -233,10 +236,17 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_WEIGHT_DECAY_SAMPLES", 0) > 0 and values.get("DEMO_SAMPLING_WEIGHT", 1.0) == 1.0:
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
-    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND",
+    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_COEF_FINAL", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND",
                       "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
+    bc_final = values.get("DEMO_BC_COEF_FINAL", 0.0)
+    if bc_final > 0.0 and values.get("DEMO_BC_DECAY_STEPS", 0) == 0:
+        raise conflict("DEMO_BC_COEF_FINAL", "DEMO_BC_DECAY_STEPS", "go together: a floor is what the cloning weight "
+                       "decays to, so set DEMO_BC_DECAY_STEPS above 0 (or leave the weight constant)")
+    if bc_final > bc:
+        raise conflict("DEMO_BC_COEF_FINAL", "DEMO_BC_COEF",
+                       f"do not fit: the floor {bc_final:g} is above the starting weight {bc:g}")
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
         raise conflict("DEMO_PRETRAIN_STEPS", "DEMO_BC_COEF", "go together: pretraining clones demos, so it needs "
                        "DEMO_BC_COEF above 0")

@@ -12,7 +12,8 @@ to the player's return from it), followed by one more actor step on the demo row
   it above the policy's own action, so the agent stops copying the player where it has learned better.
 - ``scale`` is the critic's mean |Q| on those rows, as in TD3+BC: the coefficient is then free of the
   task's reward scale (``coef`` 0.4 weighs cloning like TD3+BC's alpha 2.5).
-- ``coef_t`` decays linearly from ``bc_coef`` to 0 over ``bc_decay_steps`` training steps (0: constant).
+- ``coef_t`` decays linearly from ``bc_coef`` to ``bc_coef_final`` (default 0) over ``bc_decay_steps``
+  training steps (0: constant), then stays there.
 
 Pretraining (``pretrain``) runs on demo-only batches before the trainer uses any worker sample, and
 the first ``actor_warmup_steps`` online steps run alike: the critic learns by SAC's own update, the
@@ -60,6 +61,7 @@ class DemoSacAgent(SpinupSacAgent):
 
     bc_coef: float = 0.0
     bc_decay_steps: int = 0
+    bc_coef_final: float = 0.0  # the floor the decay ends at: cloning that weakens but never ends
     bc_q_filter: bool = True
     actor_warmup_steps: int = 0  # online steps during which the actor only clones, while the critic catches up
     demo_return_bound: bool = False  # a demo row's critic target is at least the player's return from it
@@ -94,6 +96,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent = cls.__new__(cls)
         agent.__dict__.update(stock.__dict__)
         agent.bc_coef, agent.bc_decay_steps, agent.bc_q_filter, agent.actor_warmup_steps = 0.0, 0, True, 0
+        agent.bc_coef_final = 0.0
         agent.demo_return_bound = False
         agent.policy_averaging, agent.averaged_actor = 0.0, None
         agent.bc_steps = 0
@@ -102,7 +105,8 @@ class DemoSacAgent(SpinupSacAgent):
     def bc_coef_now(self) -> float:
         if self.bc_decay_steps <= 0:
             return self.bc_coef
-        return self.bc_coef * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
+        final = getattr(self, "bc_coef_final", 0.0)  # a checkpoint of an earlier version has none
+        return final + (self.bc_coef - final) * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
 
     def train(self, batch: Any) -> dict[str, Any]:
         if self._bounded(batch):

@@ -92,7 +92,8 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
     if player_runs.DEMO_TARGET_ENTROPY is not None:  # cloning narrows the policy: its own target (user guide 4.5)
         keywords["target_entropy"] = player_runs.DEMO_TARGET_ENTROPY
     return partial(DemoSacAgent, *agent.args, **keywords, bc_coef=player_runs.DEMO_BC_COEF,
-                   bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
+                   bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_coef_final=player_runs.DEMO_BC_COEF_FINAL,
+                   bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
                    actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
                    demo_return_bound=player_runs.DEMO_RETURN_BOUND, policy_averaging=player_runs.POLICY_AVERAGING)
 

@@ -430,6 +430,7 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
         run_instance.agent = agent
     if isinstance(agent, DemoSacAgent):  # the coefficients may have changed in config.json
         agent.bc_coef, agent.bc_decay_steps = config.DEMO_BC_COEF, config.DEMO_BC_DECAY_STEPS
+        agent.bc_coef_final = config.DEMO_BC_COEF_FINAL
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
         agent.demo_return_bound = config.DEMO_RETURN_BOUND
         agent.__dict__.setdefault("averaged_actor", None)  # a checkpoint of an earlier version
