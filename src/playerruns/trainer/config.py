@@ -236,8 +236,8 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_WEIGHT_DECAY_SAMPLES", 0) > 0 and values.get("DEMO_SAMPLING_WEIGHT", 1.0) == 1.0:
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
-    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_COEF_FINAL", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS", "DEMO_RETURN_BOUND",
-                      "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
+    for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_COEF_FINAL", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS",
+                      "DEMO_RETURN_BOUND", "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
     bc_final = values.get("DEMO_BC_COEF_FINAL", 0.0)
