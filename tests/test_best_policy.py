@@ -7,6 +7,7 @@ import logging
 import math
 
 import numpy as np
+import pytest
 import torch
 from gymnasium.spaces import Box
 
@@ -66,3 +67,75 @@ def test_a_full_disk_is_a_warning_and_the_old_best_stays(tmp_path, caplog):
         assert not kept and best.epoch == 0 and best.score == EpochScore(10.0, 100.0)
         assert best.weights.read_bytes() == before and "could not keep the best policy" in caplog.text
         assert not list(weights.glob("*.tmp"))
+
+
+def _demo_agent(**kwargs):
+    from tmrl.custom.custom_models import MLPActorCritic
+
+    from playerruns.trainer.demo_sac import DemoSacAgent
+
+    torch.manual_seed(0)
+    return DemoSacAgent(Box(-1, 1, (4,), np.float32), Box(-1, 1, (2,), np.float32), device="cpu",
+                        model_cls=MLPActorCritic, **kwargs)
+
+
+def _train_a_little(agent, steps: int = 5) -> None:
+    from playerruns.trainer.memories import DemoBatch
+
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        o, o2 = torch.rand((16, 4), generator=gen), torch.rand((16, 4), generator=gen)
+        a = torch.rand((16, 2), generator=gen) * 2 - 1
+        r, zeros = torch.rand(16, generator=gen), torch.zeros(16)
+        agent.train(DemoBatch((o, a, r, o2, zeros, zeros), np.arange(16) < 4))
+
+
+def test_a_fall_below_the_tolerance_puts_the_best_policy_back(tmp_path):
+    agent = _demo_agent(bc_coef=0.4, bc_q_filter=False, policy_averaging=0.9)
+    _train_a_little(agent)  # the averaged actor exists and differs from the learner's
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    assert not best.fell_from(EpochScore(0.0, 100.0), 0.03)  # nothing kept yet: nothing to put back
+    assert best.consider(_rounds(400.0, 800.0), agent.get_actor(), {"epoch": 3})
+    kept = _weights(agent.get_actor())
+    _train_a_little(agent, 20)  # the actor moves on, the optimizer with it
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(agent.model.actor), kept, strict=True))
+    assert agent.pi_optimizer.state  # Adam's moments
+
+    # within the tolerance (3 % of 400: down to 388), or a score of another kind: nothing happens
+    assert not best.fell_from(EpochScore(390.0, 800.0), 0.03)
+    assert not best.fell_from(EpochScore(100.0, 800.0, by="evaluation"), 0.03)  # the workers' best, not comparable
+    assert best.fell_from(EpochScore(372.0, 1000.0), 0.03)
+    best.put_back(agent)
+    for actor in (agent.model.actor, agent.averaged_actor, agent.get_actor()):
+        assert all(torch.equal(a, b) for a, b in zip(_weights(actor), kept, strict=True))
+    assert not agent.pi_optimizer.state and best.rollbacks == 1
+    _train_a_little(agent)  # and it trains on from there
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(agent.model.actor), kept, strict=True))
+
+
+def test_negative_returns_fall_by_the_size_of_the_best(tmp_path):
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    assert best.consider(_rounds(-150.0, 200.0), _actor(0), {"epoch": 0})
+    assert not best.fell_from(EpochScore(-154.0, 200.0), 0.03)  # 3 % of 150 below: -154.5
+    assert best.fell_from(EpochScore(-155.0, 200.0), 0.03)
+
+
+@pytest.mark.slow  # starts tmrl in a subprocess
+def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(tmp_path):
+    from tests.helpers import make_home, run_program
+
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "POLICY_AVERAGING": 0.9,
+                                  "DEMO_SAMPLING_FRACTION": 0.5, "ROLLBACK_TOLERANCE": 0.03})
+    result = run_program(home, "rollback_round_trip.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["kept"] and out["moved"]
+    assert out["within"] is False  # 2 % below the best, inside the 3 % tolerance
+    assert out["fell"] and out["put_back"] and out["broadcast_pending"]  # the workers get it at the next epoch
+    assert "the best policy (epoch 0) put back" in out["line"]
+    log = result.stdout + result.stderr
+    assert "more than 3 % below the best policy's -100.00 (epoch 0): the best policy drives again" in log
+    # the kept policy travels in tmrl's checkpoint: a resumed trainer can still put it back
+    assert out["resumed_moved"] and out["resumed_fell"] and out["resumed_put_back"]
+    assert out["resumed_rollbacks"] == 2

@@ -115,6 +115,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     # one-process learner drove 2-7 % faster than the player while the weight was above ~0.07, lost the lap below it
     "all-averaged-floor": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                            "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1},
+    # ... with the trainer evaluating its policy every epoch (3 deterministic episodes) and putting the best policy
+    # back when an epoch scores more than 3 % below it: a dip lasts one epoch, and the critic keeps what the dip taught
+    "all-averaged-rollback": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                              "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

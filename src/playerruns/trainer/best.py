@@ -14,6 +14,12 @@ new weights every ``UPDATE_MODEL_INTERVAL`` updates and between episodes), so th
 the one at the end of the best epoch, not exactly the one that drove; a stochastic worker's return
 is also noisier than a deterministic evaluation. The kept score is part of the checkpoint: a
 resumed trainer goes on comparing with it.
+
+With ``ROLLBACK_TOLERANCE`` the best policy is also put back: an epoch that scores more than that share of
+the best's score below it (``fell_from``) makes the kept policy the actor again, and the policy the workers
+drive (``put_back``). The critic keeps what it learned from the worse policy's episodes (a crash is in the
+replay memory), so the actor's next attempt starts from the best policy with a critic that knows where the
+last one failed. A copy of the kept actor's parameters is held for that (``policy``).
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class BestPolicy:
     weights: Path
     score: EpochScore | None = None
     epoch: int | None = None
+    policy: dict[str, Any] | None = None  # the kept actor's parameters (on the CPU), to put back
+    rollbacks: int = 0  # how many times the kept policy was put back
 
     @property
     def record(self) -> Path:
@@ -89,11 +97,34 @@ class BestPolicy:
             log.warning(f"Player runs: could not keep the best policy in {self.weights} ({err}); training goes on")
             return False
         self.score, self.epoch = score, counters.get("epoch")
+        self.policy = {name: value.detach().cpu().clone() for name, value in actor.state_dict().items()}
         steps = f", {score.mean_steps:.0f} steps per episode" if math.isfinite(score.mean_steps) else ""
         whose = "workers'" if score.by == "workers" else "evaluation"
         log.info(f"Player runs: best policy so far ({whose} mean return {score.mean_return:.2f}{steps}) kept in "
                  f"{self.weights}")
         return True
+
+
+    def fell_from(self, score: EpochScore | None, tolerance: float) -> bool:
+        """Did an epoch scoring ``score`` fall more than ``tolerance`` (a share of the best's score) below the
+        best policy? False while there is no best to put back, and between scores of different kinds (the
+        workers' stochastic episodes score lower than a deterministic evaluation of the same policy)."""
+        if score is None or self.score is None or self.policy is None or score.by != self.score.by:
+            return False
+        return score.mean_return < self.score.mean_return - tolerance * abs(self.score.mean_return)
+
+    def put_back(self, agent: Any) -> None:
+        """The kept policy becomes ``agent``'s actor again (tmrl's SAC agents and playerruns' own): the actor,
+        the averaged actor the workers drive with ``POLICY_AVERAGING``, and a fresh state of the actor's
+        optimizer (its moments pointed where the worse policy went)."""
+        if self.policy is None:
+            raise ValueError("no best policy to put back")
+        agent.model.actor.load_state_dict(self.policy)
+        averaged = getattr(agent, "averaged_actor", None)
+        if averaged is not None:
+            averaged.load_state_dict(self.policy)
+        agent.pi_optimizer.state.clear()
+        self.rollbacks += 1
 
 
 def _write_atomically(path: Path, write: Any) -> None:

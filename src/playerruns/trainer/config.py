@@ -52,6 +52,7 @@ class PlayerRunsConfig:
     DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
+    ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
     # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
     TENSORBOARD: bool = False  # the statistics channel also as TensorBoard events in TENSORBOARD_PATH/<RUN_NAME>
     TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
@@ -145,6 +146,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                             lambda v: v is None or (_is_number(v) and math.isfinite(v))),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
+    "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
+                           lambda v: v is None or _is_share(v)),
     "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
@@ -167,7 +170,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                             lambda v: v is None or (isinstance(v, str) and v.strip() != "")),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
-           "DEMO_BC_COEF_FINAL",
+           "DEMO_BC_COEF_FINAL", "ROLLBACK_TOLERANCE",
            "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
 
@@ -250,6 +253,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("DEMO_PRETRAIN_STEPS", 0) > 0 and bc == 0.0:
         raise conflict("DEMO_PRETRAIN_STEPS", "DEMO_BC_COEF", "go together: pretraining clones demos, so it needs "
                        "DEMO_BC_COEF above 0")
+    if values.get("ROLLBACK_TOLERANCE") is not None and not values.get("KEEP_BEST_POLICY", True):
+        raise conflict("ROLLBACK_TOLERANCE", "KEEP_BEST_POLICY", "go together: the trainer can only put back a best "
+                       "policy it keeps (KEEP_BEST_POLICY true)")
     if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
         raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
     if "EVALUATE_EVERY_EPOCHS" in values and not values.get("EVALUATION_EPISODES", 0):

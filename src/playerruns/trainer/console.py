@@ -79,6 +79,8 @@ def epoch_line(record: dict[str, Any]) -> str:
                      f"Q demo {_number(record.get('q_demo'))} / other {_number(record.get('q_other'))}")
     if record.get("best_policy"):
         parts.append("best policy so far, kept")
+    if record.get("rolled_back"):
+        parts.append(f"below the best: the best policy (epoch {record.get('rolled_back_to_epoch')}) put back")
     return "Player runs: " + " | ".join(parts)
 
 

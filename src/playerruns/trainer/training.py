@@ -361,13 +361,33 @@ class PlayerRunsTraining(TorchTrainingOffline):
             evaluation = evaluator.run(self.agent.get_actor())
             record.update(evaluation.record())
             evaluated = EpochScore(evaluation.mean, evaluation.median_length, by="evaluation")
+        score = evaluated if evaluated is not None else EpochScore.of_rounds(stats)
         if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters(),
-                                                                      evaluated):
+                                                                      score):
             record["best_policy"] = True
+        elif self.roll_back_if_worse(score):
+            record.update(rolled_back=True, rollbacks=self.best_policy.rollbacks if self.best_policy else 0,
+                          rolled_back_to_epoch=self.best_policy.epoch if self.best_policy else None)
         full = {**self.counters(), **record, "tmrl": _numbers(stats)}
         self.statistics.write("epoch", **full)
         log.info(epoch_line(full))
         return stats
+
+
+    def roll_back_if_worse(self, score: EpochScore | None) -> bool:
+        """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's, the
+        best policy is put back as the actor and sent to the workers at the next epoch (trainer.best)."""
+        tolerance = self.player_runs.ROLLBACK_TOLERANCE
+        best = self.best_policy
+        if tolerance is None or best is None or not best.fell_from(score, tolerance):
+            return False
+        assert score is not None and best.score is not None
+        log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), more than "
+                 f"{100 * tolerance:g} % below the best policy's {best.score.mean_return:.2f} (epoch {best.epoch}): "
+                 f"the best policy drives again (PLAYER_RUNS.ROLLBACK_TOLERANCE)")
+        best.put_back(self.agent)
+        self.broadcast_pending = True
+        return True
 
 
 def _best_policy(config: PlayerRunsConfig) -> BestPolicy | None:

@@ -1,0 +1,68 @@
+"""Builds the trainer with ROLLBACK_TOLERANCE on imported demos, keeps a best policy, lets the actor move on,
+then asks the trainer to roll back; does the same after tmrl's own checkpoint round trip. Prints JSON."""
+
+import json
+
+import tmrl.config.config_constants as cfg
+import torch
+from tmrl.networking import Buffer, dump_run_instance, load_run_instance
+
+from playerruns.bridge.dataset import import_runs
+from playerruns.bridge.setup import load_setup
+from playerruns.runs.runfile import save_run
+from playerruns.tools.synthetic import gym_run
+from playerruns.trainer.best import EpochScore
+from playerruns.trainer.config import parse_player_runs
+from playerruns.trainer.console import epoch_line
+from playerruns.trainer.roles import training_cls
+from playerruns.trainer.training import update_training_instance
+
+setup = load_setup()
+player_runs = parse_player_runs(cfg.TMRL_CONFIG)
+runs = setup.dataset_path.parent / "runs"
+runs.mkdir()
+save_run(runs / "demo.pkl", gym_run(setup, episodes=2, max_steps=30, seed=1))
+import_runs(str(runs), setup)
+cls = training_cls(setup, player_runs)
+trainer = cls()
+worker = Buffer()
+for s in gym_run(setup, episodes=3, max_steps=30, seed=9).samples:
+    worker.append_sample(s)
+trainer.memory.append(worker)
+
+
+def train_round(instance) -> None:
+    for batch in instance.memory:  # one round, as tmrl's run_epoch draws it
+        instance.agent.train(batch)
+
+
+def weights(actor) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in actor.parameters()]
+
+
+def same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+train_round(trainer)
+good = EpochScore(-100.0, 30.0, by="evaluation")
+out = {"kept": trainer.best_policy.consider([], trainer.agent.get_actor(), trainer.counters(), good)}
+kept = weights(trainer.agent.get_actor())
+train_round(trainer)
+out["moved"] = not same(weights(trainer.agent.get_actor()), kept)
+trainer.broadcast_pending = False
+out["within"] = trainer.roll_back_if_worse(EpochScore(-102.0, 30.0, by="evaluation"))  # 2 % worse: kept on
+out["fell"] = trainer.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation"))
+out["put_back"] = same(weights(trainer.agent.get_actor()), kept) and same(weights(trainer.agent.model.actor), kept)
+out["broadcast_pending"] = trainer.broadcast_pending
+out["line"] = epoch_line({**trainer.counters(), "rolled_back": True, "rolled_back_to_epoch": 0})
+
+checkpoint = str(cfg.CHECKPOINT_PATH)  # tmrl's own checkpoint functions, on the file its Trainer uses
+dump_run_instance(trainer, checkpoint)
+resumed = update_training_instance(load_run_instance(checkpoint), cls)
+train_round(resumed)
+out["resumed_moved"] = not same(weights(resumed.agent.get_actor()), kept)
+out["resumed_fell"] = resumed.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation"))
+out["resumed_put_back"] = same(weights(resumed.agent.get_actor()), kept)
+out["resumed_rollbacks"] = resumed.best_policy.rollbacks
+print(json.dumps(out))
