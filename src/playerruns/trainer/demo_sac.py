@@ -105,7 +105,7 @@ class DemoSacAgent(SpinupSacAgent):
     def bc_coef_now(self) -> float:
         if self.bc_decay_steps <= 0:
             return self.bc_coef
-        final = getattr(self, "bc_coef_final", 0.0)  # a checkpoint of an earlier version has none
+        final = self.bc_coef_final  # a checkpoint of an earlier version has the class's 0
         return final + (self.bc_coef - final) * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
 
     def train(self, batch: Any) -> dict[str, Any]:
