@@ -371,3 +371,29 @@ def counted_worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def trainer_on_demos():
+    """Inside a program run with ``run_program``: the trainer class of this HOME's config (``training_cls``), and
+    a trainer built from it on 2 imported demo episodes, with 3 worker episodes appended to its memory."""
+    import tmrl.config.config_constants as cfg
+    from tmrl.networking import Buffer
+
+    from playerruns.bridge.dataset import import_runs
+    from playerruns.bridge.setup import load_setup
+    from playerruns.runs.runfile import save_run
+    from playerruns.tools.synthetic import gym_run
+    from playerruns.trainer.config import parse_player_runs
+    from playerruns.trainer.roles import training_cls
+
+    setup = load_setup()
+    runs = setup.dataset_path.parent / "runs"
+    runs.mkdir()
+    save_run(runs / "demo.pkl", gym_run(setup, episodes=2, max_steps=30, seed=1))
+    import_runs(str(runs), setup)
+    cls = training_cls(setup, parse_player_runs(cfg.TMRL_CONFIG))
+    trainer = cls()
+    worker = Buffer()
+    for s in gym_run(setup, episodes=3, max_steps=30, seed=9).samples:
+        worker.append_sample(s)
+    return cls, trainer, worker

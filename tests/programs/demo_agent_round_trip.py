@@ -5,31 +5,16 @@ import json
 
 import tmrl.config.config_constants as cfg
 import torch
+from tests.helpers import trainer_on_demos
 from tmrl.custom.custom_algorithms import SpinupSacAgent
-from tmrl.networking import Buffer, dump_run_instance, load_run_instance
+from tmrl.networking import dump_run_instance, load_run_instance
 
-from playerruns.bridge.dataset import import_runs
-from playerruns.bridge.setup import load_setup
-from playerruns.runs.runfile import save_run
-from playerruns.tools.synthetic import gym_run
-from playerruns.trainer.config import parse_player_runs
-from playerruns.trainer.roles import training_cls
 from playerruns.trainer.training import update_training_instance
 
-setup = load_setup()
-player_runs = parse_player_runs(cfg.TMRL_CONFIG)
-runs = setup.dataset_path.parent / "runs"
-runs.mkdir()
-save_run(runs / "demo.pkl", gym_run(setup, episodes=2, max_steps=30, seed=1))
-import_runs(str(runs), setup)
-cls = training_cls(setup, player_runs)
+cls, trainer, worker = trainer_on_demos()
 out = {}
-trainer = cls()
 out["agent"] = type(trainer.agent).__name__
 out["pretrained_steps"] = trainer.pretrained_steps
-worker = Buffer()
-for s in gym_run(setup, episodes=3, max_steps=30, seed=9).samples:
-    worker.append_sample(s)
 trainer.memory.append(worker)
 stats = [trainer.agent.train(batch) for batch in trainer.memory]  # one round, as tmrl's run_epoch draws it
 out["bc_rows"] = [s["bc_rows"] for s in stats]

@@ -5,29 +5,14 @@ import json
 
 import tmrl.config.config_constants as cfg
 import torch
-from tmrl.networking import Buffer, dump_run_instance, load_run_instance
+from tests.helpers import trainer_on_demos
+from tmrl.networking import dump_run_instance, load_run_instance
 
-from playerruns.bridge.dataset import import_runs
-from playerruns.bridge.setup import load_setup
-from playerruns.runs.runfile import save_run
-from playerruns.tools.synthetic import gym_run
 from playerruns.trainer.best import EpochScore
-from playerruns.trainer.config import parse_player_runs
 from playerruns.trainer.console import epoch_line
-from playerruns.trainer.roles import training_cls
 from playerruns.trainer.training import update_training_instance
 
-setup = load_setup()
-player_runs = parse_player_runs(cfg.TMRL_CONFIG)
-runs = setup.dataset_path.parent / "runs"
-runs.mkdir()
-save_run(runs / "demo.pkl", gym_run(setup, episodes=2, max_steps=30, seed=1))
-import_runs(str(runs), setup)
-cls = training_cls(setup, player_runs)
-trainer = cls()
-worker = Buffer()
-for s in gym_run(setup, episodes=3, max_steps=30, seed=9).samples:
-    worker.append_sample(s)
+cls, trainer, worker = trainer_on_demos()
 trainer.memory.append(worker)
 
 
