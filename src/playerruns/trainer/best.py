@@ -104,7 +104,6 @@ class BestPolicy:
                  f"{self.weights}")
         return True
 
-
     def fell_from(self, score: EpochScore | None, tolerance: float) -> bool:
         """Did an epoch scoring ``score`` fall more than ``tolerance`` (a share of the best's score) below the
         best policy? False while there is no best to put back, and between scores of different kinds (the

@@ -366,13 +366,13 @@ class PlayerRunsTraining(TorchTrainingOffline):
                                                                       score):
             record["best_policy"] = True
         elif self.roll_back_if_worse(score):
-            record.update(rolled_back=True, rollbacks=self.best_policy.rollbacks if self.best_policy else 0,
-                          rolled_back_to_epoch=self.best_policy.epoch if self.best_policy else None)
+            assert self.best_policy is not None  # only a kept best policy is put back
+            record.update(rolled_back=True, rollbacks=self.best_policy.rollbacks,
+                          rolled_back_to_epoch=self.best_policy.epoch)
         full = {**self.counters(), **record, "tmrl": _numbers(stats)}
         self.statistics.write("epoch", **full)
         log.info(epoch_line(full))
         return stats
-
 
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
         """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's, the
