@@ -46,6 +46,22 @@ def test_the_best_epoch_is_kept_and_a_worse_one_is_not(tmp_path):
     assert not list(best.weights.parent.glob("*.tmp"))  # written atomically: no leftover
 
 
+def test_an_evaluated_best_is_not_displaced_by_the_workers_episodes(tmp_path):
+    # EVALUATE_EVERY_EPOCHS 2: odd epochs are scored by the workers, even ones by the trainer's evaluation
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    actors = [_actor(k) for k in range(5)]
+    assert best.consider(_rounds(300.0, 900.0), actors[0], {"epoch": 1})  # the workers' score: kept for now
+    evaluated = EpochScore(200.0, 950.0, by="evaluation")  # lower, but the first evaluation replaces it
+    assert best.consider([], actors[1], {"epoch": 2}, evaluated=evaluated)
+    assert not best.consider(_rounds(399.0, 800.0), actors[2], {"epoch": 3})  # workers' episodes: not compared
+    assert not best.consider([], actors[3], {"epoch": 4}, evaluated=EpochScore(190.0, 900.0, by="evaluation"))
+    assert best.consider([], actors[4], {"epoch": 6}, evaluated=EpochScore(250.0, 900.0, by="evaluation"))
+    assert best.epoch == 6 and best.score == EpochScore(250.0, 900.0, by="evaluation")
+    assert json.loads(best.record.read_text())["by"] == "evaluation"
+    loaded = _actor(99).load(str(best.weights), device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(_weights(loaded), _weights(actors[4]), strict=True))
+
+
 def test_an_epoch_without_a_finished_episode_scores_nothing(tmp_path):
     best = BestPolicy(tmp_path / "run_best.tmod")
     assert EpochScore.of_rounds([{"loss_actor": 0.1}]) is None

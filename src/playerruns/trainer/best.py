@@ -65,6 +65,15 @@ class EpochScore:
                                                        or self.mean_steps < other.mean_steps)
         return self.mean_return > other.mean_return
 
+    def outranks(self, other: EpochScore | None) -> bool:
+        """Should this epoch's policy replace the one that scored ``other``? Scores of one kind are compared
+        (``beats``); between kinds the trainer's evaluation decides: a workers' score never replaces an evaluated
+        best (with ``EVALUATE_EVERY_EPOCHS`` above 1 the epochs between evaluations are scored by the workers'
+        noisier episodes), and the first evaluation replaces a best the workers scored."""
+        if other is None or self.by == other.by:
+            return self.beats(other)
+        return self.by == "evaluation"
+
 
 @dataclass
 class BestPolicy:
@@ -86,7 +95,7 @@ class BestPolicy:
         ``evaluated`` (the trainer's own evaluation) when given, else its workers' episodes. A failure to
         write is one warning: training goes on, the previous best file stays as it was."""
         score = evaluated if evaluated is not None else EpochScore.of_rounds(stats)
-        if score is None or not score.beats(self.score):
+        if score is None or not score.outranks(self.score):
             return False
         try:
             self.weights.parent.mkdir(parents=True, exist_ok=True)
