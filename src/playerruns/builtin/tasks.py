@@ -95,7 +95,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-no-bound": {**_SCHEDULE, **_RETENTION, **{k: v for k, v in _KEPT_CLONING.items() if k != "DEMO_RETURN_BOUND"}},
     "all-q-filter": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "DEMO_BC_Q_FILTER": True},
     "all-layer-norm": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "CRITIC_LAYER_NORM": True},
-    # the demo's player-runs arm (BEST): "all", with the workers driving an average of ~1,000 updates' actors
+    # "all", with the workers driving an average of ~1,000 updates' actors (the demo's levers 2026-12-03 to 12-06)
     "all-averaged": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999},
     # ... with SAC's entropy target for the cloning agent at -6 (twice the task's -3): cloning narrows the policy,
     # and a target set for a policy that learns from scratch made the entropy coefficient climb (docs/warmup.md)
@@ -115,14 +115,15 @@ LEVERS: dict[str, dict[str, Any]] = {
     # one-process learner drove 2-7 % faster than the player while the weight was above ~0.07, lost the lap below it
     "all-averaged-floor": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                            "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1},
-    # ... with the trainer evaluating its policy every epoch (3 deterministic episodes) and putting the best policy
-    # back when an epoch scores more than 3 % below it: a dip lasts one epoch, and the critic keeps what the dip taught
+    # the demo's player-runs arm (BEST): "all-averaged", with the trainer evaluating its policy every epoch (3
+    # deterministic episodes) and putting the best policy back when an epoch scores more than 3 % below it: a dip
+    # lasts one epoch, and the critic keeps what the dip taught
     "all-averaged-rollback": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                               "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
-BEST = "all-averaged"
+BEST = "all-averaged-rollback"
 ARMS_WITHOUT_RUNS = ("scratch", "recurrent")  # the arms that train without player runs
 
 
