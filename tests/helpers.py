@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,14 @@ def run_program(home: Path, name: str, *args: str, timeout: float = 120, **env: 
     """``python tests/programs/NAME ARGS`` with HOME=home (and ``env`` over the environment)."""
     return subprocess.run([sys.executable, str(PROGRAMS / name), *args], env=subprocess_env(home, **env),
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def program_json(result: subprocess.CompletedProcess) -> Any:
+    """The last JSON line a test program printed (a worker's background threads may log after it)."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("{", "["))]
+    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(lines[-1])
 
 
 class Roles:

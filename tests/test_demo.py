@@ -85,6 +85,10 @@ def test_quick_demo(tmp_path):
             assert f"with player runs: first lap at {firsts[0]} steps" in out
         assert f"your median lap {player_laps:.0f} steps" in out
         assert "Neither arm reached" not in out
+        # the rollbacks it reports are the trainer's own epoch records that say so
+        rolled = sum(1 for r in trainer_statistics(with_home, "epoch") if r.get("rolled_back") is True)
+        assert (f"the trainer put its best policy back {rolled} time{'' if rolled == 1 else 's'} after an epoch that "
+                f"scored more than {100 * levers['ROLLBACK_TOLERANCE']:g} % below it") in out
     else:
         assert "Neither arm reached 399 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
                "only shows the path" in out

@@ -26,6 +26,7 @@ from tests.helpers import (
     counted_worker,
     local_ports,
     make_home,
+    program_json,
     read_checkpoint,
     run_program,
     subprocess_env,
@@ -215,18 +216,13 @@ def test_a_take_over_without_its_window_or_pad_is_one_line_and_exit_2(tmp_path, 
     assert "Traceback" not in result.stderr
 
 
-def _program_json(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize("how", ["button", "stick"])
 def test_holding_the_pads_button_or_moving_its_stick_takes_the_wheel_on_minitrack(tmp_path, how):
     """SDL's virtual pad (``tests.virtual_pad``): the machine has no pad, so this is the nearest to a person's."""
     keys = {"TAKE_OVER": "gamepad", "TAKE_OVER_STEP_SECONDS": 0.01, **({"TAKE_OVER_STICK": True} if how == "stick"
                                                                       else {})}
     home = make_home(tmp_path, interface=MINITRACK, **local_ports(), PLAYER_RUNS=keys)
-    out = _program_json(run_program(home, "take_over_pad.py", how))
+    out = program_json(run_program(home, "take_over_pad.py", how))
     assert out["control"] == "gamepad:Virtual Controller"
     flags = out["intervention"]
     assert out["take_overs"] == 1 and sum(flags) == out["person_steps"] >= 6
@@ -247,7 +243,7 @@ def test_taking_the_wheel_in_trackmania_with_the_pad_lets_go_of_the_car(tmp_path
     config = json.loads(config_file.read_text())
     config["ENV"]["SLEEP_TIME_AT_RESET"] = 0.1
     config_file.write_text(json.dumps(config))
-    check_take_over(_program_json(run_program(home, "take_over_trackmania.py", "gamepad", timeout=180)))
+    check_take_over(program_json(run_program(home, "take_over_trackmania.py", "gamepad", timeout=180)))
 
 
 def test_a_trackmania_take_over_by_key_without_a_display_is_one_line_and_exit_2(tmp_path):

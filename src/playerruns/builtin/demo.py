@@ -114,6 +114,12 @@ def what_it_means(results: list[Any], task: Any, *, quick: bool, player_lap: flo
         lines.append(f"{name}: first lap at {f.steps_to_threshold} steps; {100 * kept:.0f} % of the evaluations "
                      f"after it still lapped (lowest score {f.lowest_after_first:.0f}); mean score over the budget "
                      f"{f.mean_score:.0f}")
+    tolerance = results[0].levers.get("ROLLBACK_TOLERANCE")
+    if tolerance is not None:
+        times = results[0].rollbacks
+        lines.append(f"with player runs, the trainer put its best policy back {times} time{'' if times == 1 else 's'} "
+                     f"after an epoch that scored more than {100 * tolerance:g} % below it in its own evaluation "
+                     f"(PLAYER_RUNS.ROLLBACK_TOLERANCE)")
     lines.append(f"{lap_sentence(with_runs.lap_steps_final, player_lap)} (the best evaluation's lap: "
                  f"{'-' if with_runs.lap_steps_best is None else f'{with_runs.lap_steps_best:.0f}'} steps)")
     return lines

@@ -61,6 +61,7 @@ class ArmResult:
     levers: dict[str, Any] = field(default_factory=dict)  # the arm's PLAYER_RUNS settings
     driver: dict[str, Any] | None = None  # who drove the player runs (PlayerLaps.describe); None: no runs
     runs: int = 0  # player runs it trained on
+    rollbacks: int = 0  # epochs after which the trainer put its best policy back (ROLLBACK_TOLERANCE)
 
     def evaluations(self) -> list[Evaluation]:
         return [Evaluation.from_point(p) for p in self.curve]
@@ -275,11 +276,13 @@ def _trainer_updates(stats_file: Path) -> int:
 
 
 def _read_demo_stats(stats_file: Path, result: ArmResult) -> None:
-    """From the trainer's statistics: its pretraining, and the last epoch's demo shares of the memory
-    and of the sampled batches."""
+    """From the trainer's statistics: its pretraining, the last epoch's demo shares of the memory
+    and of the sampled batches, and how many times it put its best policy back."""
     pretrained = read_statistics(stats_file, "pretrain")
     result.pretrain_steps = int(pretrained[-1]["steps"]) if pretrained else 0
-    epochs = [r for r in read_statistics(stats_file, "epoch") if "demo_fraction_sampled" in r]
+    every_epoch = read_statistics(stats_file, "epoch")
+    result.rollbacks = sum(1 for r in every_epoch if r.get("rolled_back") is True)
+    epochs = [r for r in every_epoch if "demo_fraction_sampled" in r]
     if epochs:
         last = epochs[-1]
         result.demo_samples = int(last["demo_samples"])

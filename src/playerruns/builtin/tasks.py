@@ -120,6 +120,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     # lasts one epoch, and the critic keeps what the dip taught
     "all-averaged-rollback": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                               "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03},
+    # ... and the Q-filter with the entropy target -6 (faster than the player, but lost its laps without the
+    # rollback): the best policy, which at an equal score is the faster lap, is put back after each crash
+    "all-averaged-rollback-q-filter-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                                 "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                                 "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
