@@ -44,7 +44,7 @@ def build_agents(home: Path) -> tuple[Any, Any, Any]:
     env = gymnasium.make(task.env_id)
     agents = []
     for levers in ({}, tasks.LEVERS[tasks.BEST]):
-        config = parse_player_runs({"PLAYER_RUNS": levers})
+        config = parse_player_runs({"ENV": {"RTGYM_INTERFACE": f"GYM:{task.env_id}"}, "PLAYER_RUNS": levers})
         agent_cls = training_cls(setup, config).keywords["training_agent_cls"]
         agents.append(agent_cls(observation_space=env.observation_space, action_space=env.action_space,
                                 device="cpu"))
