@@ -3,11 +3,9 @@ synthetic runs from the configured observation path -> CLI import -> the memory 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.helpers import make_home, run_cli, run_program
+from tests.helpers import make_home, program_json, run_cli, run_program
 
 pytestmark = pytest.mark.slow  # starts tmrl in subprocesses
 
@@ -32,9 +30,7 @@ def test_import_then_sample_like_the_trainer(tmp_path, interface):
     assert "player runs import: 3 file(s), imported 3 run(s) / 246 samples" in result.stdout
     assert (home / "TmrlData" / "dataset" / "data.pkl").is_file()
 
-    sampled = run_program(home, "sample_as_trainer.py", str(runs))
-    assert sampled.returncode == 0, sampled.stderr
-    out = json.loads(sampled.stdout.strip().splitlines()[-1])
+    out = program_json(run_program(home, "sample_as_trainer.py", str(runs)))
     assert out["memory"] == memory_name
     assert out["samples"] == out["demo_infos"] == 246
     assert out["rewards_from_demos"]

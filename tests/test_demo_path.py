@@ -1,19 +1,15 @@
 """The one demo path: a TrackMania lidar run imported, injected from SOURCE_PATH and sent through the
 server holds the same bytes in a real trainer's replay memory, and none of it views a raw array."""
 
-import json
-
 import pytest
 
-from tests.helpers import make_home, run_program, trainer_statistics
+from tests.helpers import make_home, program_json, run_program, trainer_statistics
 
 
 @pytest.mark.slow
 def test_imported_injected_and_sent_runs_hold_the_same_bytes_in_the_trainers_memory(tmp_path):
     home = make_home(tmp_path, PLAYER_RUNS={"ONLINE_INJECTION": True})
-    result = run_program(home, "demo_paths_memory.py", "0", timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = program_json(run_program(home, "demo_paths_memory.py", "0", timeout=300))
     # 2 episodes of 30 steps and a reset sample each: 62 samples in every memory
     assert out["samples"] == {"imported": 62, "injected": 62, "sent": 62}
     assert out["same_bytes"] is True

@@ -19,6 +19,7 @@ from tests.helpers import (
     ENTER,
     Terminal,
     make_home,
+    program_json,
     read_until_seen,
     run_cli,
     run_program,
@@ -162,9 +163,7 @@ def test_trackmania_recording_against_a_fake_game(tmp_path, interface):
     config_file.write_text(json.dumps(config))
     runs = tmp_path / "runs"
     runs.mkdir()
-    result = run_program(home, "record_trackmania.py", str(runs), timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    episodes = json.loads(result.stdout.strip().splitlines()[-1])
+    episodes = program_json(run_program(home, "record_trackmania.py", str(runs), timeout=180))
     from tests.fake_trackmania import expected_actions
 
     assert [e["ended_by"] for e in episodes] == ["limit", "delete"]

@@ -118,17 +118,14 @@ def test_layer_norm_critics_keep_tmrls_shapes():
 
 @pytest.mark.slow
 def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_through_a_checkpoint(tmp_path):
-    import json
 
-    from tests.helpers import make_home, run_program
+    from tests.helpers import make_home, program_json, run_program
 
     home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "DEMO_RETURN_BOUND": True,
                                   "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True,
                                   "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5})
-    result = run_program(home, "bound_round_trip.py")
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = program_json(run_program(home, "bound_round_trip.py"))
     assert out["agent"] == "DemoSacAgent" and out["bound"] and out["memory_gamma"] == out["gamma"]  # ALG.GAMMA
     assert out["layer_norms"] == 2
     assert out["demo_rows"] == out["rows"] // 2 and out["finite_where_demo"]  # demo rows only, all of them
