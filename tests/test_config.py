@@ -43,6 +43,8 @@ def test_spec_example_parses():
     ("TENSORBOARD", "on", "true or false"),
     ("EVALUATION_EPISODES", -1, ">= 0"),
     ("EVALUATION_EPISODES", 2.5, "whole number"),
+    ("EVALUATION_SEED", -1, "from 0 to 2**31"),
+    ("EVALUATION_SEED", 3.0, "whole number"),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(key, value, allowed):
     with pytest.raises(ConfigError) as err:
@@ -92,6 +94,7 @@ def test_wandb_without_the_package_is_one_line(tmp_path):
 @pytest.mark.parametrize(("section", "interface", "fragments"), [
     ({"TENSORBOARD_PATH": "/tmp/tb"}, "GYM:Pendulum-v1", ("TENSORBOARD_PATH", "TENSORBOARD", "go together")),
     ({"EVALUATE_EVERY_EPOCHS": 2}, "GYM:Pendulum-v1", ("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES")),
+    ({"EVALUATION_SEED": 5}, "GYM:Pendulum-v1", ("EVALUATION_SEED", "EVALUATION_EPISODES", "go together")),
     ({"EVALUATION_EPISODES": 3}, "TM20LIDAR", ("EVALUATION_EPISODES needs a gymnasium task", "TM20LIDAR")),
 ])
 def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interface, fragments):

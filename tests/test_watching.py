@@ -88,7 +88,7 @@ def _wandb_history(run_file: Path) -> list[dict]:
 def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    home = _home(tmp_path, TENSORBOARD=True, EVALUATION_EPISODES=2)
+    home = _home(tmp_path, TENSORBOARD=True, EVALUATION_EPISODES=2, EVALUATION_SEED=777)
     # wandb writes its run file from a process of its own, a little behind: killed at once, the trainer would
     # lose wandb's last rows (never the statistics file's)
     log = _train(home, tmp_path, 4, "--wandb", also=lambda: len(_wandb_epochs(home)) >= 4, WANDB_MODE="offline",
@@ -127,6 +127,10 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
         assert math.isclose(row["epoch/evaluation_mean"], record["evaluation_mean"], rel_tol=1e-6)
         assert math.isclose(row["tmrl/loss_actor"], record["tmrl"]["loss_actor"], rel_tol=1e-6)
 
+    # the evaluation drove its own starts (EVALUATION_SEED), not the demo's and the benchmark's: the kept best
+    # policy, driven again from seeds 777-778, scores what its record says, and from the benchmark's starts not
+    _drives_its_record_only_from_its_own_starts(home, run_name, first_seed=777)
+
     # --plot-training draws that statistics file
     statistics = home / "TmrlData" / "statistics" / f"{run_name}.jsonl"
     drawn = run_cli(home, "--plot-training", str(statistics.parent))
@@ -138,6 +142,23 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
     # the evaluation's line (the second colour) in "returns": a line through 4+ epochs crosses most of the panel,
     # however flat or steep the evaluations were (the legend's sample alone is ~30 columns)
     assert _columns(image[:375, :600], "#ff7f0e") > 150
+
+
+def _drives_its_record_only_from_its_own_starts(home: Path, run_name: str, first_seed: int) -> None:
+    import gymnasium
+    from tmrl.custom.custom_models import SquashedGaussianMLPActor
+
+    from playerruns.trainer.evaluation import FIRST_SEED, drive_episodes
+
+    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    record = json.loads(weights.with_suffix(".json").read_text())
+    assert record["by"] == "evaluation"
+    env = gymnasium.make("Pendulum-v1")
+    actor = SquashedGaussianMLPActor(env.observation_space, env.action_space).load(str(weights), device="cpu")
+    own = drive_episodes(actor, env, 2, first_seed=first_seed)
+    benchmark = drive_episodes(actor, env, 2, first_seed=FIRST_SEED)
+    assert own.mean == pytest.approx(record["mean_return"], rel=1e-4, abs=1e-3)
+    assert benchmark.mean != pytest.approx(record["mean_return"], rel=1e-2)  # Pendulum's starts differ a lot
 
 
 def _columns(image, colour: str) -> int:

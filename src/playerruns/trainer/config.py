@@ -58,6 +58,7 @@ class PlayerRunsConfig:
     TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
     EVALUATION_EPISODES: int = 0  # > 0: the trainer drives its policy for this many episodes (gymnasium tasks)
     EVALUATE_EVERY_EPOCHS: int = 1  # ... after every this many epochs
+    EVALUATION_SEED: int = 20_000  # ... episode k starts from this seed + k (not the demo's and benchmark's starts)
     # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
     RECURRENT: bool = False
     SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
@@ -152,6 +153,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "EVALUATE_EVERY_EPOCHS": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
+    "EVALUATION_SEED": ("a whole number from 0 to 2**31 (the first episode's reset seed)",
+                        lambda v: _is_whole(v) and 0 <= v <= 2**31),
     "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
@@ -258,9 +261,10 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
                        "policy it keeps (KEEP_BEST_POLICY true)")
     if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
         raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
-    if "EVALUATE_EVERY_EPOCHS" in values and not values.get("EVALUATION_EPISODES", 0):
-        raise conflict("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES", "go together: set EVALUATION_EPISODES "
-                       "above 0 to evaluate")
+    for dependent in ("EVALUATE_EVERY_EPOCHS", "EVALUATION_SEED"):
+        if dependent in values and not values.get("EVALUATION_EPISODES", 0):
+            raise conflict(dependent, "EVALUATION_EPISODES", "go together: set EVALUATION_EPISODES above 0 to "
+                           "evaluate")
     interface = str(tmrl_config.get("ENV", {}).get("RTGYM_INTERFACE", ""))
     if values.get("EVALUATION_EPISODES", 0) and not interface.upper().startswith("GYM"):
         raise ConfigError(f"{config_file}: {SECTION}.EVALUATION_EPISODES needs a gymnasium task (ENV.RTGYM_INTERFACE "

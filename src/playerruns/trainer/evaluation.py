@@ -3,9 +3,11 @@
 With ``PLAYER_RUNS.EVALUATION_EPISODES`` above 0, the trainer drives the policy its workers get (the
 averaged one with ``POLICY_AVERAGING``) for that many episodes after every ``EVALUATE_EVERY_EPOCHS``
 epochs, in its own process, on the task's base task (``playerruns.envs.registry``: a paced task is
-driven without its real-time pace). Episode k starts from seed 10,000 + k, so every evaluation drives
-the same starts, as the demo's and the benchmark's evaluator (``drive_episodes``) do. TrackMania has no
-such task: the game runs on the worker's machine.
+driven without its real-time pace). Episode k starts from seed ``EVALUATION_SEED`` + k (20,000 + k by
+default), so every evaluation drives the same starts. They are not the starts the demo's and the
+benchmark's evaluator drives (``drive_episodes``' own default, 10,000 + k): the trainer chooses and puts
+back its best policy on its own starts, and the figures a user reads are measured on others, as a
+validation set and a test set. TrackMania has no such task: the game runs on the worker's machine.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-FIRST_SEED = 10_000  # episode k of an evaluation resets with seed FIRST_SEED + k
+FIRST_SEED = 10_000  # episode k of the demo's and the benchmark's evaluation resets with seed FIRST_SEED + k
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,13 @@ class PolicyEvaluation:
                 "evaluation_steps": self.median_length, "evaluation_episodes": len(self.returns)}
 
 
-def drive_episodes(actor: Any, env: Any, episodes: int, *,
+def drive_episodes(actor: Any, env: Any, episodes: int, *, first_seed: int = FIRST_SEED,
                    preprocess: Callable[[Any], Any] | None = None) -> PolicyEvaluation:
     """Drives ``actor`` (a tmrl ActorModule: ``act_(obs, test=True)``) deterministically for ``episodes``
-    episodes of ``env`` from the fixed seeds."""
+    episodes of ``env``, episode k from seed ``first_seed`` + k."""
     returns, lengths = [], []
     for k in range(episodes):
-        obs, _ = env.reset(seed=FIRST_SEED + k)
+        obs, _ = env.reset(seed=first_seed + k)
         if hasattr(actor, "reset_hidden"):  # the recurrent policy starts each episode afresh
             actor.reset_hidden()
         total, length, done = 0.0, 0, False
@@ -68,12 +70,13 @@ class TrainerEvaluation:
     """The evaluation a trainer runs (see the module docstring). Its environment is made on first use and is
     not part of the checkpoint."""
 
-    def __init__(self, env_id: str, episodes: int, every: int) -> None:
+    def __init__(self, env_id: str, episodes: int, every: int, *, first_seed: int) -> None:
         from playerruns.envs.registry import base_task
 
         self.env_id = base_task(env_id) or env_id
         self.episodes = episodes
         self.every = every
+        self.first_seed = first_seed
         self._env: Any = None
 
     def due(self, epoch: int) -> bool:
@@ -85,7 +88,7 @@ class TrainerEvaluation:
             import gymnasium
 
             self._env = gymnasium.make(self.env_id)
-        return drive_episodes(actor, self._env, self.episodes)
+        return drive_episodes(actor, self._env, self.episodes, first_seed=self.first_seed)
 
     def close(self) -> None:
         if self._env is not None:

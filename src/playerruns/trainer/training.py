@@ -131,7 +131,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         if not config.EVALUATION_EPISODES or env_id is None:
             return None
         if self._evaluation is None:
-            self._evaluation = TrainerEvaluation(env_id, config.EVALUATION_EPISODES, config.EVALUATE_EVERY_EPOCHS)
+            self._evaluation = TrainerEvaluation(env_id, config.EVALUATION_EPISODES, config.EVALUATE_EVERY_EPOCHS,
+                                                 first_seed=config.EVALUATION_SEED)
         return self._evaluation
 
     def note_memory_runs(self) -> None:
