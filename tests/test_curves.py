@@ -44,6 +44,9 @@ def test_the_lap_sentence_a_person_reads():
     assert lap_sentence(726, 817) == "your median lap 817 steps, the agent's 726: 11 % faster"
     assert lap_sentence(900, 817).endswith("10 % slower")
     assert "does not finish a lap" in lap_sentence(None, 817)
+    assert lap_sentence(817, 817, who="the kept policy") == "your median lap 817 steps, the kept policy's 817: as fast"
+    assert lap_sentence(None, 817, policy="it") == \
+        "your median lap 817 steps; it does not finish a lap in every episode"
     assert faster_by(None, 817) is None and faster_by(735.3, 817) == pytest.approx(0.1, abs=1e-3)
 
 

@@ -89,10 +89,37 @@ def test_quick_demo(tmp_path):
         rolled = sum(1 for r in trainer_statistics(with_home, "epoch") if r.get("rolled_back") is True)
         assert (f"the trainer put its best policy back {rolled} time{'' if rolled == 1 else 's'} after an epoch that "
                 f"scored more than {100 * levers['ROLLBACK_TOLERANCE']:g} % below it") in out
+        kept = summary["runs"][0]["best_policy_score"]  # None: no epoch ended within the quick budget
+        assert (kept is not None) == (f"the best policy the trainer kept (TmrlData/weights/*_best.tmod, user guide "
+                                      f"4.8) scores {kept or 0:.0f} on the demo's evaluation" in out)
     else:
         assert "Neither arm reached 399 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
                "only shows the path" in out
+    # the kept best policy's figures are its weights file driven on the demo's own starts (3 episodes, lowest)
+    _scores_the_kept_policy(with_home, summary["runs"][0])
     for arm in ("player runs", "scratch"):
         assert re.search(rf"^{arm}\s+0\s", out, re.M), out  # one table row per arm
     assert (folder / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "untouched-home" / "TmrlData").exists()
+
+
+def _scores_the_kept_policy(home, run) -> None:
+    import gymnasium
+    from tmrl.custom.custom_models import SquashedGaussianMLPActor
+
+    from playerruns.trainer.evaluation import drive_episodes
+
+    run_name = json.loads((home / "TmrlData" / "config" / "config.json").read_text())["RUN_NAME"]
+    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    epochs = trainer_statistics(home, "epoch")
+    assert weights.is_file() == any(r.get("best_policy") for r in epochs)  # kept after its first evaluated epoch
+    if not weights.is_file():
+        assert run["best_policy_score"] is None and run["best_policy_lap_steps"] is None
+        return
+    assert json.loads(weights.with_suffix(".json").read_text())["by"] == "evaluation"
+    env = gymnasium.make("playerruns.envs.minitrack:MiniTrack-v0")
+    actor = SquashedGaussianMLPActor(env.observation_space, env.action_space).load(str(weights), device="cpu")
+    driven = drive_episodes(actor, env, 3)
+    assert run["best_policy_score"] == pytest.approx(min(driven.returns), abs=1e-3)
+    lapped = min(driven.returns) >= 399
+    assert (run["best_policy_lap_steps"] is not None) == lapped

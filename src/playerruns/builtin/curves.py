@@ -74,17 +74,19 @@ def faster_by(agent_lap: float | None, player_lap: float | None) -> float | None
     return 1.0 - agent_lap / player_lap
 
 
-def lap_sentence(agent_lap: float | None, player_lap: float | None) -> str:
-    """"your median lap 817 steps, the agent's 726: 11 % faster" (or slower, or no lap yet)."""
+def lap_sentence(agent_lap: float | None, player_lap: float | None, *, who: str = "the agent",
+                 policy: str = "the agent's final policy") -> str:
+    """"your median lap 817 steps, the agent's 726: 11 % faster" (or slower, or no lap yet); ``who`` and ``policy``
+    name the driver in the two forms."""
     if player_lap is None:
         return "no finished lap in the player runs to compare with"
     mine = f"your median lap {player_lap:.0f} steps"
     if agent_lap is None:
-        return f"{mine}; the agent's final policy does not finish a lap in every episode"
+        return f"{mine}; {policy} does not finish a lap in every episode"
     share = faster_by(agent_lap, player_lap) or 0.0
     percent = f"{abs(share) * 100:.0f} %"
     how = f"{percent} faster" if share > 0.005 else f"{percent} slower" if share < -0.005 else "as fast"
-    return f"{mine}, the agent's {agent_lap:.0f}: {how}"
+    return f"{mine}, {who}'s {agent_lap:.0f}: {how}"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from playerruns.builtin.envs import Hold
 from playerruns.builtin.progress import read_numbers
 from playerruns.builtin.tasks import HYPERPARAMETERS, STEP_SECONDS, Task, hyperparameters
 from playerruns.shipping.link import free_local_ports
+from playerruns.trainer.best import best_weights_path
 from playerruns.trainer.evaluation import drive_episodes
 from playerruns.trainer.statistics import read_statistics, statistics_file
 
@@ -62,6 +63,10 @@ class ArmResult:
     driver: dict[str, Any] | None = None  # who drove the player runs (PlayerLaps.describe); None: no runs
     runs: int = 0  # player runs it trained on
     rollbacks: int = 0  # epochs after which the trainer put its best policy back (ROLLBACK_TOLERANCE)
+    # the best policy the trainer kept (weights/<RUN_NAME>_best.tmod) at the budget, evaluated as the curve's points
+    # are: what a user who takes the kept policy drives (None: not measured, or no such file)
+    best_policy_score: float | None = None
+    best_policy_lap_steps: float | None = None
 
     def evaluations(self) -> list[Evaluation]:
         return [Evaluation.from_point(p) for p in self.curve]
@@ -244,6 +249,9 @@ def run_arm(home: Path, task: Task, *, arm: str, seed: int, budget_steps: int, e
                 proc.wait()
     result.wall_seconds = time.monotonic() - started
     _read_demo_stats(stats_file, result)
+    best = best_weights_path(home / "TmrlData" / "weights", HYPERPARAMETERS["RUN_NAME"])
+    if best.exists() and (kept := evaluator.evaluate(best, steps)) is not None:
+        result.best_policy_score, result.best_policy_lap_steps = kept.score, kept.lap_steps
     return result
 
 
