@@ -283,10 +283,43 @@ def write_report(args: argparse.Namespace) -> None:
           "gets there counts its budget, shown '>': such figures are bounds)")
     for text, met, why in checks:
         print(f"target {'MET    ' if met else 'MISSED ' if met is not None else '?      '} {text}: {why}")
+    kept_best = {a: e for a, e in summary["arms"].items() if any(v is not None for v in e["best_policy_score"])}
+    for arm, e in kept_best.items():  # what a user who takes the kept policy at the end drives
+        print(f"{arm}: the best policy kept at the budget, per seed: score "
+              f"{', '.join('-' if v is None else f'{v:.0f}' for v in e['best_policy_score'])}; lap "
+              f"{', '.join('no lap' if v is None else f'{v:.0f}' for v in e['best_policy_lap_steps'])}")
+    if args.markdown:
+        print()
+        for arm in ranked:
+            print(markdown_row(arm, summary["arms"][arm]))
     print(f"results: {out_json}, plot: {out_png}")
     head = summary["arms"].get(headline)
     if head:
         print(f"kept_after_first_median: {float(np.median([k or 0.0 for k in head['kept_after_first']])):.3f}")
+
+
+def markdown_row(arm: str, e: dict[str, Any]) -> str:
+    """The README's and docs/warmup.md's table row of an arm (their columns, in their order)."""
+    def listed(values: list[Any], show: Any, none: str) -> str:
+        return ", ".join(none if v is None else show(v) for v in values)
+
+    driver = e["driver"]
+    if driver is None:
+        who = "-"
+    elif e["runs"] == 2:
+        who = f"{driver['name'].replace('-', ' ')}, its first 2 runs"
+    else:
+        who = f"{driver['name'].replace('-', ' ')}: {driver['laps_finished_of_10']:g}, {driver['median_lap_steps']:g}"
+    seeds = e["seeds"]
+    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
+    iqm = e["mean_score_iqm"]
+    players = listed(e["player_lap_steps"], lambda v: f"{v:g}", "-")
+    return (f"| `{arm}` | {who} | {span} | {listed(e['steps_to_threshold'], str, 'never')} | "
+            f"{listed(e['kept_after_first'], lambda v: f'{100 * v:.0f}%', '-')} | "
+            f"{listed(e['lowest_after_first'], lambda v: f'{v:.0f}', '-')} | "
+            f"{listed(e['mean_score'], lambda v: f'{v:.0f}', '-')}; "
+            f"{iqm['iqm']:.0f} [{iqm['ci_low']:.0f}, {iqm['ci_high']:.0f}] | "
+            f"{listed(e['lap_steps_final'], lambda v: f'{v:.0f}', 'no lap')} ({players}) |")
 
 
 def main() -> None:
@@ -302,6 +335,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (each uses about one core)")
     parser.add_argument("--force", action="store_true", help="rerun runs that are already saved")
     parser.add_argument("--report-only", action="store_true", help="only merge the saved runs into the report")
+    parser.add_argument("--markdown", action="store_true", help="also print each arm's row of the README's table")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]

@@ -34,6 +34,10 @@ def summarize(results: list[ArmResult], task: Task, best: str = "player runs") -
             "updates_per_step": [r.updates_per_step for r in runs],
             "pretrain_steps": [r.pretrain_steps for r in runs],
             "demo_fraction_sampled": [r.demo_fraction_sampled for r in runs],
+            "rollbacks": [r.rollbacks for r in runs],
+            # the trainer's kept best policy at the budget, on the same evaluation (None: not measured or not kept)
+            "best_policy_score": [r.best_policy_score for r in runs],
+            "best_policy_lap_steps": [r.best_policy_lap_steps for r in runs],
         }
         entry["faster_than_player_final"] = [faster_by(f.lap_steps_final, p)
                                              for f, p in zip(figures, entry["player_lap_steps"], strict=True)]

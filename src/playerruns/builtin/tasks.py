@@ -125,6 +125,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-test-starts": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                                           "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
                                           "EVALUATION_SEED": 10_000},
+    # ... with the cloning weight decaying to the floor 0.1 as "all-averaged-floor" (faster lines, lost laps without
+    # the rollback): the rollback as the safety net under weaker cloning
+    "all-averaged-rollback-floor": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                    "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                    "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1},
     # ... and the Q-filter with the entropy target -6 (faster than the player, but lost its laps without the
     # rollback): the best policy, which at an equal score is the faster lap, is put back after each crash (run on
     # the benchmark's starts, as the row above)
