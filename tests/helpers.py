@@ -112,6 +112,21 @@ class Roles:
             self.kill(name)
 
 
+def kept_best_policy(home: Path, env_id: str) -> tuple[Path, Any, Any]:
+    """The trainer's kept best policy in ``home`` (weights/<RUN_NAME>_best.tmod): its path, and, when the file
+    exists, a gymnasium ``env_id`` environment and tmrl's actor loaded with those weights (else None, None)."""
+    import gymnasium
+    from tmrl.custom.custom_models import SquashedGaussianMLPActor
+
+    run_name = json.loads((home / "TmrlData" / "config" / "config.json").read_text())["RUN_NAME"]
+    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    if not weights.is_file():
+        return weights, None, None
+    env = gymnasium.make(env_id)
+    actor = SquashedGaussianMLPActor(env.observation_space, env.action_space).load(str(weights), device="cpu")
+    return weights, env, actor
+
+
 def trainer_statistics(home: Path, event: str | None = None) -> list[dict]:
     """The records the trainer of ``home`` wrote to its statistics channel (default STATISTICS_PATH)."""
     config = json.loads((home / "TmrlData" / "config" / "config.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.helpers import subprocess_env, trainer_statistics
+from tests.helpers import kept_best_policy, subprocess_env, trainer_statistics
 
 pytestmark = pytest.mark.slow
 
@@ -104,21 +104,15 @@ def test_quick_demo(tmp_path):
 
 
 def _scores_the_kept_policy(home, run) -> None:
-    import gymnasium
-    from tmrl.custom.custom_models import SquashedGaussianMLPActor
-
     from playerruns.trainer.evaluation import drive_episodes
 
-    run_name = json.loads((home / "TmrlData" / "config" / "config.json").read_text())["RUN_NAME"]
-    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    weights, env, actor = kept_best_policy(home, "playerruns.envs.minitrack:MiniTrack-v0")
     epochs = trainer_statistics(home, "epoch")
     assert weights.is_file() == any(r.get("best_policy") for r in epochs)  # kept after its first evaluated epoch
-    if not weights.is_file():
+    if actor is None:
         assert run["best_policy_score"] is None and run["best_policy_lap_steps"] is None
         return
     assert json.loads(weights.with_suffix(".json").read_text())["by"] == "evaluation"
-    env = gymnasium.make("playerruns.envs.minitrack:MiniTrack-v0")
-    actor = SquashedGaussianMLPActor(env.observation_space, env.action_space).load(str(weights), device="cpu")
     driven = drive_episodes(actor, env, 3)
     assert run["best_policy_score"] == pytest.approx(min(driven.returns), abs=1e-3)
     lapped = min(driven.returns) >= 399

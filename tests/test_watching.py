@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 
 from playerruns.trainer.sinks import scalars
-from tests.helpers import Roles, local_ports, make_home, make_runs, one_line_error, run_cli, trainer_statistics
+from tests.helpers import (
+    Roles,
+    kept_best_policy,
+    local_ports,
+    make_home,
+    make_runs,
+    one_line_error,
+    run_cli,
+    trainer_statistics,
+)
 
 pytestmark = pytest.mark.slow  # starts tmrl's trainer in a subprocess
 
@@ -129,7 +138,7 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
 
     # the evaluation drove its own starts (EVALUATION_SEED), not the demo's and the benchmark's: the kept best
     # policy, driven again from seeds 777-778, scores what its record says, and from the benchmark's starts not
-    _drives_its_record_only_from_its_own_starts(home, run_name, first_seed=777)
+    _drives_its_record_only_from_its_own_starts(home, first_seed=777)
 
     # --plot-training draws that statistics file
     statistics = home / "TmrlData" / "statistics" / f"{run_name}.jsonl"
@@ -144,17 +153,12 @@ def test_one_line_per_epoch_tensorboard_wandb_and_the_trainers_evaluation(tmp_pa
     assert _columns(image[:375, :600], "#ff7f0e") > 150
 
 
-def _drives_its_record_only_from_its_own_starts(home: Path, run_name: str, first_seed: int) -> None:
-    import gymnasium
-    from tmrl.custom.custom_models import SquashedGaussianMLPActor
-
+def _drives_its_record_only_from_its_own_starts(home: Path, first_seed: int) -> None:
     from playerruns.trainer.evaluation import FIRST_SEED, drive_episodes
 
-    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    weights, env, actor = kept_best_policy(home, "Pendulum-v1")
     record = json.loads(weights.with_suffix(".json").read_text())
     assert record["by"] == "evaluation"
-    env = gymnasium.make("Pendulum-v1")
-    actor = SquashedGaussianMLPActor(env.observation_space, env.action_space).load(str(weights), device="cpu")
     own = drive_episodes(actor, env, 2, first_seed=first_seed)
     benchmark = drive_episodes(actor, env, 2, first_seed=FIRST_SEED)
     assert own.mean == pytest.approx(record["mean_return"], rel=1e-4, abs=1e-3)

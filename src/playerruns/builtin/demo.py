@@ -122,9 +122,9 @@ def what_it_means(results: list[Any], task: Any, *, quick: bool, player_lap: flo
                      f"(PLAYER_RUNS.ROLLBACK_TOLERANCE)")
     lines.append(f"{lap_sentence(with_runs.lap_steps_final, player_lap)} (the best evaluation's lap: "
                  f"{'-' if with_runs.lap_steps_best is None else f'{with_runs.lap_steps_best:.0f}'} steps)")
-    kept = results[0]
-    if kept.best_policy_score is not None:  # the trainer chose it on its own starts; scored here on the demo's
-        lap = lap_sentence(kept.best_policy_lap_steps, player_lap, who="the kept policy", policy="it")
+    arm = results[0]
+    if arm.best_policy_score is not None:  # the trainer chose it on its own starts; scored here on the demo's
+        lap = lap_sentence(arm.best_policy_lap_steps, player_lap, who="the kept policy", policy="it")
         lines.append(f"the best policy the trainer kept (TmrlData/weights/*_best.tmod, user guide 4.8) scores "
-                     f"{kept.best_policy_score:.0f} on the demo's evaluation; {lap}")
+                     f"{arm.best_policy_score:.0f} on the demo's evaluation; {lap}")
     return lines
