@@ -118,8 +118,10 @@ def kept_best_policy(home: Path, env_id: str) -> tuple[Path, Any, Any]:
     import gymnasium
     from tmrl.custom.custom_models import SquashedGaussianMLPActor
 
+    from playerruns.trainer.best import best_weights_path
+
     run_name = json.loads((home / "TmrlData" / "config" / "config.json").read_text())["RUN_NAME"]
-    weights = home / "TmrlData" / "weights" / f"{run_name}_best.tmod"
+    weights = best_weights_path(home / "TmrlData" / "weights", run_name)
     if not weights.is_file():
         return weights, None, None
     env = gymnasium.make(env_id)
