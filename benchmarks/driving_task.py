@@ -6,7 +6,11 @@ Prints, for each track:
 - how often random driving (uniform actions in [-1, 1]^3, what SAC starts from) finishes a lap, and
   how far it gets (it should almost never finish);
 - how often the scripted stand-in for a person (``playerruns.envs.drivers.line_follower``)
-  finishes, and in how many steps.
+  finishes, and in how many steps;
+- how much faster than the stand-in a lap can be (issue 21 asks for an agent 10 % faster than it):
+  the stand-in with no steering noise and no hesitation, at its own daring and at 1.15, 1.3 and 1.5
+  times it (braking later for what is ahead), and the bound no line beats: the track's centre line
+  at top speed from the start.
 
 How many steps tmrl's SAC needs from scratch is measured through tmrl's real roles by the warmup
 benchmark (``benchmarks/warmup.py --task minitrack``), whose scratch arm is exactly that.
@@ -23,7 +27,7 @@ import time
 import numpy as np
 
 from playerruns.envs import minitrack as driving
-from playerruns.envs.drivers import line_follower
+from playerruns.envs.drivers import PRACTISED, Skill, line_follower
 
 
 def run_episodes(track: str, policy_for: object, episodes: int, seed: int) -> tuple[list[bool], list[int], list[float],
@@ -51,6 +55,21 @@ def run_episodes(track: str, policy_for: object, episodes: int, seed: int) -> tu
     return finished, steps, laps, total_steps / elapsed
 
 
+def headroom(track: str, episodes: int) -> None:
+    """Prints the laps of steadier, more daring versions of the stand-in, and the top-speed bound."""
+    def median_lap(skill: Skill) -> str:
+        fin, steps, _, _ = run_episodes(track, lambda rng, env: line_follower(rng=rng, skill=skill), episodes, 1000)
+        laps = [s for s, f in zip(steps, fin, strict=True) if f]
+        return f"{np.median(laps):.0f} ({len(laps)}/{len(fin)} laps)" if laps else f"no lap in {len(fin)}"
+
+    for daring in (1.0, 1.15, 1.3, 1.5):
+        steady = Skill(noise=0.0, hesitation=0.0, caution=daring * PRACTISED.caution, twitch=0.0)
+        print(f"  no steering noise, no hesitation, {daring:.2f}x its daring: median lap {median_lap(steady)} steps")
+    top_speed = ((driving.ACCEL - driving.ROLLING) / driving.DRAG) ** 0.5
+    bound = driving.Track.build(track).length / (top_speed * driving.DT)
+    print(f"  bound: the centre line at top speed ({top_speed:.1f} m/s) all the way: {bound:.0f} steps")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=200, help="random-driving episodes per track")
@@ -70,6 +89,7 @@ def main() -> None:
         print(f"  random driving: finished {sum(fin)}/{len(fin)}; lap reached median {100 * np.median(laps):.1f} %, "
               f"best {100 * max(laps):.1f} %; episodes last {np.median(steps):.0f} steps (median, stuck or limit); "
               f"unpaced {rate_r:,.0f} steps/s")
+        headroom(track, args.follower_episodes)
         if track == driving.DEFAULT_TRACK:
             rate = rate_f
     print("target: at least 2,000 steps/s on one core")
