@@ -2,8 +2,9 @@
 
 On MiniTrack's hardest track (hairpins: the practised line follower's slowest lap per metre, 1.15 steps/m
 against 1.04 on the circuit and 0.89 on the oval, ``benchmarks/driving_task.py``) and with the less practised
-driver (``envs.drivers.LESS_PRACTISED``), each arm trains tmrl's SAC with the demo's levers
-(``tasks.LEVERS["all"]``) through the real Server, RolloutWorker and Trainer (``builtin.harness.run_arm``) to
+driver (``envs.drivers.LESS_PRACTISED``), each arm trains tmrl's SAC with a lever setting (``--levers``,
+default ``all``: ``tasks.LEVERS["all"]``, the demo's levers when the committed results were measured) through
+the real Server, RolloutWorker and Trainer (``builtin.harness.run_arm``) to
 the whole budget, evaluated every 500 steps. Per seed, the person's effort ``P`` is the steps of the driver's
 first two recorded runs; the arms spend it:
 
@@ -22,6 +23,7 @@ steps actually used (and in minutes at 20 Hz) and the intervention rate in the l
 
     python benchmarks/take_over.py --seeds 0-4 --jobs 2
     python benchmarks/take_over.py --report-only
+    python benchmarks/take_over.py --levers all-averaged-rollback   # another setting: its own run files and report
 """
 
 from __future__ import annotations
@@ -59,8 +61,17 @@ def task() -> Any:
                    worker_env="playerruns.builtin.envs:PacedMiniTrackHairpins-v0")
 
 
-def run_file(out: Path, arm: str, seed: int) -> Path:
-    return out / "take-over-runs" / f"{arm}-seed{seed}.json"
+DEFAULT_LEVERS = "all"
+
+
+def run_file(out: Path, arm: str, seed: int, levers: str = DEFAULT_LEVERS) -> Path:
+    """Where an (arm, seed) is saved: a setting other than the default one has its own files."""
+    name = arm if levers == DEFAULT_LEVERS else f"{arm}@{levers}"
+    return out / "take-over-runs" / f"{name}-seed{seed}.json"
+
+
+def report_file(out: Path, levers: str, suffix: str) -> Path:
+    return out / (f"take-over{suffix}" if levers == DEFAULT_LEVERS else f"take-over@{levers}{suffix}")
 
 
 def run_steps(path: Path) -> int:
@@ -100,7 +111,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
     the_task = task()
     driver = DRIVERS["less-practised"]
     todo = [(arm, seed) for seed in args.seeds for arm in args.arms
-            if args.force or not run_file(args.out, arm, seed).exists()]
+            if args.force or not run_file(args.out, arm, seed, args.levers).exists()]
     print(f"{the_task.worker_env}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {args.budget} steps",
           flush=True)
     recorded: dict[int, list[Path]] = {}
@@ -113,7 +124,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
         given = sum(run_steps(r) for r in runs)
         imported = runs if arm == "upfront" else runs[:1] if arm == "half" else []
         budget_left = given - sum(run_steps(r) for r in imported)
-        levers = dict(LEVERS["all"])
+        levers = dict(LEVERS[args.levers])
         if arm != "upfront":
             levers.update(TAKE_OVER="stand-in", TAKE_OVER_SKILL=SKILL,
                           TAKE_OVER_BUDGET=None if arm == "unbounded" else budget_left)
@@ -135,14 +146,15 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
         result.runs = len(imported)
         taken = take_over_figures(statistics_file(home / "TmrlData" / "statistics", HYPERPARAMETERS["RUN_NAME"]))
         imported_steps = given - budget_left
-        return {**result.__dict__, "person_steps_given": given, "person_steps_imported": imported_steps,
+        return {**result.__dict__, "levers_setting": args.levers, "person_steps_given": given,
+                "person_steps_imported": imported_steps,
                 **taken, "person_steps_used": imported_steps + taken["person_steps_taken"]}
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(one, arm, seed) for arm, seed in todo]
         for future in as_completed(futures):
             saved = future.result()
-            target = run_file(args.out, saved["arm"], saved["seed"])
+            target = run_file(args.out, saved["arm"], saved["seed"], args.levers)
             target.parent.mkdir(parents=True, exist_ok=True)
             report.write_json(target, {**saved, "date": date.today().isoformat(), "machine": machine()})
             print(f"{saved['arm']} seed {saved['seed']}: person steps {saved['person_steps_used']} of "
@@ -159,10 +171,11 @@ def write_report(args: argparse.Namespace) -> None:
     loaded = []
     for path in sorted((args.out / "take-over-runs").glob("*-seed*.json")):
         d = json.loads(path.read_text())
-        if d.get("budget_steps") == args.budget:
+        if d.get("budget_steps") == args.budget and d.get("levers_setting", DEFAULT_LEVERS) == args.levers:
             loaded.append(d)
     if not loaded:
-        raise SystemExit(f"no saved run of {args.budget} steps under {args.out / 'take-over-runs'}")
+        raise SystemExit(f"no saved run of {args.budget} steps with the levers {args.levers!r} under "
+                         f"{args.out / 'take-over-runs'}")
     arms: dict[str, Any] = {}
     results = []
     for arm in ARMS:
@@ -199,15 +212,15 @@ def write_report(args: argparse.Namespace) -> None:
         "track": TRACK, "env_id": the_task.env_id, "budget_steps": args.budget,
         "person_steps": int(np.median(given)), "person_runs": RUNS,
         "driver": "less-practised (envs.drivers.LESS_PRACTISED), for the runs and the stand-in alike",
-        "levers": "tasks.LEVERS['all']", "arms": arms,
+        "levers": f"tasks.LEVERS[{args.levers!r}]", "arms": arms,
         "unbounded": "the unbounded arm's stand-in had no budget: its person_steps_given is P for reference only, "
                      "person_steps_used is what it drove",
         "machine": {**loaded[0]["machine"], "dates": sorted({d["date"] for d in loaded}),
                     "wall_minutes": round(sum(d["wall_seconds"] for d in loaded) / 60, 1)},
     }
     summary["targets"] = targets(arms, args.budget, args.eval_every)
-    out_json = report.write_json(args.out / "take-over.json", summary)
-    out_png = plot(results, arms, the_task, args.out / "take-over.png", args.budget)
+    out_json = report.write_json(report_file(args.out, args.levers, ".json"), summary)
+    out_png = plot(results, arms, the_task, report_file(args.out, args.levers, ".png"), args.budget)
     print(f"{'arm':<14} {'seeds':>5} {'first lap (median)':>18} {'kept (median)':>13} {'mean score IQM':>15} "
           f"{'final lap':>9} {'person steps used':>17} {'last-quarter rate':>17}")
     for arm, e in arms.items():
@@ -304,11 +317,19 @@ def main() -> None:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--levers", default=DEFAULT_LEVERS,
+                        help="the PLAYER_RUNS lever setting every arm trains with (playerruns.builtin.tasks.LEVERS; "
+                             f"default {DEFAULT_LEVERS!r}, the committed results')")
     args = parser.parse_args()
     args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         parser.error(f"--arms: unknown {', '.join(unknown)}; known {', '.join(ARMS)}")
+    from playerruns.builtin.tasks import LEVERS
+
+    if args.levers not in LEVERS or LEVERS[args.levers].get("RECURRENT"):
+        parser.error(f"--levers: unknown or recurrent setting {args.levers!r}; known "
+                     f"{', '.join(k for k, v in LEVERS.items() if not v.get('RECURRENT'))}")
     in_workspace("playerruns-take-over-", task().env_id, args, run_missing, write_report)
 
 if __name__ == "__main__":
