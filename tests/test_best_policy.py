@@ -129,6 +129,19 @@ def test_a_fall_below_the_tolerance_puts_the_best_policy_back(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(_weights(agent.model.actor), kept, strict=True))
 
 
+def test_a_tie_in_longer_episodes_is_slower_beyond_the_tolerance(tmp_path):
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    assert not best.slower_than(EpochScore(400.0, 1000.0), 0.03)  # nothing kept yet
+    assert best.consider(_rounds(400.0, 800.0), _actor(0), {"epoch": 2})
+    assert not best.slower_than(EpochScore(400.0, 824.0), 0.03)  # 3 % of 800: up to 824 steps
+    assert best.slower_than(EpochScore(400.0, 825.0), 0.03)
+    assert best.slower_than(EpochScore(398.5, 900.0), 0.03)  # within TIE (0.5 %) of 400: a tie
+    assert not best.slower_than(EpochScore(390.0, 900.0), 0.03)  # a lower return is fell_from's question
+    assert not best.slower_than(EpochScore(400.0, math.nan), 0.03)  # no length: nothing to compare
+    assert not best.slower_than(EpochScore(400.0, 900.0, by="evaluation"), 0.03)  # another kind of score
+    assert not best.fell_from(EpochScore(400.0, 900.0), 0.03)  # the return alone does not fall
+
+
 def test_negative_returns_fall_by_the_size_of_the_best(tmp_path):
     best = BestPolicy(tmp_path / "run_best.tmod")
     assert best.consider(_rounds(-150.0, 200.0), _actor(0), {"epoch": 0})
@@ -142,7 +155,8 @@ def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(t
 
     home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "POLICY_AVERAGING": 0.9,
-                                  "DEMO_SAMPLING_FRACTION": 0.5, "ROLLBACK_TOLERANCE": 0.03})
+                                  "DEMO_SAMPLING_FRACTION": 0.5, "ROLLBACK_TOLERANCE": 0.03,
+                                  "ROLLBACK_LONGER_EPISODES": True})
     result = run_program(home, "rollback_round_trip.py")
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -152,6 +166,12 @@ def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(t
     assert "the best policy (epoch 0) put back" in out["line"]
     log = result.stdout + result.stderr
     assert "more than 3 % below the best policy's -100.00 (epoch 0): the best policy drives again" in log
+    # a tie in longer episodes: kept on with ROLLBACK_LONGER_EPISODES off or within the tolerance, else put back
+    assert out["slower_when_off"] is False and out["moved_when_off"]
+    assert out["slower_within"] is False
+    assert out["slower"] and out["slower_put_back"]
+    assert ("as the best policy did (epoch 0), but in 40 steps per episode, more than 3 % more than its 30: the "
+            "best policy drives again (PLAYER_RUNS.ROLLBACK_LONGER_EPISODES)") in log
     # the kept policy travels in tmrl's checkpoint: a resumed trainer can still put it back
     assert out["resumed_moved"] and out["resumed_fell"] and out["resumed_put_back"]
-    assert out["resumed_rollbacks"] == 2
+    assert out["resumed_rollbacks"] == 3

@@ -1,7 +1,10 @@
-"""Builds the trainer with ROLLBACK_TOLERANCE on imported demos, keeps a best policy, lets the actor move on,
-then asks the trainer to roll back; does the same after tmrl's own checkpoint round trip. Prints JSON."""
+"""Builds the trainer with ROLLBACK_TOLERANCE (and ROLLBACK_LONGER_EPISODES) on imported demos, keeps a best
+policy, lets the actor move on, then asks the trainer to roll back, on a lower score and on a tie in longer
+episodes (and on the tie with ROLLBACK_LONGER_EPISODES off); does the same after tmrl's own checkpoint round
+trip. Prints JSON."""
 
 import json
+from dataclasses import replace
 
 import tmrl.config.config_constants as cfg
 import torch
@@ -41,6 +44,17 @@ out["fell"] = trainer.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation
 out["put_back"] = same(weights(trainer.agent.get_actor()), kept) and same(weights(trainer.agent.model.actor), kept)
 out["broadcast_pending"] = trainer.broadcast_pending
 out["line"] = epoch_line({**trainer.counters(), "rolled_back": True, "rolled_back_to_epoch": 0})
+
+tie_longer = EpochScore(-100.2, 40.0, by="evaluation")  # the same return (within 0.5 %), a third more steps
+configured = trainer.player_runs
+trainer.player_runs = replace(configured, ROLLBACK_LONGER_EPISODES=False)
+train_round(trainer)
+out["slower_when_off"] = trainer.roll_back_if_worse(tie_longer)
+out["moved_when_off"] = not same(weights(trainer.agent.get_actor()), kept)
+trainer.player_runs = configured
+out["slower_within"] = trainer.roll_back_if_worse(EpochScore(-100.0, 30.5, by="evaluation"))  # 1.7 % longer
+out["slower"] = trainer.roll_back_if_worse(tie_longer)
+out["slower_put_back"] = same(weights(trainer.agent.get_actor()), kept)
 
 checkpoint = str(cfg.CHECKPOINT_PATH)  # tmrl's own checkpoint functions, on the file its Trainer uses
 dump_run_instance(trainer, checkpoint)

@@ -137,6 +137,16 @@ LEVERS: dict[str, dict[str, Any]] = {
                                                  "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
                                                  "EVALUATION_SEED": 10_000,
                                                  "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True},
+    # the demo's levers, and a tie in slower laps also puts the best policy back (ROLLBACK_LONGER_EPISODES): the
+    # kept policy lapped 2-10 % faster than the final one in the demo's runs, at the same score
+    "all-averaged-rollback-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                   "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                   "ROLLBACK_LONGER_EPISODES": True},
+    # ... with the cloning weight decaying to the floor 0.1 (faster laps, kept by the rollback)
+    "all-averaged-rollback-floor-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                         "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                         "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
+                                         "ROLLBACK_LONGER_EPISODES": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

@@ -17,9 +17,13 @@ resumed trainer goes on comparing with it.
 
 With ``ROLLBACK_TOLERANCE`` the best policy is also put back: an epoch that scores more than that share of
 the best's score below it (``fell_from``) makes the kept policy the actor again, and the policy the workers
-drive (``put_back``). The critic keeps what it learned from the worse policy's episodes (a crash is in the
-replay memory), so the actor's next attempt starts from the best policy with a critic that knows where the
-last one failed. A copy of the kept actor's parameters is held for that (``policy``).
+drive (``put_back``). With ``ROLLBACK_LONGER_EPISODES`` as well, so does an epoch that ties the best's return
+(within ``TIE``) with episodes more than that share longer (``slower_than``): on a task that pays a lap the
+same however fast it is driven (MiniTrack, TrackMania), a slower lap scores as much as the best one, and
+without this the agent can drift back to a slower line unnoticed. The critic keeps what it learned from the
+worse policy's episodes (a crash is in the replay memory), so the actor's next attempt starts from the best
+policy with a critic that knows where the last one failed. A copy of the kept actor's parameters is held for
+that (``policy``).
 """
 
 from __future__ import annotations
@@ -59,11 +63,14 @@ class EpochScore:
     def beats(self, other: EpochScore | None) -> bool:
         if other is None:
             return True
-        scale = max(abs(other.mean_return), 1e-9)
-        if abs(self.mean_return - other.mean_return) <= TIE * scale:
+        if self.ties(other):
             return math.isfinite(self.mean_steps) and (not math.isfinite(other.mean_steps)
                                                        or self.mean_steps < other.mean_steps)
         return self.mean_return > other.mean_return
+
+    def ties(self, other: EpochScore) -> bool:
+        """Are the two mean returns equal (within ``TIE`` of ``other``'s)?"""
+        return abs(self.mean_return - other.mean_return) <= TIE * max(abs(other.mean_return), 1e-9)
 
     def outranks(self, other: EpochScore | None) -> bool:
         """Should this epoch's policy replace the one that scored ``other``? Scores of one kind are compared
@@ -120,6 +127,16 @@ class BestPolicy:
         if score is None or self.score is None or self.policy is None or score.by != self.score.by:
             return False
         return score.mean_return < self.score.mean_return - tolerance * abs(self.score.mean_return)
+
+    def slower_than(self, score: EpochScore | None, tolerance: float) -> bool:
+        """Did an epoch scoring ``score`` tie the best policy's return with episodes more than ``tolerance`` (a
+        share of the best's episode length) longer? False without a best to put back, between scores of
+        different kinds, and when either episode length is unknown."""
+        if score is None or self.score is None or self.policy is None or score.by != self.score.by:
+            return False
+        if not (math.isfinite(score.mean_steps) and math.isfinite(self.score.mean_steps)):
+            return False
+        return score.ties(self.score) and score.mean_steps > self.score.mean_steps * (1.0 + tolerance)
 
     def put_back(self, agent: Any) -> None:
         """The kept policy becomes ``agent``'s actor again (tmrl's SAC agents and playerruns' own): the actor,

@@ -53,6 +53,7 @@ class PlayerRunsConfig:
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
+    ROLLBACK_LONGER_EPISODES: bool = False  # ... and so does one that ties it with episodes that share longer
     # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
     TENSORBOARD: bool = False  # the statistics channel also as TensorBoard events in TENSORBOARD_PATH/<RUN_NAME>
     TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
@@ -149,6 +150,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
                            lambda v: v is None or _is_share(v)),
+    "ROLLBACK_LONGER_EPISODES": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
@@ -259,6 +261,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_TOLERANCE") is not None and not values.get("KEEP_BEST_POLICY", True):
         raise conflict("ROLLBACK_TOLERANCE", "KEEP_BEST_POLICY", "go together: the trainer can only put back a best "
                        "policy it keeps (KEEP_BEST_POLICY true)")
+    if values.get("ROLLBACK_LONGER_EPISODES") and values.get("ROLLBACK_TOLERANCE") is None:
+        raise conflict("ROLLBACK_LONGER_EPISODES", "ROLLBACK_TOLERANCE", "go together: set ROLLBACK_TOLERANCE (how "
+                       "much longer the episodes may get) to put the best policy back")
     if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
         raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
     for dependent in ("EVALUATE_EVERY_EPOCHS", "EVALUATION_SEED"):

@@ -376,16 +376,26 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return stats
 
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
-        """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's, the
-        best policy is put back as the actor and sent to the workers at the next epoch (trainer.best)."""
+        """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's (or,
+        with ``ROLLBACK_LONGER_EPISODES``, tied it with episodes that much longer), the best policy is put back as
+        the actor and sent to the workers at the next epoch (trainer.best)."""
         tolerance = self.player_runs.ROLLBACK_TOLERANCE
         best = self.best_policy
-        if tolerance is None or best is None or not best.fell_from(score, tolerance):
+        if tolerance is None or best is None:
             return False
-        assert score is not None and best.score is not None
-        log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), more than "
-                 f"{100 * tolerance:g} % below the best policy's {best.score.mean_return:.2f} (epoch {best.epoch}): "
-                 f"the best policy drives again (PLAYER_RUNS.ROLLBACK_TOLERANCE)")
+        if best.fell_from(score, tolerance):
+            assert score is not None and best.score is not None
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), more than "
+                     f"{100 * tolerance:g} % below the best policy's {best.score.mean_return:.2f} "
+                     f"(epoch {best.epoch}): the best policy drives again (PLAYER_RUNS.ROLLBACK_TOLERANCE)")
+        elif self.player_runs.ROLLBACK_LONGER_EPISODES and best.slower_than(score, tolerance):
+            assert score is not None and best.score is not None
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}) as the best policy "
+                     f"did (epoch {best.epoch}), but in {score.mean_steps:.0f} steps per episode, more than "
+                     f"{100 * tolerance:g} % more than its {best.score.mean_steps:.0f}: the best policy drives again "
+                     f"(PLAYER_RUNS.ROLLBACK_LONGER_EPISODES)")
+        else:
+            return False
         best.put_back(self.agent)
         self.broadcast_pending = True
         return True
