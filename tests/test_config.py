@@ -115,3 +115,13 @@ def test_the_cloning_agents_entropy_target_is_a_finite_number_and_needs_cloning(
     cfg = parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4, "DEMO_TARGET_ENTROPY": -6}}, "cfg.json")
     assert cfg.DEMO_TARGET_ENTROPY == -6.0 and isinstance(cfg.DEMO_TARGET_ENTROPY, float)
     assert parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4}}, "cfg.json").DEMO_TARGET_ENTROPY is None
+
+
+def test_every_lever_setting_of_the_benchmark_is_a_valid_config():
+    """The benchmark's and the demo's settings (builtin.tasks.LEVERS) go through the same checks as a user's."""
+    from playerruns.builtin.tasks import LEVERS
+
+    for name, levers in LEVERS.items():
+        cfg = parse_player_runs({"ENV": {"RTGYM_INTERFACE": "GYM:playerruns.envs.minitrack:MiniTrack-v0"},
+                                 "ALG": {"ALGORITHM": "SAC"}, "PLAYER_RUNS": levers}, f"LEVERS[{name!r}]")
+        assert all(getattr(cfg, key) == value for key, value in levers.items()), name
