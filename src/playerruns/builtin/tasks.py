@@ -147,6 +147,11 @@ LEVERS: dict[str, dict[str, Any]] = {
                                          "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
                                          "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
                                          "ROLLBACK_LONGER_EPISODES": True},
+    # ... with the Q-filter instead of the floor: cloning stops where the critic rates the agent's own action
+    # higher (DQfD's and Nair et al.'s way past the demonstrator); crashes and slower laps are put back
+    "all-averaged-rollback-q-filter-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                            "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                            "DEMO_BC_Q_FILTER": True, "ROLLBACK_LONGER_EPISODES": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
