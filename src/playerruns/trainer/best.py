@@ -124,19 +124,25 @@ class BestPolicy:
         """Did an epoch scoring ``score`` fall more than ``tolerance`` (a share of the best's score) below the
         best policy? False while there is no best to put back, and between scores of different kinds (the
         workers' stochastic episodes score lower than a deterministic evaluation of the same policy)."""
-        if score is None or self.score is None or self.policy is None or score.by != self.score.by:
+        if not self._comparable(score):
             return False
+        assert score is not None and self.score is not None
         return score.mean_return < self.score.mean_return - tolerance * abs(self.score.mean_return)
 
     def slower_than(self, score: EpochScore | None, tolerance: float) -> bool:
         """Did an epoch scoring ``score`` tie the best policy's return with episodes more than ``tolerance`` (a
         share of the best's episode length) longer? False without a best to put back, between scores of
         different kinds, and when either episode length is unknown."""
-        if score is None or self.score is None or self.policy is None or score.by != self.score.by:
+        if not self._comparable(score):
             return False
+        assert score is not None and self.score is not None
         if not (math.isfinite(score.mean_steps) and math.isfinite(self.score.mean_steps)):
             return False
         return score.ties(self.score) and score.mean_steps > self.score.mean_steps * (1.0 + tolerance)
+
+    def _comparable(self, score: EpochScore | None) -> bool:
+        """Is there a best policy to put back, scored the same way as ``score``?"""
+        return score is not None and self.score is not None and self.policy is not None and score.by == self.score.by
 
     def put_back(self, agent: Any) -> None:
         """The kept policy becomes ``agent``'s actor again (tmrl's SAC agents and playerruns' own): the actor,
