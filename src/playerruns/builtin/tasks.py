@@ -152,6 +152,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-q-filter-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
                                             "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
                                             "DEMO_BC_Q_FILTER": True, "ROLLBACK_LONGER_EPISODES": True},
+    # the demo's levers, and the trainer's evaluation drives the actor itself beside the average: when the actor
+    # scores better, the average jumps to it (POLICY_AVERAGING_CATCH_UP). The average steadied the laps but came to
+    # the first lap thousands of steps after the plain actor on the less practised driver's runs (docs/warmup.md)
+    "all-averaged-rollback-catch-up": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
+                                       "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
+                                       "POLICY_AVERAGING_CATCH_UP": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

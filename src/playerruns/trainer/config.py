@@ -49,6 +49,7 @@ class PlayerRunsConfig:
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
     DEMO_RETURN_BOUND: bool = False  # the critic's target on a demo row is at least the player's own return
     POLICY_AVERAGING: float = 0.0  # > 0: the workers drive an average of the actor's weights (e.g. 0.999)
+    POLICY_AVERAGING_CATCH_UP: bool = False  # the evaluation drives the actor too: the average jumps to it if better
     DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
@@ -144,6 +145,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_RETURN_BOUND": ("true or false", lambda v: isinstance(v, bool)),
     "POLICY_AVERAGING": ("a number from 0 up to (not including) 1",
                          lambda v: _is_number(v) and 0.0 <= v < 1.0),
+    "POLICY_AVERAGING_CATCH_UP": ("true or false", lambda v: isinstance(v, bool)),
     "DEMO_TARGET_ENTROPY": ("a finite number (SAC's entropy target, e.g. -6), or null",
                             lambda v: v is None or (_is_number(v) and math.isfinite(v))),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
@@ -264,6 +266,14 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_LONGER_EPISODES") and values.get("ROLLBACK_TOLERANCE") is None:
         raise conflict("ROLLBACK_LONGER_EPISODES", "ROLLBACK_TOLERANCE", "go together: set ROLLBACK_TOLERANCE (how "
                        "much longer the episodes may get) to put the best policy back")
+    if values.get("POLICY_AVERAGING_CATCH_UP"):
+        if not values.get("POLICY_AVERAGING", 0.0):
+            raise conflict("POLICY_AVERAGING_CATCH_UP", "POLICY_AVERAGING", "go together: the average can only catch "
+                           "up with the actor when the workers drive an average (POLICY_AVERAGING above 0)")
+        if not values.get("EVALUATION_EPISODES", 0):
+            raise conflict("POLICY_AVERAGING_CATCH_UP", "EVALUATION_EPISODES", "go together: the trainer's "
+                           "evaluation tells whether the actor drives better than the average (set "
+                           "EVALUATION_EPISODES above 0)")
     if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
         raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
     for dependent in ("EVALUATE_EVERY_EPOCHS", "EVALUATION_SEED"):

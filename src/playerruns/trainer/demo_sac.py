@@ -89,6 +89,12 @@ class DemoSacAgent(SpinupSacAgent):
             return
         _move_towards(self.averaged_actor, self.model.actor, keep=self.policy_averaging)
 
+    def catch_up(self) -> None:
+        """The averaged policy becomes the actor itself, and averages on from there: when the actor has
+        learned something the average has not caught up with yet (``POLICY_AVERAGING_CATCH_UP``)."""
+        if self.averaged_actor is not None:
+            self.averaged_actor.load_state_dict(self.model.actor.state_dict())
+
     @classmethod
     def from_agent(cls, stock: SpinupSacAgent) -> DemoSacAgent:
         """A DemoSacAgent with a stock SAC agent's networks, optimizers and settings (a stock trainer's

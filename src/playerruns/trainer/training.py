@@ -42,7 +42,7 @@ from playerruns.trainer.best import BestPolicy, EpochScore, best_weights_path
 from playerruns.trainer.config import PlayerRunsConfig
 from playerruns.trainer.console import Watch, epoch_line
 from playerruns.trainer.demo_sac import DemoSacAgent
-from playerruns.trainer.evaluation import TrainerEvaluation
+from playerruns.trainer.evaluation import PolicyEvaluation, TrainerEvaluation
 from playerruns.trainer.handling import HandlingNote
 from playerruns.trainer.injection import InjectionRecord, SourcePoller
 from playerruns.trainer.memories import WEIGHTED_MEMORIES, DemoWeightedSampling
@@ -359,9 +359,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
         evaluated = None
         evaluator = self._evaluator()
         if evaluator is not None and evaluator.due(int(self.epoch)):
-            evaluation = evaluator.run(self.agent.get_actor())
+            evaluation = self.evaluate_policy(evaluator, record)
             record.update(evaluation.record())
-            evaluated = EpochScore(evaluation.mean, evaluation.median_length, by="evaluation")
+            evaluated = _score_of(evaluation)
         score = evaluated if evaluated is not None else EpochScore.of_rounds(stats)
         if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters(),
                                                                       score):
@@ -374,6 +374,28 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self.statistics.write("epoch", **full)
         log.info(epoch_line(full))
         return stats
+
+    def evaluate_policy(self, evaluator: TrainerEvaluation, record: dict[str, Any]) -> PolicyEvaluation:
+        """The trainer's evaluation of the policy its workers drive. With ``POLICY_AVERAGING_CATCH_UP`` the actor
+        itself drives the same episodes too and, when it beats the averaged policy (a higher mean return or, at a
+        tie, shorter episodes), the average jumps to it and the workers get it: the average steadies the policy
+        against one update's damage, but it also lags what the actor has just learned."""
+        driven = evaluator.run(self.agent.get_actor())
+        agent = self.agent
+        if not (self.player_runs.POLICY_AVERAGING_CATCH_UP and isinstance(agent, DemoSacAgent)
+                and agent.averaged_actor is not None):
+            return driven
+        latest = evaluator.run(agent.model.actor)
+        record.update(actor_evaluation_mean=latest.mean, actor_evaluation_steps=latest.median_length)
+        if not _score_of(latest).beats(_score_of(driven)):
+            return driven
+        agent.catch_up()
+        self.broadcast_pending = True
+        record["caught_up"] = True
+        log.info(f"Player runs: the actor scored {latest.mean:.2f} in {latest.median_length:.0f} steps per episode, "
+                 f"the averaged policy {driven.mean:.2f} in {driven.median_length:.0f}: the average catches up with "
+                 "the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)")
+        return latest
 
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
         """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's (or,
@@ -399,6 +421,10 @@ class PlayerRunsTraining(TorchTrainingOffline):
         best.put_back(self.agent)
         self.broadcast_pending = True
         return True
+
+
+def _score_of(evaluation: PolicyEvaluation) -> EpochScore:
+    return EpochScore(evaluation.mean, evaluation.median_length, by="evaluation")
 
 
 def _best_policy(config: PlayerRunsConfig) -> BestPolicy | None:
