@@ -175,3 +175,28 @@ def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(t
     # the kept policy travels in tmrl's checkpoint: a resumed trainer can still put it back
     assert out["resumed_moved"] and out["resumed_fell"] and out["resumed_put_back"]
     assert out["resumed_rollbacks"] == 3
+
+
+@pytest.mark.slow  # starts tmrl in a subprocess
+def test_the_average_catches_up_with_an_actor_that_drives_better(tmp_path):
+    from tests.helpers import make_home, run_program
+
+    home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "POLICY_AVERAGING": 0.9, "DEMO_SAMPLING_FRACTION": 0.5,
+                                  "EVALUATION_EPISODES": 2, "POLICY_AVERAGING_CATCH_UP": True})
+    result = run_program(home, "catch_up_round_trip.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    ahead, behind, off = out["ahead"], out["behind"], out["off"]
+    # the actor drives on (a return above 0), the average stands still (stuck: 0): the average jumps to the actor,
+    # the evaluation that counts is the actor's, and the workers get it at the next epoch
+    assert ahead["record"]["caught_up"] is True and ahead["average_is_actor"] and ahead["broadcast_pending"]
+    assert ahead["mean"] == ahead["record"]["actor_evaluation_mean"] > 0
+    log = result.stdout + result.stderr
+    assert "the average catches up with the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)" in log
+    # the other way round: the average drives, is kept, and its evaluation counts; the actor's is recorded
+    assert "caught_up" not in behind["record"] and behind["average_kept"] and not behind["broadcast_pending"]
+    assert behind["mean"] > 0 and behind["record"]["actor_evaluation_mean"] == 0
+    # the key off: the average alone is evaluated, never replaced
+    assert off["record"] == {} and off["average_kept"] and off["mean"] == 0
+    assert log.count("the average catches up") == 1

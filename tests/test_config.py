@@ -96,6 +96,12 @@ def test_wandb_without_the_package_is_one_line(tmp_path):
     ({"EVALUATE_EVERY_EPOCHS": 2}, "GYM:Pendulum-v1", ("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES")),
     ({"EVALUATION_SEED": 5}, "GYM:Pendulum-v1", ("EVALUATION_SEED", "EVALUATION_EPISODES", "go together")),
     ({"EVALUATION_EPISODES": 3}, "TM20LIDAR", ("EVALUATION_EPISODES needs a gymnasium task", "TM20LIDAR")),
+    ({"DEMO_BC_COEF": 0.4, "EVALUATION_EPISODES": 3, "POLICY_AVERAGING_CATCH_UP": True}, "GYM:Pendulum-v1",
+     ("POLICY_AVERAGING_CATCH_UP", "POLICY_AVERAGING", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "POLICY_AVERAGING": 0.999, "POLICY_AVERAGING_CATCH_UP": True}, "GYM:Pendulum-v1",
+     ("POLICY_AVERAGING_CATCH_UP", "EVALUATION_EPISODES", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "POLICY_AVERAGING": 0.999, "EVALUATION_EPISODES": 3, "POLICY_AVERAGING_CATCH_UP": 1},
+     "GYM:Pendulum-v1", ("PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP", "true or false")),
 ])
 def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interface, fragments):
     with pytest.raises(ConfigError) as err:
