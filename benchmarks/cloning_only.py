@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from forgetting import GAMMA, SETTINGS, Replay  # the one-process learner's replay and cloning settings
+from forgetting import GAMMA, SETTINGS, Replay, record_runs  # the one-process learner's pieces
 
 EPISODES = 12  # evaluation episodes per checkpoint, from seeds 10,000 + k
 
@@ -36,28 +36,6 @@ EPISODES = 12  # evaluation episodes per checkpoint, from seeds 10,000 + k
 def seeds(text: str) -> list[int]:
     low, _, high = text.partition("-")
     return list(range(int(low), int(high or low) + 1))
-
-
-def record(env: Any, skill: float, seed: int, runs: int) -> tuple[Replay, list[int], int]:
-    """The driver's runs in a replay (demos first, with their returns): (replay, lap steps, runs finished)."""
-    from playerruns.envs.drivers import Skill, line_follower
-
-    drive = line_follower(rng=np.random.default_rng(1000 + seed), skill=Skill.at(skill))
-    replay = Replay(runs * 1000, env.observation_space.shape[0], env.action_space.shape[0])
-    ends, laps = [], []
-    for k in range(runs):
-        obs, _ = env.reset(seed=seed * 100 + k)
-        done, steps, info = False, 0, {}
-        while not done:
-            action = drive(obs)
-            nxt, reward, terminated, truncated, info = env.step(action)
-            replay.add(obs, action, float(reward), nxt, terminated)
-            obs, done, steps = nxt, terminated or truncated, steps + 1
-        ends.append(replay.n - 1)
-        if info.get("finished"):
-            laps.append(steps)
-    replay.close_demos(ends)
-    return replay, laps, len(laps)
 
 
 def evaluate(agent: Any, env: Any) -> dict[str, float]:
@@ -92,9 +70,10 @@ def clone_and_drive(skill: float, seed: int, updates: list[int], runs: int) -> N
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = gymnasium.make("playerruns.envs.minitrack:MiniTrack-v0")
-    replay, laps, finished = record(env, skill, seed, runs)
+    replay = Replay(runs * 1000, env.observation_space.shape[0], env.action_space.shape[0])
+    laps = record_runs(env, replay, skill, seed, runs)
     median = statistics.median(laps) if laps else None
-    print(f"skill {skill} seed {seed}: the driver finished {finished} of {runs} runs, median lap {median} steps",
+    print(f"skill {skill} seed {seed}: the driver finished {len(laps)} of {runs} runs, median lap {median} steps",
           flush=True)
     alg = hyperparameters(TASKS["minitrack"])["ALG"]
     agent = DemoSacAgent(observation_space=env.observation_space, action_space=env.action_space, device="cpu",

@@ -111,6 +111,28 @@ class Replay:
         return DemoBatch(tuple(torch.as_tensor(x) for x in rows), idx < self.n_demo, self.g[idx])
 
 
+def record_runs(env: Any, replay: Replay, skill: float, seed: int, runs: int) -> list[int]:
+    """The stand-in at ``skill`` drives ``runs`` episodes of ``env`` into ``replay`` as its demos (with their
+    returns; the replay must be empty); returns the steps of the laps it finished."""
+    from playerruns.envs.drivers import Skill, line_follower
+
+    drive = line_follower(rng=np.random.default_rng(1000 + seed), skill=Skill.at(skill))
+    ends, laps = [], []
+    for k in range(runs):
+        o, _ = env.reset(seed=seed * 100 + k)
+        done, steps, info = False, 0, {}
+        while not done:
+            act = drive(o)
+            o2, r, terminated, truncated, info = env.step(act)
+            replay.add(o, act, float(r), o2, terminated)
+            o, done, steps = o2, terminated or truncated, steps + 1
+        ends.append(replay.n - 1)
+        if info.get("finished"):
+            laps.append(steps)
+    replay.close_demos(ends)
+    return laps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=SETTINGS, default="bound")
@@ -145,7 +167,6 @@ def run(args: argparse.Namespace) -> None:
     from tmrl.custom.custom_models import MLPActorCritic
 
     from playerruns.builtin.tasks import TASKS, hyperparameters
-    from playerruns.envs.drivers import Skill, line_follower
     from playerruns.trainer.critics import LayerNormMLPActorCritic
     from playerruns.trainer.demo_sac import DemoSacAgent
 
@@ -158,20 +179,7 @@ def run(args: argparse.Namespace) -> None:
     scratch = args.setting == "scratch"
     laps: list[int] = []
     if not scratch:
-        drive = line_follower(rng=np.random.default_rng(1000 + args.seed), skill=Skill.at(args.skill))
-        ends = []
-        for k in range(args.runs):
-            o, _ = env.reset(seed=args.seed * 100 + k)
-            done, steps, info = False, 0, {}
-            while not done:
-                act = drive(o)
-                o2, r, terminated, truncated, info = env.step(act)
-                replay.add(o, act, float(r), o2, terminated)
-                o, done, steps = o2, terminated or truncated, steps + 1
-            ends.append(replay.n - 1)
-            if info.get("finished"):
-                laps.append(steps)
-        replay.close_demos(ends)
+        laps = record_runs(env, replay, args.skill, args.seed, args.runs)
         print(f"player runs: {len(laps)} laps of {args.runs}, median lap {np.median(laps) if laps else '-'} steps")
     alg = hyperparameters(TASKS["minitrack"])["ALG"]
     common = dict(observation_space=env.observation_space, action_space=env.action_space, device="cpu",
