@@ -260,7 +260,8 @@ def write_report(args: argparse.Namespace) -> None:
              and len(summary["arms"][a]["seeds"]) >= seeds]  # an ablation on fewer seeds is in the table only
     shown = list(dict.fromkeys(shown))[:5]
     out_png = report.plot([r for r in results if r.arm in shown], task, args.out / f"warmup-{task.name}.png",
-                          f"{task.name}: the whole curve, {budget} steps, {seeds} seeds")
+                          f"{task.name}: the whole curve, {budget} steps, "
+                          + (f"{seeds} seeds" if seeds > 1 else "1 seed"))
 
     print()
     print(f"{'arm':<22} {'seeds':>5} {'lapped':>6} {'first lap (median)':>18} {'kept (median/worst)':>20} "
