@@ -17,6 +17,8 @@ from playerruns.trainer.roles import make_worker
 episodes = int(sys.argv[1])
 worker = make_worker("worker", load_setup(), parse_player_runs(cfg.TMRL_CONFIG))
 worker.run(nb_episodes=episodes, verbose=False)
+if getattr(worker, "runs", None) is not None:  # the last episode's run file is written on the saver's own thread:
+    worker.runs.wait()  # let it land before the counts, or a test that kills this process next can miss it
 totals = worker.totals() if hasattr(worker, "totals") else (0, 0, 0)
 print(json.dumps({"class": type(worker).__name__, "steps": totals[0], "person_steps": totals[1],
                   "take_overs": totals[2], "episodes": episodes,
