@@ -84,6 +84,9 @@ _LEARNING = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_PRETRAIN_
 # cloning that never fades, on a critic that knows what the player's actions earned (docs/warmup.md)
 _KEPT_CLONING = {"DEMO_RETURN_BOUND": True, "DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 0, "DEMO_BC_Q_FILTER": False,
                  "DEMO_PRETRAIN_STEPS": 1000}  # 0.4: TD3+BC's weight
+# the demo's levers (BEST): averaged policy, the trainer's own evaluation every epoch, the best policy put back on a dip
+_ROLLBACK = {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999, "EVALUATION_EPISODES": 3,
+             "ROLLBACK_TOLERANCE": 0.03}
 _RECURRENT = {"RECURRENT": True, "SEQUENCE_BURN_IN": 10, "SEQUENCE_LENGTH": 30, "RECURRENT_HIDDEN_SIZE": 64}
 LEVERS: dict[str, dict[str, Any]] = {
     "weight": _WEIGHT,
@@ -118,46 +121,31 @@ LEVERS: dict[str, dict[str, Any]] = {
     # the demo's player-runs arm (BEST): "all-averaged", with the trainer evaluating its policy every epoch (3
     # deterministic episodes from its own starts, EVALUATION_SEED's) and putting the best policy back when an epoch
     # scores more than 3 % below it: a dip lasts one epoch, and the critic keeps what the dip taught
-    "all-averaged-rollback": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                              "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03},
+    "all-averaged-rollback": {**_ROLLBACK},
     # ... as first measured (2026-12-06): the trainer chose its best policy on the very starts the benchmark scores
     # (seeds 10,000-10,002, before EVALUATION_SEED existed), a selection on the test episodes
-    "all-averaged-rollback-test-starts": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                          "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                          "EVALUATION_SEED": 10_000},
+    "all-averaged-rollback-test-starts": {**_ROLLBACK, "EVALUATION_SEED": 10_000},
     # ... with the cloning weight decaying to the floor 0.1 as "all-averaged-floor" (faster lines, lost laps without
     # the rollback): the rollback as the safety net under weaker cloning
-    "all-averaged-rollback-floor": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                    "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                    "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1},
+    "all-averaged-rollback-floor": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1},
     # ... and the Q-filter with the entropy target -6 (faster than the player, but lost its laps without the
     # rollback): the best policy, which at an equal score is the faster lap, is put back after each crash (run on
     # the benchmark's starts, as the row above)
-    "all-averaged-rollback-q-filter-entropy-6": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                                 "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                                 "EVALUATION_SEED": 10_000,
+    "all-averaged-rollback-q-filter-entropy-6": {**_ROLLBACK, "EVALUATION_SEED": 10_000,
                                                  "DEMO_TARGET_ENTROPY": -6.0, "DEMO_BC_Q_FILTER": True},
     # the demo's levers, and a tie in slower laps also puts the best policy back (ROLLBACK_LONGER_EPISODES): in one
     # demo run the final policy lapped 10 % slower than the kept one, at the same score
-    "all-averaged-rollback-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                   "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                   "ROLLBACK_LONGER_EPISODES": True},
+    "all-averaged-rollback-pace": {**_ROLLBACK, "ROLLBACK_LONGER_EPISODES": True},
     # ... with the cloning weight decaying to the floor 0.1 (faster laps, kept by the rollback)
-    "all-averaged-rollback-floor-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                         "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                         "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
+    "all-averaged-rollback-floor-pace": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
                                          "ROLLBACK_LONGER_EPISODES": True},
     # ... with the Q-filter instead of the floor: cloning stops where the critic rates the agent's own action
     # higher (DQfD's and Nair et al.'s way past the demonstrator); crashes and slower laps are put back
-    "all-averaged-rollback-q-filter-pace": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                            "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                            "DEMO_BC_Q_FILTER": True, "ROLLBACK_LONGER_EPISODES": True},
+    "all-averaged-rollback-q-filter-pace": {**_ROLLBACK, "DEMO_BC_Q_FILTER": True, "ROLLBACK_LONGER_EPISODES": True},
     # the demo's levers, and the trainer's evaluation drives the actor itself beside the average: when the actor
     # scores better, the average jumps to it (POLICY_AVERAGING_CATCH_UP). The average steadied the laps but came to
     # the first lap thousands of steps after the plain actor on the less practised driver's runs (docs/warmup.md)
-    "all-averaged-rollback-catch-up": {**_SCHEDULE, **_RETENTION, **_KEPT_CLONING, "POLICY_AVERAGING": 0.999,
-                                       "EVALUATION_EPISODES": 3, "ROLLBACK_TOLERANCE": 0.03,
-                                       "POLICY_AVERAGING_CATCH_UP": True},
+    "all-averaged-rollback-catch-up": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
