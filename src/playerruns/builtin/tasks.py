@@ -146,6 +146,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     # scores better, the average jumps to it (POLICY_AVERAGING_CATCH_UP). The average steadied the laps but came to
     # the first lap thousands of steps after the plain actor on the less practised driver's runs (docs/warmup.md)
     "all-averaged-rollback-catch-up": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True},
+    # ... with the floor and the slower-lap rollback of "all-averaged-rollback-floor-pace" (the fastest practised laps
+    # that were kept): the catch-up for the less practised driver's first lap, the floor for the laps after it
+    "all-averaged-rollback-catch-up-floor-pace": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
+                                                  "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
+                                                  "ROLLBACK_LONGER_EPISODES": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
