@@ -14,7 +14,7 @@ trainer.memory.append(worker)
 for batch in trainer.memory:  # one round, as tmrl's run_epoch draws it: the averaged policy is built
     trainer.agent.train(batch)
 agent = trainer.agent
-evaluator = trainer._evaluator()
+evaluator = trainer.evaluator()
 GAS, STILL = (1.0, -1.0, 0.0), (-1.0, -1.0, 0.0)  # [gas, brake, steer]
 
 

@@ -125,7 +125,9 @@ class PlayerRunsTraining(TorchTrainingOffline):
         self._sinks = build_sinks(self.player_runs, wandb=self.watch.wandb, run_name=run_name())
         self.statistics.listener = self._sinks if self._sinks.sinks else None
 
-    def _evaluator(self) -> TrainerEvaluation | None:
+    def evaluator(self) -> TrainerEvaluation | None:
+        """The trainer's own evaluation (``EVALUATION_EPISODES``), built on first use; None when it is off or the
+        task is not a gymnasium id the trainer can step."""
         config = self.player_runs
         env_id = self._tmrl_setup().env_id
         if not config.EVALUATION_EPISODES or env_id is None:
@@ -357,7 +359,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
                          f"{cloning['q_demo']:.2f}, on other rows {cloning['q_other']:.2f}")
             record.update(cloning)
         evaluated = None
-        evaluator = self._evaluator()
+        evaluator = self.evaluator()
         if evaluator is not None and evaluator.due(int(self.epoch)):
             evaluation = self.evaluate_policy(evaluator, record)
             record.update(evaluation.record())
