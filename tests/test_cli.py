@@ -45,6 +45,9 @@ from tests.helpers import make_home, one_line_error, run_cli
     (["--import-player-runs", "--player-runs-paths", "x.pkl", "--quick"],
      "--quick goes with --demo, not --import-player-runs"),
     (["--demo", "--interface", "TM20LIDAR"], "--interface goes with --init-tmrl-data, not --demo"),
+    (["--import-player-runs", "--player-runs-paths", "x.pkl", "--demo-steps", "5000"],
+     "--demo-steps goes with --demo, not --import-player-runs"),
+
     (["--record-episode", "--record-driver", "m:f"], "--record-driver goes with --record-input scripted"),
 ])
 def test_refused_combinations(argv, message, capsys, tmp_path, monkeypatch):
@@ -59,6 +62,22 @@ def test_a_default_value_typed_explicitly_still_counts(capsys):
     # --record-episode-count 1 is the default: typing it beside --import-player-runs is still refused
     assert main(["--import-player-runs", "--player-runs-paths", "x.pkl", "--record-episode-count", "1"]) == 2
     assert "--record-episode-count goes with --record-episode" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("ten", "expected a whole number of environment steps, got 'ten'"),
+    ("999", "expected 1,000 to 1,000,000 environment steps, got 999"),
+    ("30000000", "expected 1,000 to 1,000,000 environment steps, got 30,000,000"),
+])
+def test_a_bad_demo_budget_is_one_line(value, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no demo folder either
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--demo", "--demo-steps", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"playerruns: error: argument --demo-steps: {message} (see --help)"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_json_modifier_is_one_line(capsys):

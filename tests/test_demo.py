@@ -21,13 +21,18 @@ from tests.helpers import kept_best_policy, subprocess_env, trainer_statistics
 pytestmark = pytest.mark.slow
 
 
+BUDGET = 2000  # --demo-steps: shorter than --quick's 3,000, so the flag is what sets the budget
+
+
 def test_quick_demo(tmp_path):
     folder = tmp_path / "demo"
     env = subprocess_env(tmp_path / "untouched-home")
-    result = subprocess.run([sys.executable, "-m", "playerruns", "--demo", "--quick", "--demo-dir", str(folder)],
+    result = subprocess.run([sys.executable, "-m", "playerruns", "--demo", "--quick", "--demo-steps", f"{BUDGET:,}",
+                             "--demo-dir", str(folder)],
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
+    assert f"{BUDGET} environment steps per arm" in out
     for stage in ("[1/4] recording 3 player runs", "[3/4] training tmrl's SAC twice side by side",
                   "[4/4] results"):
         assert stage in out
@@ -59,7 +64,7 @@ def test_quick_demo(tmp_path):
         assert "Traceback" not in (home_folder / "trainer.log").read_text()
 
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["env"] == "playerruns.envs.minitrack:MiniTrack-v0" and summary["budget_steps"] == 3000
+    assert summary["env"] == "playerruns.envs.minitrack:MiniTrack-v0" and summary["budget_steps"] == BUDGET
     assert set(summary["arms"]) == {"player runs", "scratch"}
     threshold = summary["threshold"]
     player_laps = summary["arms"]["player runs"]["player_lap_steps"][0]
@@ -93,8 +98,8 @@ def test_quick_demo(tmp_path):
         assert (kept is not None) == (f"the best policy the trainer kept (TmrlData/weights/*_best.tmod, user guide "
                                       f"4.8) scores {kept or 0:.0f} on the demo's evaluation" in out)
     else:
-        assert "Neither arm reached 399 (finish a lap in every evaluation episode) within 3000 steps: the quick run " \
-               "only shows the path" in out
+        assert f"Neither arm reached 399 (finish a lap in every evaluation episode) within {BUDGET} steps: the quick " \
+               "run only shows the path" in out
     # the kept best policy's figures are its weights file driven on the demo's own starts (3 episodes, lowest)
     _scores_the_kept_policy(with_home, summary["runs"][0])
     for arm in ("player runs", "scratch"):

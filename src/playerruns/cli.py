@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --demo: the built-in task (default minitrack, the small TrackMania; mountaincar: "
                             "gymnasium's MountainCarContinuous)")
     setup.add_argument("--quick", action="store_true", help="with --demo: the same path in a few minutes")
+    setup.add_argument("--demo-steps", metavar="N", type=_demo_steps,
+                       help="with --demo: environment steps each arm trains (default 10,000, --quick 3,000; the "
+                            "benchmark's whole curve is 30,000, about three times as long to run)")
     setup.add_argument("--human", action="store_true",
                        help="with --demo: you drive the player runs (gamepad, or the keyboard in a window)")
     return p
@@ -202,8 +205,23 @@ OPTION_OWNERS: dict[str, tuple[str, ...]] = {
         "player_runs_overwrite", "player_runs_max_samples", "player_runs_dry_run")},
     "send_timeout": ("send_player_runs", "record_episode"),
     "interface": ("init_tmrl_data",),
-    **{opt: ("demo",) for opt in ("demo_dir", "demo_task", "quick", "human")},
+    **{opt: ("demo",) for opt in ("demo_dir", "demo_task", "quick", "human", "demo_steps")},
 }
+
+
+DEMO_MIN_STEPS = 1000  # one evaluation at the quick plan's interval: fewer steps would show no curve at all
+DEMO_MAX_STEPS = 1_000_000  # about 3 hours of the paced worker: a typo of extra zeros is refused, not run for days
+
+
+def _demo_steps(text: str) -> int:
+    try:
+        steps = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of environment steps, got {text!r}") from None
+    if not DEMO_MIN_STEPS <= steps <= DEMO_MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"expected {DEMO_MIN_STEPS:,} to {DEMO_MAX_STEPS:,} environment steps, "
+                                         f"got {steps:,}")
+    return steps
 
 
 def _flag(dest: str) -> str:
@@ -305,7 +323,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         return _init_tmrl_data(args.interface)
     from playerruns.builtin.demo import run_demo
 
-    return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human, task_name=args.demo_task)
+    return run_demo(Path(args.demo_dir), quick=args.quick, human=args.human, task_name=args.demo_task,
+                    budget_steps=args.demo_steps)
 
 
 def _init_tmrl_data(interface: str | None) -> int:

@@ -22,7 +22,7 @@ ARM_FOLDERS = ("with-player-runs", "from-scratch")
 
 
 def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int = 0,
-             task_name: str | None = None) -> int:
+             task_name: str | None = None, budget_steps: int | None = None) -> int:
     if "tmrl" in sys.modules:
         raise RuntimeError("run_demo must run before tmrl is imported (tmrl reads HOME at import)")
     folder = folder.resolve()
@@ -41,7 +41,9 @@ def run_demo(folder: Path, quick: bool = False, human: bool = False, seed: int =
 
     task = tasks.TASKS[task_name or tasks.DEFAULT_TASK]
     init_tmrl_data(folder / "evaluator", interface=f"GYM:{task.env_id}")
-    plan = task.quick if quick else task.full
+    plan = dict(task.quick if quick else task.full)
+    if budget_steps is not None:  # --demo-steps: the same plan, trained longer or shorter
+        plan["budget_steps"] = budget_steps
     budget = plan["budget_steps"]
     print(f"playerruns demo ({'quick' if quick else 'full'}): {task.env_id}, {budget} environment steps per arm, "
           f"goal: {task.goal}; everything in {folder}", flush=True)
