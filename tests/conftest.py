@@ -15,6 +15,10 @@ import pytest
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="playerruns-tests-home-"))
 os.environ["HOME"] = str(_SESSION_HOME)  # before anything imports tmrl
+# one thread per torch, as every role runs (playerruns.builtin.harness): on 2 busy cores, two threads per process
+# spin against each other (a tiny agent's update took 0.63 s with two threads beside a benchmark, 0.06 s with one);
+# inherited by the programs and roles the tests start
+os.environ["OMP_NUM_THREADS"] = "1"
 
 from playerruns.bridge.setup import init_tmrl_data  # noqa: E402
 

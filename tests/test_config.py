@@ -102,6 +102,12 @@ def test_wandb_without_the_package_is_one_line(tmp_path):
      ("POLICY_AVERAGING_CATCH_UP", "EVALUATION_EPISODES", "go together")),
     ({"DEMO_BC_COEF": 0.4, "POLICY_AVERAGING": 0.999, "EVALUATION_EPISODES": 3, "POLICY_AVERAGING_CATCH_UP": 1},
      "GYM:Pendulum-v1", ("PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP", "true or false")),
+    ({"DEMO_BC_COEF": 0.4, "CRITIC_CONSERVATISM": 1.0}, "GYM:Pendulum-v1",
+     ("CRITIC_CONSERVATISM", "DEMO_RETURN_BOUND", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "CRITIC_CONSERVATISM": -1}, "GYM:Pendulum-v1",
+     ("PLAYER_RUNS.CRITIC_CONSERVATISM", "a finite number >= 0")),
+    ({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "CRITIC_CONSERVATISM": "1"}, "GYM:Pendulum-v1",
+     ("PLAYER_RUNS.CRITIC_CONSERVATISM", "a finite number >= 0")),
 ])
 def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interface, fragments):
     with pytest.raises(ConfigError) as err:

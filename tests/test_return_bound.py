@@ -32,8 +32,8 @@ def _agent(**kwargs) -> DemoSacAgent:
     from tmrl.custom.custom_models import MLPActorCritic
 
     torch.manual_seed(0)
-    return DemoSacAgent(OBS, ACT, device="cpu", model_cls=MLPActorCritic, lr_actor=1e-3, lr_critic=1e-3,
-                        bc_coef=0.4, demo_return_bound=True, **kwargs)
+    settings = {"lr_actor": 1e-3, "lr_critic": 1e-3, "bc_coef": 0.4, **kwargs}
+    return DemoSacAgent(OBS, ACT, device="cpu", model_cls=MLPActorCritic, demo_return_bound=True, **settings)
 
 
 def _batch(gen: torch.Generator, n: int = 64, bound: float = 30.0) -> DemoBatch:
@@ -97,6 +97,56 @@ def test_online_steps_update_the_actor_after_the_warmup(warmup):
     assert "loss_actor" in stats[-1] and agent.bc_steps == warmup + 1
 
 
+def _gap_on_other_rows(agent: DemoSacAgent, batch: DemoBatch) -> float:
+    """How much higher the critic rates the actor's own action than the one in the data, on the rows without
+    a player's return (where nothing stops the conservative term)."""
+    o, a = batch[0], batch[1]
+    with torch.no_grad():
+        mu, _ = agent.model.actor(o, test=True, with_logprob=False)
+        gap = torch.min(agent.model.q1(o, mu), agent.model.q2(o, mu)) - torch.min(agent.model.q1(o, a),
+                                                                                  agent.model.q2(o, a))
+    return float(gap[~torch.as_tensor(batch.demo)].mean())
+
+
+def _driven_once(gen: torch.Generator) -> DemoBatch:
+    """``_batch``, with every row outside the demos driven with the same action (-0.9): the data says what
+    that action is worth there (0) and nothing about any other."""
+    batch = _batch(gen)
+    o, a, r, o2, d, t = batch
+    a = torch.where(torch.as_tensor(batch.demo)[:, None], a, torch.full_like(a, -0.9))
+    return DemoBatch((o, a, r, o2, d, t), batch.demo, batch.demo_return)
+
+
+def _trained(conservatism: float) -> tuple[DemoSacAgent, list[dict]]:
+    gen = torch.Generator().manual_seed(7)
+    agent = _agent(conservatism=conservatism, lr_actor=0.0, bc_coef=1e-8)  # the actor stays as it was built
+    return agent, [agent.train(_driven_once(gen)) for _ in range(300)]
+
+
+def test_the_conservative_term_keeps_the_actors_actions_from_being_rated_above_the_driven_ones():
+    plain, plain_stats = _trained(0.0)
+    conservative, stats = _trained(5.0)
+    probe = _driven_once(torch.Generator().manual_seed(8))
+    assert _gap_on_other_rows(conservative, probe) < min(_gap_on_other_rows(plain, probe), 0.0) - 0.5
+    assert all(math.isfinite(s["conservative_gap"]) for s in stats)
+    assert all("conservative_gap" not in s for s in plain_stats)  # off (0): the update as before
+    assert _q(conservative, probe)[0] > 20.0  # the player's rows still reach the player's return (30)
+
+
+def test_the_conservative_term_stops_at_the_players_return():
+    from playerruns.trainer.demo_sac import calibrated_gap
+
+    q_policy = torch.tensor([10.0, 40.0, 5.0], requires_grad=True)
+    q_data = torch.tensor([20.0, 20.0, 5.0], requires_grad=True)
+    floor = torch.tensor([30.0, 30.0, -math.inf])
+    gap = calibrated_gap(q_policy, q_data, floor)
+    gap.backward()
+    assert float(gap) == pytest.approx(((30 - 20) + (40 - 20) + (5 - 5)) / 3)
+    # below the player's return the actor's action is not pushed down; above it, and without a return, it is
+    assert q_policy.grad.tolist() == pytest.approx([0.0, 1 / 3, 1 / 3])
+    assert q_data.grad.tolist() == pytest.approx([-1 / 3, -1 / 3, -1 / 3])  # the driven action is always raised
+
+
 def test_layer_norm_critics_keep_tmrls_shapes():
     from tmrl.custom.custom_models import MLPActorCritic
 
@@ -124,18 +174,19 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "DEMO_RETURN_BOUND": True,
                                   "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True,
-                                  "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5})
+                                  "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5, "CRITIC_CONSERVATISM": 2.0})
     out = program_json(run_program(home, "bound_round_trip.py"))
     assert out["agent"] == "DemoSacAgent" and out["bound"] and out["memory_gamma"] == out["gamma"]  # ALG.GAMMA
     assert out["layer_norms"] == 2
     assert out["demo_rows"] == out["rows"] // 2 and out["finite_where_demo"]  # demo rows only, all of them
     assert out["returns_match"] and out["max_expected"] > 1.0  # the stand-in makes progress: positive returns
     assert 0.0 < out["bound_raised"] <= 1.0  # a fresh critic is below what the player earned
+    assert out["conservatism"] == 2.0 and math.isfinite(out["conservative_gap"])
     assert out["averaged"]
     assert out["target_entropy"] == -4.5 and out["alg_target_entropy"] != -4.5  # the key, not ALG's value
     assert out["resumed"] == {"bound": True, "memory_gamma": out["gamma"], "finite_where_demo": True,
                               "best_policy": True, "target_entropy": -4.5,  # config.json's key wins on resume
-                              "same_average": True}  # the checkpoint holds the average
+                              "same_average": True, "conservatism": 2.0}  # the checkpoint holds the average
 
 
 def test_policy_averaging_gives_the_workers_an_average_of_the_actors_weights():

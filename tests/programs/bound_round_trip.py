@@ -54,6 +54,7 @@ out["returns_match"] = bool(all(np.isclose(expected, g, atol=1e-4).any() for g i
 out["max_expected"] = max(expected)
 stats = trainer.agent.train(batch)
 out["bound_raised"] = stats["bound_raised"]
+out["conservatism"], out["conservative_gap"] = trainer.agent.conservatism, stats["conservative_gap"]
 trainer.agent.train(trainer.memory.sample())
 averaged = [p.detach().clone() for p in trainer.agent.get_actor().parameters()]
 out["averaged"] = trainer.agent.get_actor() is not trainer.agent.model_nograd.actor
@@ -67,6 +68,7 @@ out["resumed"] = {"bound": resumed.agent.demo_return_bound, "memory_gamma": resu
                   "finite_where_demo": bool((np.isfinite(np.asarray(again.demo_return)) == again.demo).all()),
                   "best_policy": resumed.best_policy is not None,
                   "target_entropy": resumed.agent.target_entropy,
+                  "conservatism": resumed.agent.conservatism,
                   "same_average": all(torch.equal(a, b) for a, b in
                                       zip(averaged, resumed.agent.get_actor().parameters(), strict=True))}
 print(json.dumps(out))

@@ -151,6 +151,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-catch-up-floor-pace": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
                                                   "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.1,
                                                   "ROLLBACK_LONGER_EPISODES": True},
+    # the catch-up, on a conservative critic (CRITIC_CONSERVATISM, Cal-QL's term): the actor evaluated beside the
+    # average crashed at the first hairpin in epoch after epoch while the average lapped, as if the critic rated
+    # a speed there that nobody had driven above the driven ones (docs/warmup.md)
+    "all-averaged-rollback-catch-up-conservative": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
+                                                    "CRITIC_CONSERVATISM": 2.0},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

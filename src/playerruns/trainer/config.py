@@ -52,6 +52,7 @@ class PlayerRunsConfig:
     POLICY_AVERAGING_CATCH_UP: bool = False  # the evaluation drives the actor too: the average jumps to it if better
     DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
+    CRITIC_CONSERVATISM: float = 0.0  # > 0: Cal-QL's term, the actor's actions not rated above the driven ones
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
     ROLLBACK_LONGER_EPISODES: bool = False  # ... and so does one that ties it with episodes that share longer
@@ -149,6 +150,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_TARGET_ENTROPY": ("a finite number (SAC's entropy target, e.g. -6), or null",
                             lambda v: v is None or (_is_number(v) and math.isfinite(v))),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
+    "CRITIC_CONSERVATISM": ("a finite number >= 0 (0: off)", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
                            lambda v: v is None or _is_share(v)),
@@ -266,6 +268,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_LONGER_EPISODES") and values.get("ROLLBACK_TOLERANCE") is None:
         raise conflict("ROLLBACK_LONGER_EPISODES", "ROLLBACK_TOLERANCE", "go together: set ROLLBACK_TOLERANCE (how "
                        "much longer the episodes may get) to put the best policy back")
+    if values.get("CRITIC_CONSERVATISM", 0.0) and not values.get("DEMO_RETURN_BOUND", False):
+        raise conflict("CRITIC_CONSERVATISM", "DEMO_RETURN_BOUND", "go together: the conservative term stops at the "
+                       "player's returns, which the critic gets with DEMO_RETURN_BOUND true")
     if values.get("POLICY_AVERAGING_CATCH_UP"):
         if not values.get("POLICY_AVERAGING", 0.0):
             raise conflict("POLICY_AVERAGING_CATCH_UP", "POLICY_AVERAGING", "go together: the average can only catch "

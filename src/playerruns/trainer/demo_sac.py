@@ -15,6 +15,10 @@ to the player's return from it), followed by one more actor step on the demo row
 - ``coef_t`` decays linearly from ``bc_coef`` to ``bc_coef_final`` (default 0) over ``bc_decay_steps``
   training steps (0: constant), then stays there.
 
+With ``conservatism`` (and the bound), the critic's loss also has Cal-QL's calibrated conservative term
+(``calibrated_gap``): an actor that finds an action the data never tried, say a corner taken faster than anyone
+drove it, does not find it rated above the driven ones until the worker has driven it and the backups say so.
+
 Pretraining (``pretrain``) runs on demo-only batches before the trainer uses any worker sample, and
 the first ``actor_warmup_steps`` online steps run alike: the critic learns by SAC's own update, the
 actor only clones (no Q-filter: the critic knows too little yet). Without that, a critic still far
@@ -55,6 +59,15 @@ def _rows(x: Any, index: torch.Tensor) -> Any:
     return type(x)(_rows(e, index) for e in x)
 
 
+def calibrated_gap(q_policy: torch.Tensor, q_data: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+    """Cal-QL's conservative term for one critic (Nakamoto et al. 2023), with the policy's sampled action:
+    ``mean(max(Q(s, pi(s)), floor) - Q(s, a))``. Minimised, it lowers the value of the action the actor would
+    take and raises the value of the one in the data, so an action nobody has driven is not rated above the
+    ones that were; ``floor`` (the player's discounted return on demo rows, -inf elsewhere) is where the
+    pushing stops: the agent's own action is never rated below what the player earned from that state."""
+    return (torch.maximum(q_policy, floor) - q_data).mean()
+
+
 @dataclass(eq=False)
 class DemoSacAgent(SpinupSacAgent):
     """tmrl's SAC with a decaying, Q-filtered behaviour-cloning step on demo rows (module docstring)."""
@@ -66,6 +79,7 @@ class DemoSacAgent(SpinupSacAgent):
     actor_warmup_steps: int = 0  # online steps during which the actor only clones, while the critic catches up
     demo_return_bound: bool = False  # a demo row's critic target is at least the player's return from it
     policy_averaging: float = 0.0  # > 0: the workers drive an average of the actor's recent weights (see get_actor)
+    conservatism: float = 0.0  # > 0: the critic's own actions are pushed down, not below the player's return (Cal-QL)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,6 +119,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent.bc_coef_final = 0.0
         agent.demo_return_bound = False
         agent.policy_averaging, agent.averaged_actor = 0.0, None
+        agent.conservatism = 0.0
         agent.bc_steps = 0
         return agent
 
@@ -171,13 +186,21 @@ class DemoSacAgent(SpinupSacAgent):
             has_bound = torch.isfinite(bound)
             raised = has_bound & (bound > target)
             target = torch.where(raised, bound, target)
-        loss_q = (((self.model.q1(o, a) - target) ** 2).mean() + ((self.model.q2(o, a) - target) ** 2).mean()) / 2
+        q1, q2 = self.model.q1(o, a), self.model.q2(o, a)
+        loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2
+        stats: dict[str, Any] = {}
+        if self.conservatism > 0:
+            floor = torch.where(has_bound, bound, torch.full_like(bound, -math.inf))
+            action = pi.detach()
+            gap = (calibrated_gap(self.model.q1(o, action), q1, floor)
+                   + calibrated_gap(self.model.q2(o, action), q2, floor)) / 2
+            loss_q = loss_q + self.conservatism * gap
+            stats["conservative_gap"] = float(gap.detach())
         self.q_optimizer.zero_grad()
         loss_q.backward()
         self.q_optimizer.step()
-        stats: dict[str, Any] = {"loss_critic": float(loss_q.detach()),
-                                 "bound_raised": float(raised.sum()) / max(int(has_bound.sum()), 1),
-                                 "entropy_coef": float(alpha)}
+        stats.update(loss_critic=float(loss_q.detach()),
+                     bound_raised=float(raised.sum()) / max(int(has_bound.sum()), 1), entropy_coef=float(alpha))
         if update_actor:
             self.model.q1.requires_grad_(False)
             self.model.q2.requires_grad_(False)
