@@ -59,6 +59,13 @@ def _rows(x: Any, index: torch.Tensor) -> Any:
     return type(x)(_rows(e, index) for e in x)
 
 
+def _twice(x: Any) -> Any:
+    """A batched tensor, or a tuple/list of them (tmrl's observations), stacked on itself along the batch."""
+    if isinstance(x, torch.Tensor):
+        return torch.cat((x, x))
+    return type(x)(_twice(e) for e in x)
+
+
 def calibrated_gap(q_policy: torch.Tensor, q_data: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
     """Cal-QL's conservative term for one critic (Nakamoto et al. 2023), with the policy's sampled action:
     ``mean(max(Q(s, pi(s)), floor) - Q(s, a))``. Minimised, it lowers the value of the action the actor would
@@ -186,16 +193,18 @@ class DemoSacAgent(SpinupSacAgent):
             has_bound = torch.isfinite(bound)
             raised = has_bound & (bound > target)
             target = torch.where(raised, bound, target)
-        q1, q2 = self.model.q1(o, a), self.model.q2(o, a)
-        loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2
         stats: dict[str, Any] = {}
-        if self.conservatism > 0:
+        if self.conservatism > 0:  # the data's and the actor's actions in one pass of each critic
+            both, rows = (_twice(o), torch.cat((a, pi.detach()))), len(a)
+            (q1, q1_pi), (q2, q2_pi) = self.model.q1(*both).split(rows), self.model.q2(*both).split(rows)
             floor = torch.where(has_bound, bound, torch.full_like(bound, -math.inf))
-            action = pi.detach()
-            gap = (calibrated_gap(self.model.q1(o, action), q1, floor)
-                   + calibrated_gap(self.model.q2(o, action), q2, floor)) / 2
-            loss_q = loss_q + self.conservatism * gap
+            gap = (calibrated_gap(q1_pi, q1, floor) + calibrated_gap(q2_pi, q2, floor)) / 2
             stats["conservative_gap"] = float(gap.detach())
+        else:
+            q1, q2 = self.model.q1(o, a), self.model.q2(o, a)
+        loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2
+        if self.conservatism > 0:
+            loss_q = loss_q + self.conservatism * gap
         self.q_optimizer.zero_grad()
         loss_q.backward()
         self.q_optimizer.step()
