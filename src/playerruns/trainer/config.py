@@ -150,7 +150,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_TARGET_ENTROPY": ("a finite number (SAC's entropy target, e.g. -6), or null",
                             lambda v: v is None or (_is_number(v) and math.isfinite(v))),
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
-    "CRITIC_CONSERVATISM": ("a finite number >= 0 (0: off)", lambda v: _is_number(v) and math.isfinite(v) and v >= 0),
+    "CRITIC_CONSERVATISM": ("a number from 0 (off) to 100 (Cal-QL's weights are 1-10)",
+                            lambda v: _is_number(v) and 0 <= v <= 100),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
                            lambda v: v is None or _is_share(v)),
@@ -180,7 +181,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
            "DEMO_BC_COEF_FINAL", "ROLLBACK_TOLERANCE",
-           "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "TAKE_OVER_DEADZONE", "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
+           "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "CRITIC_CONSERVATISM", "TAKE_OVER_DEADZONE",
+           "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
 
 def _is_whole(value: Any) -> bool:
