@@ -162,7 +162,9 @@ def _drives_its_record_only_from_its_own_starts(home: Path, first_seed: int) -> 
     own = drive_episodes(actor, env, 2, first_seed=first_seed)
     benchmark = drive_episodes(actor, env, 2, first_seed=FIRST_SEED)
     assert own.mean == pytest.approx(record["mean_return"], rel=1e-4, abs=1e-3)
-    assert benchmark.mean != pytest.approx(record["mean_return"], rel=1e-2)  # Pendulum's starts differ a lot
+    # other starts, other episodes: each of the benchmark's returns differs from the one its own start gave (two
+    # means can still come within 1 % of each other by chance: seen once beside a CPU hog, -1186.5 and -1197.7)
+    assert all(b != pytest.approx(o, rel=1e-4, abs=1e-3) for b, o in zip(benchmark.returns, own.returns, strict=True))
 
 
 def _columns(image, colour: str) -> int:
