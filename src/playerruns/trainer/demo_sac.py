@@ -194,17 +194,17 @@ class DemoSacAgent(SpinupSacAgent):
             raised = has_bound & (bound > target)
             target = torch.where(raised, bound, target)
         stats: dict[str, Any] = {}
+        penalty: torch.Tensor | float = 0.0
         if self.conservatism > 0:  # the data's and the actor's actions in one pass of each critic
             both, rows = (_twice(o), torch.cat((a, pi.detach()))), len(a)
             (q1, q1_pi), (q2, q2_pi) = self.model.q1(*both).split(rows), self.model.q2(*both).split(rows)
             floor = torch.where(has_bound, bound, torch.full_like(bound, -math.inf))
             gap = (calibrated_gap(q1_pi, q1, floor) + calibrated_gap(q2_pi, q2, floor)) / 2
             stats["conservative_gap"] = float(gap.detach())
+            penalty = self.conservatism * gap
         else:
             q1, q2 = self.model.q1(o, a), self.model.q2(o, a)
-        loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2
-        if self.conservatism > 0:
-            loss_q = loss_q + self.conservatism * gap
+        loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2 + penalty
         self.q_optimizer.zero_grad()
         loss_q.backward()
         self.q_optimizer.step()
