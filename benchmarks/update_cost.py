@@ -74,21 +74,19 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20, help="blocks per agent")
     parser.add_argument("--block", type=int, default=25, help="updates per block")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--levers", default=None,
+    from playerruns.builtin import tasks  # no tmrl import: HOME is not set yet
+
+    parser.add_argument("--levers", default=tasks.BEST, choices=list(tasks.LEVERS), metavar="SETTING",
                         help="the lever setting of the player-runs agent (playerruns.builtin.tasks.LEVERS; default: "
                              "the demo's, BEST); another setting prints its ratio and writes nothing")
     args = parser.parse_args()
+    levers_name = args.levers
     home = Path(tempfile.mkdtemp(prefix="playerruns-update-cost-"))
     os.environ["HOME"] = str(home)  # tmrl reads ~/TmrlData/config/config.json at import
     try:
         import torch
 
         torch.set_num_threads(1)  # as every role runs (playerruns.builtin.harness)
-        from playerruns.builtin import tasks
-
-        levers_name = args.levers or tasks.BEST
-        if levers_name not in tasks.LEVERS:
-            parser.error(f"--levers: unknown setting {levers_name!r}; known: {', '.join(tasks.LEVERS)}")
         stock, player, env = build_agents(home, levers_name)
         batch = make_batch(env, args.batch, 0.25)
         player.bc_steps = player.actor_warmup_steps  # past the warm-up: the update of the whole budget

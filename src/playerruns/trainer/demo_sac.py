@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,18 +53,11 @@ def _move_towards(average: torch.nn.Module, source: torch.nn.Module, *, keep: fl
         torch._foreach_lerp_(averaged, current, 1 - keep)
 
 
-def _rows(x: Any, index: torch.Tensor) -> Any:
-    """The rows ``index`` of a batched tensor or of a tuple/list of them (tmrl's observations)."""
+def _each(x: Any, change: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """``change`` applied to a batched tensor, or to each of a tuple/list of them (tmrl's observations)."""
     if isinstance(x, torch.Tensor):
-        return x[index]
-    return type(x)(_rows(e, index) for e in x)
-
-
-def _twice(x: Any) -> Any:
-    """A batched tensor, or a tuple/list of them (tmrl's observations), stacked on itself along the batch."""
-    if isinstance(x, torch.Tensor):
-        return torch.cat((x, x))
-    return type(x)(_twice(e) for e in x)
+        return change(x)
+    return type(x)(_each(e, change) for e in x)
 
 
 def calibrated_gap(q_policy: torch.Tensor, q_data: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
@@ -196,7 +190,7 @@ class DemoSacAgent(SpinupSacAgent):
         stats: dict[str, Any] = {}
         penalty: torch.Tensor | float = 0.0
         if self.conservatism > 0:  # the data's and the actor's actions in one pass of each critic
-            both, rows = (_twice(o), torch.cat((a, pi.detach()))), len(a)
+            both, rows = (_each(o, lambda t: torch.cat((t, t))), torch.cat((a, pi.detach()))), len(a)
             (q1, q1_pi), (q2, q2_pi) = self.model.q1(*both).split(rows), self.model.q2(*both).split(rows)
             floor = torch.where(has_bound, bound, torch.full_like(bound, -math.inf))
             gap = (calibrated_gap(q1_pi, q1, floor) + calibrated_gap(q2_pi, q2, floor)) / 2
@@ -254,7 +248,7 @@ class DemoSacAgent(SpinupSacAgent):
             return stats
         stats["q_demo"] = float(q_taken[demo].mean())
         index = torch.nonzero(demo).squeeze(1)
-        o_demo, a_demo, q_demo = _rows(o, index), a[index], q_taken[index]
+        o_demo, a_demo, q_demo = _each(o, lambda t: t[index]), a[index], q_taken[index]
         mu, _ = self.model.actor(o_demo, test=True, with_logprob=False)
         keep = torch.ones_like(q_demo, dtype=torch.bool)
         if q_filter:
