@@ -108,6 +108,12 @@ def test_wandb_without_the_package_is_one_line(tmp_path):
     *[({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "CRITIC_CONSERVATISM": bad}, "GYM:Pendulum-v1",
        ("PLAYER_RUNS.CRITIC_CONSERVATISM", "a number from 0 (off) to 100"))
       for bad in (-1, "1", True, 1e308, math.nan)],
+    ({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "CRITIC_CONSERVATISM_DECAY_STEPS": 1000}, "GYM:Pendulum-v1",
+     ("CRITIC_CONSERVATISM_DECAY_STEPS", "CRITIC_CONSERVATISM", "go together")),
+    *[({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "CRITIC_CONSERVATISM": 2.0,
+        "CRITIC_CONSERVATISM_DECAY_STEPS": bad}, "GYM:Pendulum-v1",
+       ("PLAYER_RUNS.CRITIC_CONSERVATISM_DECAY_STEPS", "a whole number >= 0"))
+      for bad in (-1, 1.5, "1000", True, math.nan, None)],
 ])
 def test_watching_keys_that_mean_nothing_alone_name_each_other(section, interface, fragments):
     with pytest.raises(ConfigError) as err:

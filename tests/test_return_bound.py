@@ -133,6 +133,19 @@ def test_the_conservative_term_keeps_the_actors_actions_from_being_rated_above_t
     assert _q(conservative, probe)[0] > 20.0  # the player's rows still reach the player's return (30)
 
 
+def test_the_conservative_weight_decays_to_nothing_and_the_update_is_then_the_plain_bounded_one():
+    gen = torch.Generator().manual_seed(9)
+    agent = _agent(conservatism=4.0, conservatism_decay_steps=8)
+    stats = [agent.train(_driven_once(gen)) for _ in range(10)]
+    weights = [s.get("conservatism", 0.0) for s in stats]
+    assert weights[:8] == pytest.approx([4.0 * (1 - k / 8) for k in range(8)])  # linear, from the full weight
+    assert all("conservative_gap" not in s for s in stats[8:])  # at 0: no conservative pass at all
+    plain, same = _agent(), _agent(conservatism=4.0, conservatism_decay_steps=8)
+    same.bc_steps = plain.bc_steps = 8  # past the decay: the same update as without the term
+    batch = _driven_once(torch.Generator().manual_seed(10))
+    assert plain.train(batch)["loss_critic"] == pytest.approx(same.train(batch)["loss_critic"])
+
+
 def test_the_conservative_term_stops_at_the_players_return():
     from playerruns.trainer.demo_sac import calibrated_gap
 
@@ -174,7 +187,8 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     home = make_home(tmp_path, interface="GYM:playerruns.envs.minitrack:MiniTrack-v0", TRAINING_STEPS_PER_ROUND=8,
                      PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_Q_FILTER": False, "DEMO_RETURN_BOUND": True,
                                   "CRITIC_LAYER_NORM": True, "DEMO_SAMPLING_FRACTION": 0.5, "KEEP_DEMOS": True,
-                                  "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5, "CRITIC_CONSERVATISM": 2.0})
+                                  "POLICY_AVERAGING": 0.99, "DEMO_TARGET_ENTROPY": -4.5, "CRITIC_CONSERVATISM": 2.0,
+                                  "CRITIC_CONSERVATISM_DECAY_STEPS": 1000})
     out = program_json(run_program(home, "bound_round_trip.py"))
     assert out["agent"] == "DemoSacAgent" and out["bound"] and out["memory_gamma"] == out["gamma"]  # ALG.GAMMA
     assert out["layer_norms"] == 2
@@ -182,11 +196,13 @@ def test_the_trainer_hands_the_players_returns_to_the_agent_and_keeps_them_throu
     assert out["returns_match"] and out["max_expected"] > 1.0  # the stand-in makes progress: positive returns
     assert 0.0 < out["bound_raised"] <= 1.0  # a fresh critic is below what the player earned
     assert out["conservatism"] == 2.0 and math.isfinite(out["conservative_gap"])
+    assert out["conservatism_decay_steps"] == 1000 and 0.0 < out["conservatism_now"] <= 2.0
     assert out["averaged"]
     assert out["target_entropy"] == -4.5 and out["alg_target_entropy"] != -4.5  # the key, not ALG's value
     assert out["resumed"] == {"bound": True, "memory_gamma": out["gamma"], "finite_where_demo": True,
                               "best_policy": True, "target_entropy": -4.5,  # config.json's key wins on resume
-                              "same_average": True, "conservatism": 2.0}  # the checkpoint holds the average
+                              "same_average": True,  # the checkpoint holds the average
+                              "conservatism": 2.0, "conservatism_decay_steps": 1000}
 
 
 def test_policy_averaging_gives_the_workers_an_average_of_the_actors_weights():

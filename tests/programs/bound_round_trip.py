@@ -55,6 +55,8 @@ out["max_expected"] = max(expected)
 stats = trainer.agent.train(batch)
 out["bound_raised"] = stats["bound_raised"]
 out["conservatism"], out["conservative_gap"] = trainer.agent.conservatism, stats["conservative_gap"]
+out["conservatism_decay_steps"], out["conservatism_now"] = (trainer.agent.conservatism_decay_steps,
+                                                            stats["conservatism"])
 trainer.agent.train(trainer.memory.sample())
 averaged = [p.detach().clone() for p in trainer.agent.get_actor().parameters()]
 out["averaged"] = trainer.agent.get_actor() is not trainer.agent.model_nograd.actor
@@ -69,6 +71,7 @@ out["resumed"] = {"bound": resumed.agent.demo_return_bound, "memory_gamma": resu
                   "best_policy": resumed.best_policy is not None,
                   "target_entropy": resumed.agent.target_entropy,
                   "conservatism": resumed.agent.conservatism,
+                  "conservatism_decay_steps": resumed.agent.conservatism_decay_steps,
                   "same_average": all(torch.equal(a, b) for a, b in
                                       zip(averaged, resumed.agent.get_actor().parameters(), strict=True))}
 print(json.dumps(out))

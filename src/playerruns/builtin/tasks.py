@@ -156,6 +156,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     # a speed there that nobody had driven above the driven ones (docs/warmup.md)
     "all-averaged-rollback-catch-up-conservative": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
                                                     "CRITIC_CONSERVATISM": 2.0},
+    # ... with the conservative weight falling to 0 over the demo share's 20,000-step anneal: the caution that
+    # brought the less practised driver's first lap earlier, without the slower practised laps at the end
+    "all-averaged-rollback-catch-up-conservative-decayed": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
+                                                            "CRITIC_CONSERVATISM": 2.0,
+                                                            "CRITIC_CONSERVATISM_DECAY_STEPS": 20_000},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

@@ -53,6 +53,7 @@ class PlayerRunsConfig:
     DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
     CRITIC_LAYER_NORM: bool = False  # LayerNorm in the critic's hidden layers (RLPD): bounded Q off the data
     CRITIC_CONSERVATISM: float = 0.0  # > 0: Cal-QL's term, the actor's actions not rated above the driven ones
+    CRITIC_CONSERVATISM_DECAY_STEPS: int = 0  # > 0: ... its weight falls linearly to 0 over this many training steps
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
     ROLLBACK_LONGER_EPISODES: bool = False  # ... and so does one that ties it with episodes that share longer
@@ -152,6 +153,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "CRITIC_LAYER_NORM": ("true or false", lambda v: isinstance(v, bool)),
     "CRITIC_CONSERVATISM": ("a number from 0 (off) to 100 (Cal-QL's weights are 1-10)",
                             lambda v: _is_number(v) and 0 <= v <= 100),
+    "CRITIC_CONSERVATISM_DECAY_STEPS": ("a whole number >= 0 (0: the weight stays)", lambda v: _is_whole(v) and v >= 0),
     "KEEP_BEST_POLICY": ("true or false", lambda v: isinstance(v, bool)),
     "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
                            lambda v: v is None or _is_share(v)),
@@ -273,6 +275,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("CRITIC_CONSERVATISM", 0.0) and not values.get("DEMO_RETURN_BOUND", False):
         raise conflict("CRITIC_CONSERVATISM", "DEMO_RETURN_BOUND", "go together: the conservative term stops at the "
                        "player's returns, which the critic gets with DEMO_RETURN_BOUND true")
+    if values.get("CRITIC_CONSERVATISM_DECAY_STEPS", 0) and not values.get("CRITIC_CONSERVATISM", 0.0):
+        raise conflict("CRITIC_CONSERVATISM_DECAY_STEPS", "CRITIC_CONSERVATISM", "go together: set "
+                       "CRITIC_CONSERVATISM above 0 (the weight that decays)")
     if values.get("POLICY_AVERAGING_CATCH_UP"):
         if not values.get("POLICY_AVERAGING", 0.0):
             raise conflict("POLICY_AVERAGING_CATCH_UP", "POLICY_AVERAGING", "go together: the average can only catch "

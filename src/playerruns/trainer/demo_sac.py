@@ -18,6 +18,9 @@ to the player's return from it), followed by one more actor step on the demo row
 With ``conservatism`` (and the bound), the critic's loss also has Cal-QL's calibrated conservative term
 (``calibrated_gap``): an actor that finds an action the data never tried, say a corner taken faster than anyone
 drove it, does not find it rated above the driven ones until the worker has driven it and the backups say so.
+With ``conservatism_decay_steps``, the term's weight falls linearly to 0 over that many training steps, and the
+update is the plain bounded one (no extra critic pass) from then on: caution while the agent learns the
+player's line, SAC's own critic once it has.
 
 Pretraining (``pretrain``) runs on demo-only batches before the trainer uses any worker sample, and
 the first ``actor_warmup_steps`` online steps run alike: the critic learns by SAC's own update, the
@@ -81,6 +84,7 @@ class DemoSacAgent(SpinupSacAgent):
     demo_return_bound: bool = False  # a demo row's critic target is at least the player's return from it
     policy_averaging: float = 0.0  # > 0: the workers drive an average of the actor's recent weights (see get_actor)
     conservatism: float = 0.0  # > 0: the critic's own actions are pushed down, not below the player's return (Cal-QL)
+    conservatism_decay_steps: int = 0  # > 0: the conservative weight falls linearly to 0 over this many steps
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -120,7 +124,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent.bc_coef_final = 0.0
         agent.demo_return_bound = False
         agent.policy_averaging, agent.averaged_actor = 0.0, None
-        agent.conservatism = 0.0
+        agent.conservatism, agent.conservatism_decay_steps = 0.0, 0
         agent.bc_steps = 0
         return agent
 
@@ -129,6 +133,11 @@ class DemoSacAgent(SpinupSacAgent):
             return self.bc_coef
         final = self.bc_coef_final  # a checkpoint of an earlier version has the class's 0
         return final + (self.bc_coef - final) * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
+
+    def conservatism_now(self) -> float:
+        if self.conservatism_decay_steps <= 0:  # a checkpoint of an earlier version has the class's 0
+            return self.conservatism
+        return self.conservatism * max(0.0, 1.0 - self.bc_steps / self.conservatism_decay_steps)
 
     def train(self, batch: Any) -> dict[str, Any]:
         if self._bounded(batch):
@@ -189,13 +198,15 @@ class DemoSacAgent(SpinupSacAgent):
             target = torch.where(raised, bound, target)
         stats: dict[str, Any] = {}
         penalty: torch.Tensor | float = 0.0
-        if self.conservatism > 0:  # the data's and the actor's actions in one pass of each critic
+        weight = self.conservatism_now()
+        if weight > 0:  # the data's and the actor's actions in one pass of each critic
             both, rows = (_each(o, lambda t: torch.cat((t, t))), torch.cat((a, pi.detach()))), len(a)
             (q1, q1_pi), (q2, q2_pi) = self.model.q1(*both).split(rows), self.model.q2(*both).split(rows)
             floor = torch.where(has_bound, bound, torch.full_like(bound, -math.inf))
             gap = (calibrated_gap(q1_pi, q1, floor) + calibrated_gap(q2_pi, q2, floor)) / 2
             stats["conservative_gap"] = float(gap.detach())
-            penalty = self.conservatism * gap
+            stats["conservatism"] = weight
+            penalty = weight * gap
         else:
             q1, q2 = self.model.q1(o, a), self.model.q2(o, a)
         loss_q = (((q1 - target) ** 2).mean() + ((q2 - target) ** 2).mean()) / 2 + penalty

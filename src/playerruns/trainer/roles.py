@@ -96,7 +96,8 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
                    bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
                    actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
                    demo_return_bound=player_runs.DEMO_RETURN_BOUND, policy_averaging=player_runs.POLICY_AVERAGING,
-                   conservatism=player_runs.CRITIC_CONSERVATISM)
+                   conservatism=player_runs.CRITIC_CONSERVATISM,
+                   conservatism_decay_steps=player_runs.CRITIC_CONSERVATISM_DECAY_STEPS)
 
 
 def layer_norm_model(agent: partial) -> Any:

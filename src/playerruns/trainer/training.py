@@ -495,6 +495,7 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
         agent.__dict__.setdefault("averaged_actor", None)  # a checkpoint of an earlier version
         agent.policy_averaging = config.POLICY_AVERAGING
         agent.conservatism = config.CRITIC_CONSERVATISM
+        agent.conservatism_decay_steps = config.CRITIC_CONSERVATISM_DECAY_STEPS
         if config.DEMO_TARGET_ENTROPY is not None:  # else the checkpoint's (ALG.TARGET_ENTROPY when it was made)
             agent.target_entropy = float(config.DEMO_TARGET_ENTROPY)
     if isinstance(memory, DemoWeightedSampling):
