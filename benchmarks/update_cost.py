@@ -78,7 +78,10 @@ def main() -> None:
 
     parser.add_argument("--levers", default=tasks.BEST, choices=list(tasks.LEVERS), metavar="SETTING",
                         help="the lever setting of the player-runs agent (playerruns.builtin.tasks.LEVERS; default: "
-                             "the demo's, BEST); another setting prints its ratio and writes nothing")
+                             "the demo's, BEST); another setting (or --at-step) prints its ratio and writes nothing")
+    parser.add_argument("--at-step", type=int, default=0, metavar="N",
+                        help="time the update after N online training steps (a decaying weight, such as "
+                             "CRITIC_CONSERVATISM_DECAY_STEPS, as it is then; default: the first, past any warm-up)")
     args = parser.parse_args()
     levers_name = args.levers
     home = Path(tempfile.mkdtemp(prefix="playerruns-update-cost-"))
@@ -89,7 +92,7 @@ def main() -> None:
         torch.set_num_threads(1)  # as every role runs (playerruns.builtin.harness)
         stock, player, env = build_agents(home, levers_name)
         batch = make_batch(env, args.batch, 0.25)
-        player.bc_steps = player.actor_warmup_steps  # past the warm-up: the update of the whole budget
+        player.bc_steps = max(player.actor_warmup_steps, args.at_step)  # past the warm-up: the budget's update
         for agent in (stock, player):  # warm up allocators and caches
             for _ in range(5):
                 agent.train(batch)
@@ -105,10 +108,11 @@ def main() -> None:
         player_ms = 1000 * statistics.median(times["player"])
         ratio = player_ms / stock_ms
         print(f"stock SAC update:        {stock_ms:.2f} ms (median of {args.blocks} blocks of {args.block})")
-        print(f"player-runs agent update: {player_ms:.2f} ms ({type(player).__name__}, levers {levers_name})")
+        print(f"player-runs agent update: {player_ms:.2f} ms ({type(player).__name__}, levers {levers_name}, "
+              f"from step {args.at_step})")
         print(f"target: <= {TARGET} x stock: {'met' if ratio <= TARGET else 'MISSED'}")
-        if levers_name != tasks.BEST:
-            print(f"update_cost_ratio ({levers_name}): {ratio:.3f}")
+        if levers_name != tasks.BEST or args.at_step:
+            print(f"update_cost_ratio ({levers_name}, from step {args.at_step}): {ratio:.3f}")
             return
         record = {"update_cost_ratio": round(ratio, 3), "stock_ms": round(stock_ms, 3),
                   "player_ms": round(player_ms, 3), "batch": args.batch, "levers": tasks.LEVERS[levers_name],
