@@ -41,6 +41,11 @@ def test_spec_example_parses():
     ("DEMO_SAMPLING_WEIGHT", -0.5, ">= 0"),
     ("DEMO_SAMPLING_WEIGHT", "2", "number"),
     ("DEMO_SAMPLING_WEIGHT", float("inf"), "finite"),
+    ("DEMO_SAMPLING_WEIGHT", 1e308, "at most 1,000,000"),  # inf / inf: a NaN share, no demo drawn at all
+    ("DEMO_SAMPLING_WEIGHT", math.nan, "finite"),
+    ("DEMO_BC_COEF", 1e308, "at most 100"),  # an infinite cloning loss: NaN weights
+    ("DEMO_BC_COEF", math.nan, "finite"),
+    ("DEMO_BC_COEF_FINAL", 1e308, "at most 100"),
     ("TENSORBOARD", "on", "true or false"),
     ("EVALUATION_EPISODES", -1, ">= 0"),
     ("EVALUATION_EPISODES", 2.5, "whole number"),

@@ -160,6 +160,19 @@ def test_the_conservative_term_stops_at_the_players_return():
     assert q_data.grad.tolist() == pytest.approx([-1 / 3, -1 / 3, -1 / 3])  # the driven action is always raised
 
 
+def test_the_largest_weights_the_config_allows_keep_the_networks_finite():
+    from playerruns.trainer.sampling import draw_weighted
+
+    gen = torch.Generator().manual_seed(11)
+    agent = _agent(bc_coef=100.0, bc_q_filter=False, conservatism=100.0)  # the keys' upper bounds
+    for _ in range(20):
+        stats = agent.train(_batch(gen, bound=1e4))
+    assert math.isfinite(stats["loss_bc"]) and math.isfinite(stats["loss_critic"])
+    assert all(bool(torch.isfinite(p).all()) for p in agent.model.parameters())
+    _, demos = draw_weighted(np.arange(10), np.arange(10, 100), 1e6, 64, np.random.default_rng(0))
+    assert demos == 64  # DEMO_SAMPLING_WEIGHT's bound: demos in (nearly) every row, a share that is a number
+
+
 def test_layer_norm_critics_keep_tmrls_shapes():
     from tmrl.custom.custom_models import MLPActorCritic
 
