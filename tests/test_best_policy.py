@@ -142,6 +142,20 @@ def test_a_tie_in_longer_episodes_is_slower_beyond_the_tolerance(tmp_path):
     assert not best.fell_from(EpochScore(400.0, 900.0), 0.03)  # the return alone does not fall
 
 
+def test_patience_limits_the_epochs_in_a_row_that_put_the_best_back(tmp_path):
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    assert best.consider(_rounds(391.0, 1000.0), _actor(0), {"epoch": 7})
+    steps = [best.next_step(fell, 2) for fell in (True, True, True, True, False, True)]
+    # two falls put it back, the third gives up, the fourth changes nothing; an epoch at its level re-arms it
+    assert steps == ["put back", "put back", "give up", None, None, "put back"]
+    for fell in (True, True):
+        best.next_step(fell, 2)
+    assert best.given_up
+    assert best.consider(_rounds(400.0, 990.0), _actor(1), {"epoch": 9})  # a new best re-arms it too
+    assert not best.given_up and best.in_a_row == 0
+    assert [best.next_step(True, None) for _ in range(5)] == ["put back"] * 5  # no patience: every time
+
+
 def test_negative_returns_fall_by_the_size_of_the_best(tmp_path):
     best = BestPolicy(tmp_path / "run_best.tmod")
     assert best.consider(_rounds(-150.0, 200.0), _actor(0), {"epoch": 0})
@@ -175,6 +189,14 @@ def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(t
     # the kept policy travels in tmrl's checkpoint: a resumed trainer can still put it back
     assert out["resumed_moved"] and out["resumed_fell"] and out["resumed_put_back"]
     assert out["resumed_rollbacks"] == 3
+    # ROLLBACK_PATIENCE: after 2 epochs in a row that put it back, a third fall lets the policy learn on
+    patience = out["patience"]
+    assert patience["in_a_row"] == 2 and patience["third"] is False and patience["learns_on"] and patience["given_up"]
+    assert patience["fourth"] is False  # still not put back while below
+    assert "below the best, not put back: learning on (ROLLBACK_PATIENCE)" in patience["line"]
+    assert "again after 2 epochs in a row that put it back: the policy learns on from here" in log
+    assert patience["level"] is False and patience["re_armed"]  # an epoch at the best's level re-arms it
+    assert patience["after"] is True and patience["after_put_back"]
 
 
 @pytest.mark.slow  # starts tmrl in a subprocess

@@ -184,6 +184,7 @@ def test_schedule_keys_are_read():
      ("DEMO_BC_COEF_FINAL", "DEMO_BC_COEF")),
     ({"ROLLBACK_TOLERANCE": 0.03, "KEEP_BEST_POLICY": False}, ("ROLLBACK_TOLERANCE", "KEEP_BEST_POLICY")),
     ({"ROLLBACK_LONGER_EPISODES": True}, ("ROLLBACK_LONGER_EPISODES", "ROLLBACK_TOLERANCE")),
+    ({"ROLLBACK_PATIENCE": 2}, ("ROLLBACK_PATIENCE", "ROLLBACK_TOLERANCE")),
     ({"SEQUENCE_LENGTH": 20}, ("SEQUENCE_LENGTH", "RECURRENT")),
     ({"RECURRENT_HIDDEN_SIZE": 32}, ("RECURRENT_HIDDEN_SIZE", "RECURRENT")),
     ({"RECURRENT": True, "DEMO_BC_COEF": 0.4}, ("RECURRENT", "DEMO_BC_COEF")),
@@ -201,6 +202,8 @@ def test_contradicting_keys_name_each_other(section, both):
                                         ("DEMO_BC_COEF_FINAL", -0.1), ("DEMO_BC_COEF_FINAL", float("inf")),
                                         ("ROLLBACK_TOLERANCE", 1.5), ("ROLLBACK_TOLERANCE", "3 %"),
                                         ("ROLLBACK_LONGER_EPISODES", 1),
+                                        ("ROLLBACK_PATIENCE", 0), ("ROLLBACK_PATIENCE", 1.5),
+                                        ("ROLLBACK_PATIENCE", True), ("ROLLBACK_PATIENCE", "2"),
                                         ("RECURRENT", "yes"), ("SEQUENCE_LENGTH", 0), ("SEQUENCE_BURN_IN", -1)])
 def test_bad_values_are_refused_by_name(key, value):
     with pytest.raises(ConfigError, match=f"PLAYER_RUNS.{key} is"):

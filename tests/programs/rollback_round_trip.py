@@ -64,4 +64,20 @@ out["resumed_moved"] = not same(weights(resumed.agent.get_actor()), kept)
 out["resumed_fell"] = resumed.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation"))
 out["resumed_put_back"] = same(weights(resumed.agent.get_actor()), kept)
 out["resumed_rollbacks"] = resumed.best_policy.rollbacks
+
+# ROLLBACK_PATIENCE 2: the resumed trainer put the best back after 2 epochs in a row (the one before the checkpoint
+# and the one after): the next fall is not put back, nor the one after it; an epoch at the best's level re-arms it
+resumed.player_runs = replace(resumed.player_runs, ROLLBACK_PATIENCE=2)
+train_round(resumed)
+patience = {"in_a_row": resumed.best_policy.in_a_row,
+            "third": resumed.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation"))}
+patience["learns_on"] = not same(weights(resumed.agent.get_actor()), kept)
+patience["given_up"] = resumed.best_policy.given_up
+patience["fourth"] = resumed.roll_back_if_worse(EpochScore(-170.0, 30.0, by="evaluation"))
+patience["line"] = epoch_line({**resumed.counters(), "rollback_given_up": True})
+patience["level"] = resumed.roll_back_if_worse(EpochScore(-101.0, 30.0, by="evaluation"))  # within 3 %: re-armed
+patience["re_armed"] = not resumed.best_policy.given_up and resumed.best_policy.in_a_row == 0
+patience["after"] = resumed.roll_back_if_worse(EpochScore(-160.0, 30.0, by="evaluation"))
+patience["after_put_back"] = same(weights(resumed.agent.get_actor()), kept)
+out["patience"] = patience
 print(json.dumps(out))

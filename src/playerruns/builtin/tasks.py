@@ -161,6 +161,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-catch-up-conservative-decayed": {**_ROLLBACK, "POLICY_AVERAGING_CATCH_UP": True,
                                                             "CRITIC_CONSERVATISM": 2.0,
                                                             "CRITIC_CONSERVATISM_DECAY_STEPS": 20_000},
+    # the demo's levers, the best policy put back at most 2 epochs in a row (ROLLBACK_PATIENCE): in the less practised
+    # driver's runs a near-lap kept as the best (391, short at the step limit) was put back after 19 of 27 epochs, and
+    # the agent never lapped; the learner gets through a dip only if the workers drive it (docs/warmup.md)
+    "all-averaged-rollback-patience": {**_ROLLBACK, "ROLLBACK_PATIENCE": 2},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

@@ -91,6 +91,8 @@ class BestPolicy:
     epoch: int | None = None
     policy: dict[str, Any] | None = None  # the kept actor's parameters (on the CPU), to put back
     rollbacks: int = 0  # how many times the kept policy was put back
+    in_a_row: int = 0  # epochs in a row after which it was put back (ROLLBACK_PATIENCE)
+    given_up: bool = False  # put back ROLLBACK_PATIENCE epochs in a row, and fell again: not put back for now
 
     @property
     def record(self) -> Path:
@@ -113,6 +115,7 @@ class BestPolicy:
             log.warning(f"Player runs: could not keep the best policy in {self.weights} ({err}); training goes on")
             return False
         self.score, self.epoch = score, counters.get("epoch")
+        self.in_a_row, self.given_up = 0, False
         self.policy = {name: value.detach().cpu().clone() for name, value in actor.state_dict().items()}
         steps = f", {score.mean_steps:.0f} steps per episode" if math.isfinite(score.mean_steps) else ""
         whose = "workers'" if score.by == "workers" else "evaluation"
@@ -139,6 +142,22 @@ class BestPolicy:
         if not (math.isfinite(score.mean_steps) and math.isfinite(self.score.mean_steps)):
             return False
         return score.ties(self.score) and score.mean_steps > self.score.mean_steps * (1.0 + tolerance)
+
+    def next_step(self, fell: bool, patience: int | None) -> str | None:
+        """After an epoch that ``fell`` below the best policy (or did not): ``"put back"``, ``"give up"`` (it was
+        put back ``patience`` epochs in a row and the policy fell again: the learner goes on from where it is, so
+        the workers drive the dip and the critic learns what it costs) or None. Giving up lasts until an epoch
+        that does not fall (the policy is back at the best's level) or a new best policy."""
+        if not fell:
+            self.in_a_row, self.given_up = 0, False
+            return None
+        if self.given_up:
+            return None
+        if patience is not None and self.in_a_row >= patience:
+            self.given_up = True
+            return "give up"
+        self.in_a_row += 1
+        return "put back"
 
     def _comparable(self, score: EpochScore | None) -> bool:
         """Is there a best policy to put back, scored the same way as ``score``?"""

@@ -57,6 +57,7 @@ class PlayerRunsConfig:
     KEEP_BEST_POLICY: bool = True  # weights/<RUN_NAME>_best.tmod: the best epoch's policy (trainer.best)
     ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
     ROLLBACK_LONGER_EPISODES: bool = False  # ... and so does one that ties it with episodes that share longer
+    ROLLBACK_PATIENCE: int | None = None  # ... at most this many epochs in a row, then it learns on (None: no limit)
     # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
     TENSORBOARD: bool = False  # the statistics channel also as TensorBoard events in TENSORBOARD_PATH/<RUN_NAME>
     TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
@@ -160,6 +161,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "ROLLBACK_TOLERANCE": ("a number from 0 to 1 (a share of the best policy's score), or null",
                            lambda v: v is None or _is_share(v)),
     "ROLLBACK_LONGER_EPISODES": ("true or false", lambda v: isinstance(v, bool)),
+    "ROLLBACK_PATIENCE": ("a whole number >= 1, or null (no limit)", lambda v: v is None or (_is_whole(v) and v >= 1)),
     "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
@@ -274,6 +276,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_LONGER_EPISODES") and values.get("ROLLBACK_TOLERANCE") is None:
         raise conflict("ROLLBACK_LONGER_EPISODES", "ROLLBACK_TOLERANCE", "go together: set ROLLBACK_TOLERANCE (how "
                        "much longer the episodes may get) to put the best policy back")
+    if values.get("ROLLBACK_PATIENCE") is not None and values.get("ROLLBACK_TOLERANCE") is None:
+        raise conflict("ROLLBACK_PATIENCE", "ROLLBACK_TOLERANCE", "go together: the patience counts the epochs in a "
+                       "row that put the best policy back (set ROLLBACK_TOLERANCE)")
     if values.get("CRITIC_CONSERVATISM", 0.0) and not values.get("DEMO_RETURN_BOUND", False):
         raise conflict("CRITIC_CONSERVATISM", "DEMO_RETURN_BOUND", "go together: the conservative term stops at the "
                        "player's returns, which the critic gets with DEMO_RETURN_BOUND true")

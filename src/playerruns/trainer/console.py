@@ -81,6 +81,8 @@ def epoch_line(record: dict[str, Any]) -> str:
         parts.append("best policy so far, kept")
     if record.get("rolled_back"):
         parts.append(f"below the best: the best policy (epoch {record.get('rolled_back_to_epoch')}) put back")
+    if record.get("rollback_given_up"):
+        parts.append("below the best, not put back: learning on (ROLLBACK_PATIENCE)")
     return "Player runs: " + " | ".join(parts)
 
 

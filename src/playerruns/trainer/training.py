@@ -372,6 +372,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
             assert self.best_policy is not None  # only a kept best policy is put back
             record.update(rolled_back=True, rollbacks=self.best_policy.rollbacks,
                           rolled_back_to_epoch=self.best_policy.epoch)
+        elif self.best_policy is not None and self.best_policy.given_up:
+            record["rollback_given_up"] = True  # below the best, and not put back (ROLLBACK_PATIENCE)
         full = {**self.counters(), **record, "tmrl": _numbers(stats)}
         self.statistics.write("epoch", **full)
         log.info(epoch_line(full))
@@ -402,24 +404,32 @@ class PlayerRunsTraining(TorchTrainingOffline):
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
         """With ``ROLLBACK_TOLERANCE``: when ``score`` (this epoch's) fell that far below the best policy's (or,
         with ``ROLLBACK_LONGER_EPISODES``, tied it with episodes that much longer), the best policy is put back as
-        the actor and sent to the workers at the next epoch (trainer.best)."""
+        the actor and sent to the workers at the next epoch (trainer.best), unless it was put back
+        ``ROLLBACK_PATIENCE`` epochs in a row already (``BestPolicy.next_step``)."""
         tolerance = self.player_runs.ROLLBACK_TOLERANCE
         best = self.best_policy
         if tolerance is None or best is None:
             return False
-        if best.fell_from(score, tolerance):
-            assert score is not None and best.score is not None
+        slower = self.player_runs.ROLLBACK_LONGER_EPISODES and best.slower_than(score, tolerance)
+        step = best.next_step(best.fell_from(score, tolerance) or slower, self.player_runs.ROLLBACK_PATIENCE)
+        if step is None:
+            return False
+        assert score is not None and best.score is not None
+        if step == "give up":
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), below the best "
+                     f"policy's {best.score.mean_return:.2f} (epoch {best.epoch}) again after {best.in_a_row} epochs "
+                     "in a row that put it back: the policy learns on from here, and the best policy is put back "
+                     "again after an epoch at its level or a new best (PLAYER_RUNS.ROLLBACK_PATIENCE)")
+            return False
+        if not slower:
             log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), more than "
                      f"{100 * tolerance:g} % below the best policy's {best.score.mean_return:.2f} "
                      f"(epoch {best.epoch}): the best policy drives again (PLAYER_RUNS.ROLLBACK_TOLERANCE)")
-        elif self.player_runs.ROLLBACK_LONGER_EPISODES and best.slower_than(score, tolerance):
-            assert score is not None and best.score is not None
+        else:
             log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}) as the best policy "
                      f"did (epoch {best.epoch}), but in {score.mean_steps:.0f} steps per episode, more than "
                      f"{100 * tolerance:g} % more than its {best.score.mean_steps:.0f}: the best policy drives again "
                      f"(PLAYER_RUNS.ROLLBACK_LONGER_EPISODES)")
-        else:
-            return False
         best.put_back(self.agent)
         self.broadcast_pending = True
         return True
