@@ -193,6 +193,7 @@ def test_the_trainer_puts_the_best_policy_back_and_a_resumed_trainer_still_can(t
     patience = out["patience"]
     assert patience["in_a_row"] == 2 and patience["third"] is False and patience["learns_on"] and patience["given_up"]
     assert patience["fourth"] is False  # still not put back while below
+    assert patience["still_given_up"]  # an epoch the workers scored (no evaluation) does not re-arm it
     assert "below the best, not put back: learning on (ROLLBACK_PATIENCE)" in patience["line"]
     assert "again after 2 epochs in a row that put it back: the policy learns on from here" in log
     assert patience["level"] is False and patience["re_armed"]  # an epoch at the best's level re-arms it

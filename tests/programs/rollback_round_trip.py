@@ -74,6 +74,8 @@ patience = {"in_a_row": resumed.best_policy.in_a_row,
 patience["learns_on"] = not same(weights(resumed.agent.get_actor()), kept)
 patience["given_up"] = resumed.best_policy.given_up
 patience["fourth"] = resumed.roll_back_if_worse(EpochScore(-170.0, 30.0, by="evaluation"))
+resumed.roll_back_if_worse(EpochScore(-90.0, 30.0, by="workers"))  # between evaluations: neither a fall nor a level
+patience["still_given_up"] = resumed.best_policy.given_up
 patience["line"] = epoch_line({**resumed.counters(), "rollback_given_up": True})
 patience["level"] = resumed.roll_back_if_worse(EpochScore(-101.0, 30.0, by="evaluation"))  # within 3 %: re-armed
 patience["re_armed"] = not resumed.best_policy.given_up and resumed.best_policy.in_a_row == 0

@@ -127,7 +127,7 @@ class BestPolicy:
         """Did an epoch scoring ``score`` fall more than ``tolerance`` (a share of the best's score) below the
         best policy? False while there is no best to put back, and between scores of different kinds (the
         workers' stochastic episodes score lower than a deterministic evaluation of the same policy)."""
-        if not self._comparable(score):
+        if not self.comparable(score):
             return False
         assert score is not None and self.score is not None
         return score.mean_return < self.score.mean_return - tolerance * abs(self.score.mean_return)
@@ -136,7 +136,7 @@ class BestPolicy:
         """Did an epoch scoring ``score`` tie the best policy's return with episodes more than ``tolerance`` (a
         share of the best's episode length) longer? False without a best to put back, between scores of
         different kinds, and when either episode length is unknown."""
-        if not self._comparable(score):
+        if not self.comparable(score):
             return False
         assert score is not None and self.score is not None
         if not (math.isfinite(score.mean_steps) and math.isfinite(self.score.mean_steps)):
@@ -159,7 +159,7 @@ class BestPolicy:
         self.in_a_row += 1
         return "put back"
 
-    def _comparable(self, score: EpochScore | None) -> bool:
+    def comparable(self, score: EpochScore | None) -> bool:
         """Is there a best policy to put back, scored the same way as ``score``?"""
         return score is not None and self.score is not None and self.policy is not None and score.by == self.score.by
 

@@ -408,8 +408,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         ``ROLLBACK_PATIENCE`` epochs in a row already (``BestPolicy.next_step``)."""
         tolerance = self.player_runs.ROLLBACK_TOLERANCE
         best = self.best_policy
-        if tolerance is None or best is None:
-            return False
+        if tolerance is None or best is None or not best.comparable(score):
+            return False  # an epoch scored another way (the workers', between evaluations) counts for nothing here
         slower = self.player_runs.ROLLBACK_LONGER_EPISODES and best.slower_than(score, tolerance)
         step = best.next_step(best.fell_from(score, tolerance) or slower, self.player_runs.ROLLBACK_PATIENCE)
         if step is None:
