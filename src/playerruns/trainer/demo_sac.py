@@ -63,6 +63,14 @@ def _each(x: Any, change: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     return type(x)(_each(e, change) for e in x)
 
 
+def _decayed(start: float, final: float, steps: int, done: int) -> float:
+    """A weight falling linearly from ``start`` to ``final`` over ``steps`` training steps (0: it stays at
+    ``start``), ``done`` steps in."""
+    if steps <= 0:
+        return start
+    return final + (start - final) * max(0.0, 1.0 - done / steps)
+
+
 def calibrated_gap(q_policy: torch.Tensor, q_data: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
     """Cal-QL's conservative term for one critic (Nakamoto et al. 2023), with the policy's sampled action:
     ``mean(max(Q(s, pi(s)), floor) - Q(s, a))``. Minimised, it lowers the value of the action the actor would
@@ -128,16 +136,11 @@ class DemoSacAgent(SpinupSacAgent):
         agent.bc_steps = 0
         return agent
 
-    def bc_coef_now(self) -> float:
-        if self.bc_decay_steps <= 0:
-            return self.bc_coef
-        final = self.bc_coef_final  # a checkpoint of an earlier version has the class's 0
-        return final + (self.bc_coef - final) * max(0.0, 1.0 - self.bc_steps / self.bc_decay_steps)
+    def bc_coef_now(self) -> float:  # a checkpoint of an earlier version has the class's floor, 0
+        return _decayed(self.bc_coef, self.bc_coef_final, self.bc_decay_steps, self.bc_steps)
 
-    def conservatism_now(self) -> float:
-        if self.conservatism_decay_steps <= 0:  # a checkpoint of an earlier version has the class's 0
-            return self.conservatism
-        return self.conservatism * max(0.0, 1.0 - self.bc_steps / self.conservatism_decay_steps)
+    def conservatism_now(self) -> float:  # ... and the class's 0 decay steps: the weight stays
+        return _decayed(self.conservatism, 0.0, self.conservatism_decay_steps, self.bc_steps)
 
     def train(self, batch: Any) -> dict[str, Any]:
         if self._bounded(batch):
