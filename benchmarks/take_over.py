@@ -6,12 +6,14 @@ driver (``envs.drivers.LESS_PRACTISED``), each arm trains tmrl's SAC with a leve
 default ``all``: ``tasks.LEVERS["all"]``, the demo's levers when the committed results were measured) through
 the real Server, RolloutWorker and Trainer (``builtin.harness.run_arm``) to
 the whole budget, evaluated every 500 steps. Per seed, the person's effort ``P`` is the steps of the driver's
-first two recorded runs; the arms spend it:
+first two recorded runs (or, with ``--person-steps N``, ``N`` steps: a person who drives part of a lap from the
+start, ``--record-episode-max-samples``); the arms spend it:
 
 - ``upfront``: both runs imported into data.pkl before training (today's workflow);
 - ``interventions``: no run; the worker's stand-in person (``PLAYER_RUNS.TAKE_OVER "stand-in"``, the same
   skill) takes over where the agent is about to fail, for at most ``P`` steps in all (``TAKE_OVER_BUDGET``);
-- ``half``: the first run imported, and the stand-in for the rest of ``P``;
+- ``half``: the first run imported (with ``--person-steps``: a run of ``N / 2`` steps), and the stand-in for the
+  rest of ``P``;
 - ``unbounded``: no run, and a stand-in without a budget (``TAKE_OVER_BUDGET`` null): a person who is always
   there and steps in wherever the agent is about to fail. Its person steps are not ``P``: it measures whether
   the intervention rate falls on its own as the agent learns, and what that costs the person.
@@ -24,6 +26,7 @@ steps actually used (and in minutes at 20 Hz) and the intervention rate in the l
     python benchmarks/take_over.py --seeds 0-4 --jobs 2
     python benchmarks/take_over.py --report-only
     python benchmarks/take_over.py --levers all-averaged-rollback   # another setting: its own run files and report
+    python benchmarks/take_over.py --levers all-averaged-rollback --person-steps 400   # 20 s of a person, not 2 laps
 """
 
 from __future__ import annotations
@@ -64,14 +67,18 @@ def task() -> Any:
 DEFAULT_LEVERS = "all"
 
 
-def run_file(out: Path, arm: str, seed: int, levers: str = DEFAULT_LEVERS) -> Path:
+def setting(levers: str = DEFAULT_LEVERS, person_steps: int | None = None) -> str:
+    """The name part of a lever setting and a person's effort other than the committed ones ('' for those)."""
+    return ("" if levers == DEFAULT_LEVERS else f"@{levers}") + (f"+p{person_steps}" if person_steps else "")
+
+
+def run_file(out: Path, arm: str, seed: int, levers: str = DEFAULT_LEVERS, person_steps: int | None = None) -> Path:
     """Where an (arm, seed) is saved: a setting other than the default one has its own files."""
-    name = arm if levers == DEFAULT_LEVERS else f"{arm}@{levers}"
-    return out / "take-over-runs" / f"{name}-seed{seed}.json"
+    return out / "take-over-runs" / f"{arm}{setting(levers, person_steps)}-seed{seed}.json"
 
 
-def report_file(out: Path, levers: str, suffix: str) -> Path:
-    return out / (f"take-over{suffix}" if levers == DEFAULT_LEVERS else f"take-over@{levers}{suffix}")
+def report_file(out: Path, levers: str, suffix: str, person_steps: int | None = None) -> Path:
+    return out / f"take-over{setting(levers, person_steps)}{suffix}"
 
 
 def run_steps(path: Path) -> int:
@@ -111,18 +118,28 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
     the_task = task()
     driver = DRIVERS["less-practised"]
     todo = [(arm, seed) for seed in args.seeds for arm in args.arms
-            if args.force or not run_file(args.out, arm, seed, args.levers).exists()]
+            if args.force or not run_file(args.out, arm, seed, args.levers, args.person_steps).exists()]
     print(f"{the_task.worker_env}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {args.budget} steps",
           flush=True)
     recorded: dict[int, list[Path]] = {}
+    halves: dict[int, list[Path]] = {}  # with --person-steps: the half arm's run of N / 2 steps
+
+    def record(name: str, seed: int, count: int, max_samples: int | None) -> list[Path]:
+        home = harness.arm_home(work / f"{name}-seed{seed}", the_task, levers=None)
+        return sorted(harness.record_runs(home, count, seed, driver=driver.spec, max_samples=max_samples).glob("*.pkl"))
+
     for seed in sorted({s for _, s in todo}):  # the person's runs of each seed, first (about a minute each)
-        home = harness.arm_home(work / f"recorder-seed{seed}", the_task, levers=None)
-        recorded[seed] = sorted(harness.record_runs(home, RUNS, seed, driver=driver.spec).glob("*.pkl"))
+        if args.person_steps is None:
+            recorded[seed] = record("recorder", seed, RUNS, None)
+        else:  # + 1: the reset's sample, which nobody drove
+            recorded[seed] = record("recorder", seed, 1, args.person_steps + 1)
+            halves[seed] = record("recorder-half", seed, 1, args.person_steps // 2 + 1)
 
     def one(arm: str, seed: int) -> dict[str, Any]:
         runs = recorded[seed]
         given = sum(run_steps(r) for r in runs)
-        imported = runs if arm == "upfront" else runs[:1] if arm == "half" else []
+        first = halves[seed] if args.person_steps is not None else runs[:1]
+        imported = runs if arm == "upfront" else first if arm == "half" else []
         budget_left = given - sum(run_steps(r) for r in imported)
         levers = dict(LEVERS[args.levers])
         if arm != "upfront":
@@ -146,7 +163,8 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
         result.runs = len(imported)
         taken = take_over_figures(statistics_file(home / "TmrlData" / "statistics", HYPERPARAMETERS["RUN_NAME"]))
         imported_steps = given - budget_left
-        return {**result.__dict__, "levers_setting": args.levers, "person_steps_given": given,
+        return {**result.__dict__, "levers_setting": args.levers, "person_steps_setting": args.person_steps,
+                "person_steps_given": given,
                 "person_steps_imported": imported_steps,
                 **taken, "person_steps_used": imported_steps + taken["person_steps_taken"]}
 
@@ -154,7 +172,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
         futures = [pool.submit(one, arm, seed) for arm, seed in todo]
         for future in as_completed(futures):
             saved = future.result()
-            target = run_file(args.out, saved["arm"], saved["seed"], args.levers)
+            target = run_file(args.out, saved["arm"], saved["seed"], args.levers, args.person_steps)
             target.parent.mkdir(parents=True, exist_ok=True)
             report.write_json(target, {**saved, "date": date.today().isoformat(), "machine": machine()})
             print(f"{saved['arm']} seed {saved['seed']}: person steps {saved['person_steps_used']} of "
@@ -171,11 +189,13 @@ def write_report(args: argparse.Namespace) -> None:
     loaded = []
     for path in sorted((args.out / "take-over-runs").glob("*-seed*.json")):
         d = json.loads(path.read_text())
-        if d.get("budget_steps") == args.budget and d.get("levers_setting", DEFAULT_LEVERS) == args.levers:
+        if (d.get("budget_steps") == args.budget and d.get("levers_setting", DEFAULT_LEVERS) == args.levers
+                and d.get("person_steps_setting") == args.person_steps):
             loaded.append(d)
     if not loaded:
-        raise SystemExit(f"no saved run of {args.budget} steps with the levers {args.levers!r} under "
-                         f"{args.out / 'take-over-runs'}")
+        raise SystemExit(f"no saved run of {args.budget} steps with the levers {args.levers!r}"
+                         + (f" and {args.person_steps} person steps" if args.person_steps else "")
+                         + f" under {args.out / 'take-over-runs'}")
     arms: dict[str, Any] = {}
     results = []
     for arm in ARMS:
@@ -210,7 +230,9 @@ def write_report(args: argparse.Namespace) -> None:
     given = [g for e in arms.values() for g in e["person_steps_given"]]
     summary: dict[str, Any] = {
         "track": TRACK, "env_id": the_task.env_id, "budget_steps": args.budget,
-        "person_steps": int(np.median(given)), "person_runs": RUNS,
+        "person_steps": int(np.median(given)),
+        "person_runs": RUNS if args.person_steps is None else f"one run cut at {args.person_steps} steps (half: at "
+                                                               f"{args.person_steps // 2})",
         "driver": "less-practised (envs.drivers.LESS_PRACTISED), for the runs and the stand-in alike",
         "levers": f"tasks.LEVERS[{args.levers!r}]", "arms": arms,
         "unbounded": "the unbounded arm's stand-in had no budget: its person_steps_given is P for reference only, "
@@ -219,8 +241,8 @@ def write_report(args: argparse.Namespace) -> None:
                     "wall_minutes": round(sum(d["wall_seconds"] for d in loaded) / 60, 1)},
     }
     summary["targets"] = targets(arms, args.budget, args.eval_every)
-    out_json = report.write_json(report_file(args.out, args.levers, ".json"), summary)
-    out_png = plot(results, arms, the_task, report_file(args.out, args.levers, ".png"), args.budget)
+    out_json = report.write_json(report_file(args.out, args.levers, ".json", args.person_steps), summary)
+    out_png = plot(results, arms, the_task, report_file(args.out, args.levers, ".png", args.person_steps), args.budget)
     print(f"{'arm':<14} {'seeds':>5} {'first lap (median)':>18} {'kept (median)':>13} {'mean score IQM':>15} "
           f"{'final lap':>9} {'person steps used':>17} {'last-quarter rate':>17}")
     for arm, e in arms.items():
@@ -317,11 +339,16 @@ def main() -> None:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--person-steps", type=int, default=None, metavar="N",
+                        help=f"the person's effort in steps: one run of N steps from the start (default: the driver's "
+                             f"first {RUNS} whole runs)")
     parser.add_argument("--levers", default=DEFAULT_LEVERS,
                         help="the PLAYER_RUNS lever setting every arm trains with (playerruns.builtin.tasks.LEVERS; "
                              f"default {DEFAULT_LEVERS!r}, the committed results')")
     args = parser.parse_args()
     args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if args.person_steps is not None and args.person_steps < 2:
+        parser.error(f"--person-steps: expected a whole number of at least 2, got {args.person_steps}")
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         parser.error(f"--arms: unknown {', '.join(unknown)}; known {', '.join(ARMS)}")

@@ -104,16 +104,19 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
-def record_runs(home: Path, count: int, seed: int, *, human: bool = False, driver: str | None = None) -> Path:
+def record_runs(home: Path, count: int, seed: int, *, human: bool = False, driver: str | None = None,
+                max_samples: int | None = None) -> Path:
     """Records ``count`` player runs into ``home``'s TmrlData/player_runs with the real recorder CLI;
-    ``driver`` is a scripted driver's ``module:factory`` (default: playerruns.envs.drivers:default_driver)."""
+    ``driver`` is a scripted driver's ``module:factory`` (default: playerruns.envs.drivers:default_driver);
+    ``max_samples`` ends each run after that many samples (a person who drives part of a lap)."""
     out = home / "TmrlData" / "player_runs"
     if human:
         args = ["--record-input", "auto"]  # a gamepad if there is one; the CLI says what to do otherwise
     else:
         args = ["--record-input", "scripted", "--record-auto-start", *(["--record-driver", driver] if driver else [])]
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
-           "--record-episode-output-dir", str(out), *args]
+           "--record-episode-output-dir", str(out), *args,
+           *(["--record-episode-max-samples", str(max_samples)] if max_samples else [])]
     # the recorder drives the task the worker steps (paced, 100 steps/s: a scripted driver does not mind)
     result = subprocess.run(cmd, env=_env(home, **{SEED_ENV: str(seed)}), stdin=None if human else subprocess.DEVNULL,
                             capture_output=not human, text=True)
