@@ -131,9 +131,9 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
     for seed in sorted({s for _, s in todo}):  # the person's runs of each seed, first (about a minute each)
         if args.person_steps is None:
             recorded[seed] = record("recorder", seed, RUNS, None)
-        else:  # + 1: the reset's sample, which nobody drove
-            recorded[seed] = record("recorder", seed, 1, args.person_steps + 1)
-            halves[seed] = record("recorder-half", seed, 1, args.person_steps // 2 + 1)
+        else:  # the recorder's max samples count the driven steps (the reset's sample comes on top)
+            recorded[seed] = record("recorder", seed, 1, args.person_steps)
+            halves[seed] = record("recorder-half", seed, 1, args.person_steps // 2)
 
     def one(arm: str, seed: int) -> dict[str, Any]:
         runs = recorded[seed]
