@@ -91,7 +91,10 @@ def test_quick_demo(tmp_path):
         assert f"your median lap {player_laps:.0f} steps" in out
         assert "Neither arm reached" not in out
         # the rollbacks it reports are the trainer's own epoch records that say so
-        rolled = sum(1 for r in trainer_statistics(with_home, "epoch") if r.get("rolled_back") is True)
+        epochs = trainer_statistics(with_home, "epoch")
+        rolled = sum(1 for r in epochs if r.get("rolled_back") is True)
+        assert summary["runs"][0]["rollbacks"] == rolled
+        assert summary["runs"][0]["rollbacks_given_up"] == sum(1 for r in epochs if r.get("rollback_given_up") is True)
         assert (f"the trainer put its best policy back {rolled} time{'' if rolled == 1 else 's'} after an epoch that "
                 f"scored more than {100 * levers['ROLLBACK_TOLERANCE']:g} % below it") in out
         kept = summary["runs"][0]["best_policy_score"]  # None: no epoch ended within the quick budget

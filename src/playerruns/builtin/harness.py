@@ -63,6 +63,8 @@ class ArmResult:
     driver: dict[str, Any] | None = None  # who drove the player runs (PlayerLaps.describe); None: no runs
     runs: int = 0  # player runs it trained on
     rollbacks: int = 0  # epochs after which the trainer put its best policy back (ROLLBACK_TOLERANCE)
+    rollbacks_given_up: int = 0  # epochs below the best it let the policy learn on (ROLLBACK_PATIENCE)
+    catch_ups: int = 0  # epochs after which the average jumped to the better actor (POLICY_AVERAGING_CATCH_UP)
     # the best policy the trainer kept (weights/<RUN_NAME>_best.tmod) at the budget, evaluated as the curve's points
     # are: what a user who takes the kept policy drives (None: not measured, or no such file)
     best_policy_score: float | None = None
@@ -288,11 +290,13 @@ def _trainer_updates(stats_file: Path) -> int:
 
 def _read_demo_stats(stats_file: Path, result: ArmResult) -> None:
     """From the trainer's statistics: its pretraining, the last epoch's demo shares of the memory
-    and of the sampled batches, and how many times it put its best policy back."""
+    and of the sampled batches, and how many times it put its best policy back, gave up doing so and caught up."""
     pretrained = read_statistics(stats_file, "pretrain")
     result.pretrain_steps = int(pretrained[-1]["steps"]) if pretrained else 0
     every_epoch = read_statistics(stats_file, "epoch")
     result.rollbacks = sum(1 for r in every_epoch if r.get("rolled_back") is True)
+    result.rollbacks_given_up = sum(1 for r in every_epoch if r.get("rollback_given_up") is True)
+    result.catch_ups = sum(1 for r in every_epoch if r.get("caught_up") is True)
     epochs = [r for r in every_epoch if "demo_fraction_sampled" in r]
     if epochs:
         last = epochs[-1]

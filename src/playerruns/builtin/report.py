@@ -35,6 +35,8 @@ def summarize(results: list[ArmResult], task: Task, best: str = "player runs") -
             "pretrain_steps": [r.pretrain_steps for r in runs],
             "demo_fraction_sampled": [r.demo_fraction_sampled for r in runs],
             "rollbacks": [r.rollbacks for r in runs],
+            "rollbacks_given_up": [r.rollbacks_given_up for r in runs],
+            "catch_ups": [r.catch_ups for r in runs],
             # the trainer's kept best policy at the budget, on the same evaluation (None: not measured or not kept)
             "best_policy_score": [r.best_policy_score for r in runs],
             "best_policy_lap_steps": [r.best_policy_lap_steps for r in runs],

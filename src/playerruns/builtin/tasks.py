@@ -165,6 +165,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     # driver's runs a near-lap kept as the best (391, short at the step limit) was put back after 19 of 27 epochs, and
     # the agent never lapped; the learner gets through a dip only if the workers drive it (docs/warmup.md)
     "all-averaged-rollback-patience": {**_ROLLBACK, "ROLLBACK_PATIENCE": 2},
+    # ... with the cloning weight decaying to 0 over the demo share's anneal, and a tie in slower laps put back: the
+    # one-process learner drove 2-7 % faster than the player while cloning lasted and crashed at the 79 % corner
+    # after it; the rollback holds the best lap (the faster at a tie), the patience lets the learner through the dips
+    "all-averaged-rollback-decayed-pace-patience": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000,
+                                                    "DEMO_BC_COEF_FINAL": 0.0, "ROLLBACK_LONGER_EPISODES": True,
+                                                    "ROLLBACK_PATIENCE": 2},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
