@@ -63,8 +63,10 @@ class ArmResult:
     driver: dict[str, Any] | None = None  # who drove the player runs (PlayerLaps.describe); None: no runs
     runs: int = 0  # player runs it trained on
     rollbacks: int = 0  # epochs after which the trainer put its best policy back (ROLLBACK_TOLERANCE)
-    rollbacks_given_up: int = 0  # epochs below the best it let the policy learn on (ROLLBACK_PATIENCE)
-    catch_ups: int = 0  # epochs after which the average jumped to the better actor (POLICY_AVERAGING_CATCH_UP)
+    # epochs below the best it let the policy learn on (ROLLBACK_PATIENCE), and epochs after which the average jumped
+    # to the better actor (POLICY_AVERAGING_CATCH_UP); None: a result saved before they were counted
+    rollbacks_given_up: int | None = None
+    catch_ups: int | None = None
     # the best policy the trainer kept (weights/<RUN_NAME>_best.tmod) at the budget, evaluated as the curve's points
     # are: what a user who takes the kept policy drives (None: not measured, or no such file)
     best_policy_score: float | None = None
