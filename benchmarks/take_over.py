@@ -9,7 +9,8 @@ the whole budget, evaluated every 500 steps. Per seed, the person's effort ``P``
 first two recorded runs (or, with ``--person-steps N``, ``N`` steps: a person who drives part of a lap from the
 start, ``--record-episode-max-samples``); the arms spend it:
 
-- ``upfront``: both runs imported into data.pkl before training (today's workflow);
+- ``upfront``: both runs (with ``--person-steps``: the run of ``N`` steps) imported into data.pkl before training
+  (today's workflow);
 - ``interventions``: no run; the worker's stand-in person (``PLAYER_RUNS.TAKE_OVER "stand-in"``, the same
   skill) takes over where the agent is about to fail, for at most ``P`` steps in all (``TAKE_OVER_BUDGET``);
 - ``half``: the first run imported (with ``--person-steps``: a run of ``N / 2`` steps), and the stand-in for the

@@ -167,7 +167,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-patience": {**_ROLLBACK, "ROLLBACK_PATIENCE": 2},
     # ... with the cloning weight decaying to 0 over the demo share's anneal, and a tie in slower laps put back: the
     # one-process learner drove 2-7 % faster than the player while cloning lasted and crashed at the 79 % corner
-    # after it; the rollback holds the best lap (the faster at a tie), the patience lets the learner through the dips
+    # after it; the rollback holds the best lap (the faster at a tie), the patience lets the learner through the dips.
+    # Measured (2 seeds per driver): laps until the weight reached 0, crashes at the 79 % corner after (docs/warmup.md)
     "all-averaged-rollback-decayed-pace-patience": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000,
                                                     "DEMO_BC_COEF_FINAL": 0.0, "ROLLBACK_LONGER_EPISODES": True,
                                                     "ROLLBACK_PATIENCE": 2},
