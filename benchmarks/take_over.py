@@ -122,8 +122,8 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
             if args.force or not run_file(args.out, arm, seed, args.levers, args.person_steps).exists()]
     print(f"{the_task.worker_env}: {len(todo)} run(s) to do, {args.jobs} at a time, budget {args.budget} steps",
           flush=True)
-    recorded: dict[int, list[Path]] = {}
-    halves: dict[int, list[Path]] = {}  # with --person-steps: the half arm's run of N / 2 steps
+    recorded: dict[int, list[Path]] = {}  # the person's runs of each seed: what the up-front arm imports
+    halves: dict[int, list[Path]] = {}  # ... and what the half arm imports
 
     def record(name: str, seed: int, count: int, max_samples: int | None) -> list[Path]:
         home = harness.arm_home(work / f"{name}-seed{seed}", the_task, levers=None)
@@ -132,6 +132,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
     for seed in sorted({s for _, s in todo}):  # the person's runs of each seed, first (about a minute each)
         if args.person_steps is None:
             recorded[seed] = record("recorder", seed, RUNS, None)
+            halves[seed] = recorded[seed][:1]
         else:  # the recorder's max samples count the driven steps (the reset's sample comes on top)
             recorded[seed] = record("recorder", seed, 1, args.person_steps)
             halves[seed] = record("recorder-half", seed, 1, args.person_steps // 2)
@@ -139,8 +140,7 @@ def run_missing(args: argparse.Namespace, work: Path) -> None:
     def one(arm: str, seed: int) -> dict[str, Any]:
         runs = recorded[seed]
         given = sum(run_steps(r) for r in runs)
-        first = halves[seed] if args.person_steps is not None else runs[:1]
-        imported = runs if arm == "upfront" else first if arm == "half" else []
+        imported = runs if arm == "upfront" else halves[seed] if arm == "half" else []
         budget_left = given - sum(run_steps(r) for r in imported)
         levers = dict(LEVERS[args.levers])
         if arm != "upfront":

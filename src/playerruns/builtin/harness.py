@@ -120,7 +120,7 @@ def record_runs(home: Path, count: int, seed: int, *, human: bool = False, drive
         args = ["--record-input", "scripted", "--record-auto-start", *(["--record-driver", driver] if driver else [])]
     cmd = [sys.executable, "-m", "playerruns", "--record-episode", "--record-episode-count", str(count),
            "--record-episode-output-dir", str(out), *args,
-           *(["--record-episode-max-samples", str(max_samples)] if max_samples else [])]
+           *(["--record-episode-max-samples", str(max_samples)] if max_samples is not None else [])]
     # the recorder drives the task the worker steps (paced, 100 steps/s: a scripted driver does not mind)
     result = subprocess.run(cmd, env=_env(home, **{SEED_ENV: str(seed)}), stdin=None if human else subprocess.DEVNULL,
                             capture_output=not human, text=True)
