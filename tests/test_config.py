@@ -147,4 +147,5 @@ def test_every_lever_setting_of_the_benchmark_is_a_valid_config():
     for name, levers in LEVERS.items():
         cfg = parse_player_runs({"ENV": {"RTGYM_INTERFACE": "GYM:playerruns.envs.minitrack:MiniTrack-v0"},
                                  "ALG": {"ALGORITHM": "SAC"}, "PLAYER_RUNS": levers}, f"LEVERS[{name!r}]")
-        assert all(getattr(cfg, key) == value for key, value in levers.items()), name
+        expected = {key: tuple(value) if isinstance(value, list) else value for key, value in levers.items()}
+        assert all(getattr(cfg, key) == value for key, value in expected.items()), name

@@ -172,6 +172,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     "all-averaged-rollback-decayed-pace-patience": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000,
                                                     "DEMO_BC_COEF_FINAL": 0.0, "ROLLBACK_LONGER_EPISODES": True,
                                                     "ROLLBACK_PATIENCE": 2},
+    # the demo's levers, cloning the player's steering only once online (DEMO_BC_ACTION_WEIGHTS: gas and brake left to
+    # SAC; pretraining clones all three), and a tie in slower laps put back: the player's line at the agent's own pace
+    "all-averaged-rollback-line-pace": {**_ROLLBACK, "DEMO_BC_ACTION_WEIGHTS": [0.0, 0.0, 1.0],
+                                        "ROLLBACK_LONGER_EPISODES": True},
+    # the demo's levers with cloning as a term of SAC's actor loss (DEMO_BC_JOINT, TD3+BC's way), one optimizer step
+    "all-averaged-rollback-joint": {**_ROLLBACK, "DEMO_BC_JOINT": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }

@@ -48,6 +48,8 @@ class PlayerRunsConfig:
     DEMO_PRETRAIN_STEPS: int = 0  # demo-only training steps before the worker's samples are used
     DEMO_ACTOR_WARMUP_STEPS: int = 0  # first online training steps in which the actor only clones demos
     DEMO_RETURN_BOUND: bool = False  # the critic's target on a demo row is at least the player's own return
+    DEMO_BC_ACTION_WEIGHTS: tuple[float, ...] | None = None  # online cloning's weight per action dimension (None: 1s)
+    DEMO_BC_JOINT: bool = False  # cloning as a term of SAC's actor loss (TD3+BC), not a second step (needs the bound)
     POLICY_AVERAGING: float = 0.0  # > 0: the workers drive an average of the actor's weights (e.g. 0.999)
     POLICY_AVERAGING_CATCH_UP: bool = False  # the evaluation drives the actor too: the average jumps to it if better
     DEMO_TARGET_ENTROPY: float | None = None  # SAC's entropy target while cloning (None: ALG.TARGET_ENTROPY)
@@ -148,6 +150,9 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "DEMO_PRETRAIN_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_ACTOR_WARMUP_STEPS": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "DEMO_RETURN_BOUND": ("true or false", lambda v: isinstance(v, bool)),
+    "DEMO_BC_JOINT": ("true or false", lambda v: isinstance(v, bool)),
+    "DEMO_BC_ACTION_WEIGHTS": ("a list of 1-64 numbers from 0 to 100 (one per action dimension, at least one above "
+                               "0), or null", lambda v: v is None or _is_weight_list(v)),
     "POLICY_AVERAGING": ("a number from 0 up to (not including) 1",
                          lambda v: _is_number(v) and 0.0 <= v < 1.0),
     "POLICY_AVERAGING_CATCH_UP": ("true or false", lambda v: isinstance(v, bool)),
@@ -199,6 +204,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_weight_list(value: Any) -> bool:
+    return (isinstance(value, list) and 1 <= len(value) <= 64 and all(_is_number(w) and 0 <= w <= 100 for w in value)
+            and any(w > 0 for w in value))
+
+
 def _is_share(value: Any) -> bool:
     return _is_number(value) and 0.0 <= value <= 1.0
 
@@ -228,6 +238,8 @@ def parse_player_runs(tmrl_config: dict[str, Any], config_file: str = "config.js
     for key in _FLOATS:
         if values.get(key) is not None:
             values[key] = float(values[key])
+    if values.get("DEMO_BC_ACTION_WEIGHTS") is not None:
+        values["DEMO_BC_ACTION_WEIGHTS"] = tuple(float(w) for w in values["DEMO_BC_ACTION_WEIGHTS"])
     _check_combinations(values, tmrl_config, config_file)
     return PlayerRunsConfig(**values)
 
@@ -257,7 +269,8 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
         log.warning(f"{config_file}: {SECTION}.DEMO_WEIGHT_DECAY_SAMPLES has no effect with DEMO_SAMPLING_WEIGHT 1")
     bc = values.get("DEMO_BC_COEF", 0.0)
     for dependent in ("DEMO_BC_DECAY_STEPS", "DEMO_BC_COEF_FINAL", "DEMO_BC_Q_FILTER", "DEMO_ACTOR_WARMUP_STEPS",
-                      "DEMO_RETURN_BOUND", "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
+                      "DEMO_RETURN_BOUND", "DEMO_BC_JOINT", "DEMO_BC_ACTION_WEIGHTS",
+                      "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY"):
         if dependent in values and bc == 0.0:
             raise conflict(dependent, "DEMO_BC_COEF", "go together: set DEMO_BC_COEF above 0 to clone demos")
     bc_final = values.get("DEMO_BC_COEF_FINAL", 0.0)
@@ -279,6 +292,9 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_PATIENCE") is not None and values.get("ROLLBACK_TOLERANCE") is None:
         raise conflict("ROLLBACK_PATIENCE", "ROLLBACK_TOLERANCE", "go together: the patience counts the epochs in a "
                        "row that put the best policy back (set ROLLBACK_TOLERANCE)")
+    if values.get("DEMO_BC_JOINT") and not values.get("DEMO_RETURN_BOUND", False):
+        raise conflict("DEMO_BC_JOINT", "DEMO_RETURN_BOUND", "go together: the joint actor loss is part of the "
+                       "bounded update (set DEMO_RETURN_BOUND to true)")
     if values.get("CRITIC_CONSERVATISM", 0.0) and not values.get("DEMO_RETURN_BOUND", False):
         raise conflict("CRITIC_CONSERVATISM", "DEMO_RETURN_BOUND", "go together: the conservative term stops at the "
                        "player's returns, which the critic gets with DEMO_RETURN_BOUND true")

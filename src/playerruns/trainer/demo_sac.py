@@ -44,6 +44,8 @@ from typing import Any
 import torch
 from tmrl.custom.custom_algorithms import SpinupSacAgent
 
+from playerruns.runs.errors import ConfigError
+
 
 def _move_towards(average: torch.nn.Module, source: torch.nn.Module, *, keep: float) -> None:
     """``average <- keep * average + (1 - keep) * source``, parameter by parameter (Polyak averaging: the
@@ -93,11 +95,21 @@ class DemoSacAgent(SpinupSacAgent):
     policy_averaging: float = 0.0  # > 0: the workers drive an average of the actor's recent weights (see get_actor)
     conservatism: float = 0.0  # > 0: the critic's own actions are pushed down, not below the player's return (Cal-QL)
     conservatism_decay_steps: int = 0  # > 0: the conservative weight falls linearly to 0 over this many steps
+    bc_joint: bool = False  # with demo_return_bound: cloning is a term of SAC's actor loss, not a second actor step
+    bc_action_weights: tuple[float, ...] | None = None  # online cloning's weight per action dimension (None: all 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
         self.averaged_actor: Any = None  # built on the first update with policy_averaging on
+        self.check_action_weights()
+
+    def check_action_weights(self) -> None:
+        """``bc_action_weights`` has one weight per action dimension (ConfigError names the key otherwise)."""
+        weights, dims = self.bc_action_weights, int(self.action_space.shape[0])
+        if weights is not None and len(weights) != dims:
+            raise ConfigError(f"PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS has {len(weights)} weights, expected one per "
+                              f"dimension of the task's actions ({dims})")
 
     def get_actor(self) -> Any:
         """The policy the workers drive and the checkpoint's weights hold: tmrl's actor or, with
@@ -133,6 +145,7 @@ class DemoSacAgent(SpinupSacAgent):
         agent.demo_return_bound = False
         agent.policy_averaging, agent.averaged_actor = 0.0, None
         agent.conservatism, agent.conservatism_decay_steps = 0.0, 0
+        agent.bc_joint, agent.bc_action_weights = False, None
         agent.bc_steps = 0
         return agent
 
@@ -145,9 +158,13 @@ class DemoSacAgent(SpinupSacAgent):
     def train(self, batch: Any) -> dict[str, Any]:
         if self._bounded(batch):
             warm = self.bc_steps < self.actor_warmup_steps
-            stats = self.bounded_sac_step(batch, update_actor=not warm)
-            stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter and not warm,
-                                          coef=max(self.bc_coef_now(), 1e-8) if warm else self.bc_coef_now()))
+            if self.bc_joint and not warm:  # a checkpoint of an earlier version has the class's False
+                stats = self.bounded_sac_step(batch, update_actor=True, clone_coef=self.bc_coef_now())
+            else:
+                stats = self.bounded_sac_step(batch, update_actor=not warm)
+                stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter and not warm,
+                                              coef=max(self.bc_coef_now(), 1e-8) if warm else self.bc_coef_now(),
+                                              action_weights=None if warm else self.bc_action_weights))
             self.bc_steps += 1
             self.average_policy()
             return stats
@@ -155,7 +172,8 @@ class DemoSacAgent(SpinupSacAgent):
             stats = self.critic_step_then_clone(batch, coef=self.bc_coef_now())
         else:
             stats = super().train(batch)
-            stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter, coef=self.bc_coef_now()))
+            stats.update(self.clone_demos(batch, q_filter=self.bc_q_filter, coef=self.bc_coef_now(),
+                                          action_weights=self.bc_action_weights))
         self.bc_steps += 1
         self.average_policy()
         return stats
@@ -171,10 +189,14 @@ class DemoSacAgent(SpinupSacAgent):
     def _bounded(self, batch: Any) -> bool:
         return self.demo_return_bound and getattr(batch, "demo_return", None) is not None
 
-    def bounded_sac_step(self, batch: Any, *, update_actor: bool) -> dict[str, Any]:
+    def bounded_sac_step(self, batch: Any, *, update_actor: bool, clone_coef: float | None = None) -> dict[str, Any]:
         """SAC's update (entropy coefficient, both critics, then the actor unless ``update_actor`` is off,
         then the target networks), with each demo row's critic target raised to the player's discounted
-        return from that row when the Bellman backup is below it.
+        return from that row when the Bellman backup is below it. With ``clone_coef`` (``bc_joint``), the
+        actor's loss also has the cloning term of ``cloning_loss`` at that weight: one optimizer step in
+        which the critic's pull and the player's line trade off by the weight, as TD3+BC's loss does.
+        (A second Adam step on the cloning loss alone, the default, moves the actor by about the learning
+        rate whatever the weight: Adam divides each gradient by its running size.)
 
         The player did earn that return from that state and action, so the best value of the action is at
         least that much: a critic that learns it rates the player's line at what it is worth from the
@@ -223,6 +245,12 @@ class DemoSacAgent(SpinupSacAgent):
             self.model.q2.requires_grad_(False)
             q_pi = torch.min(self.model.q1(o, pi), self.model.q2(o, pi))
             loss_pi = (alpha * logp_pi - q_pi).mean()
+            if clone_coef is not None:
+                loss_bc, cloned = self.cloning_loss(batch, q_filter=self.bc_q_filter, coef=clone_coef,
+                                                    action_weights=self.bc_action_weights)
+                stats.update(cloned)
+                if loss_bc is not None:
+                    loss_pi = loss_pi + loss_bc
             self.pi_optimizer.zero_grad()
             loss_pi.backward()
             self.pi_optimizer.step()
@@ -246,12 +274,25 @@ class DemoSacAgent(SpinupSacAgent):
         stats.update(self.clone_demos(batch, q_filter=False, coef=max(coef, 1e-8)))
         return stats
 
-    def clone_demos(self, batch: Any, *, q_filter: bool, coef: float) -> dict[str, Any]:
+    def clone_demos(self, batch: Any, *, q_filter: bool, coef: float,
+                    action_weights: tuple[float, ...] | None = None) -> dict[str, Any]:
         """One actor step on the batch's demo rows; returns the statistics of the module docstring."""
+        loss, stats = self.cloning_loss(batch, q_filter=q_filter, coef=coef, action_weights=action_weights)
+        if loss is not None:
+            self.pi_optimizer.zero_grad()
+            loss.backward()
+            self.pi_optimizer.step()
+        return stats
+
+    def cloning_loss(self, batch: Any, *, q_filter: bool, coef: float, action_weights: tuple[float, ...] | None = None,
+                     ) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        """The cloning loss of the module docstring on the batch's demo rows (None: nothing to clone), and its
+        statistics (``loss_bc`` among them when there is a loss). ``action_weights`` weigh each action
+        dimension's squared error (None: all 1)."""
         demo_flags = getattr(batch, "demo", None)
         stats: dict[str, Any] = {"bc_coef": coef, "bc_rows": 0.0, "q_demo": math.nan, "q_other": math.nan}
         if demo_flags is None:
-            return stats  # a memory that does not say which rows are demos: stock SAC
+            return None, stats  # a memory that does not say which rows are demos: stock SAC
         o, a = batch[0], batch[1]
         demo = torch.as_tensor(demo_flags, dtype=torch.bool, device=a.device)
         with torch.no_grad():
@@ -259,7 +300,7 @@ class DemoSacAgent(SpinupSacAgent):
         if bool((~demo).any()):
             stats["q_other"] = float(q_taken[~demo].mean())
         if not bool(demo.any()):
-            return stats
+            return None, stats
         stats["q_demo"] = float(q_taken[demo].mean())
         index = torch.nonzero(demo).squeeze(1)
         o_demo, a_demo, q_demo = _each(o, lambda t: t[index]), a[index], q_taken[index]
@@ -271,12 +312,12 @@ class DemoSacAgent(SpinupSacAgent):
             keep = q_demo > q_policy
         stats["bc_rows"] = float(keep.sum()) / len(demo)
         if coef <= 0 or not bool(keep.any()):
-            return stats
+            return None, stats
         scale = float(q_demo[keep].abs().mean().clamp(min=1.0))
-        error = ((mu - a_demo) ** 2).sum(dim=-1)
+        squared = (mu - a_demo) ** 2
+        if action_weights is not None:
+            squared = squared * torch.as_tensor(action_weights, dtype=squared.dtype, device=squared.device)
+        error = squared.sum(dim=-1)
         loss = coef * scale * (error * keep).sum() / len(index)
-        self.pi_optimizer.zero_grad()
-        loss.backward()
-        self.pi_optimizer.step()
         stats["loss_bc"] = float(loss.detach())
-        return stats
+        return loss, stats

@@ -95,7 +95,9 @@ def demo_agent_cls(agent: partial, player_runs: PlayerRunsConfig) -> partial:
                    bc_decay_steps=player_runs.DEMO_BC_DECAY_STEPS, bc_coef_final=player_runs.DEMO_BC_COEF_FINAL,
                    bc_q_filter=player_runs.DEMO_BC_Q_FILTER,
                    actor_warmup_steps=player_runs.DEMO_ACTOR_WARMUP_STEPS,
-                   demo_return_bound=player_runs.DEMO_RETURN_BOUND, policy_averaging=player_runs.POLICY_AVERAGING,
+                   demo_return_bound=player_runs.DEMO_RETURN_BOUND, bc_joint=player_runs.DEMO_BC_JOINT,
+                   bc_action_weights=player_runs.DEMO_BC_ACTION_WEIGHTS,
+                   policy_averaging=player_runs.POLICY_AVERAGING,
                    conservatism=player_runs.CRITIC_CONSERVATISM,
                    conservatism_decay_steps=player_runs.CRITIC_CONSERVATISM_DECAY_STEPS)
 
