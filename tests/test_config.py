@@ -88,6 +88,33 @@ def test_trainer_stops_on_a_bad_value(tmp_path):
     assert len(lines) == 1 and "PLAYER_RUNS.DEMO_SAMPLING_WEIGHT" in lines[0] and ">= 0" in lines[0]
 
 
+def test_trainer_stops_on_cloning_weights_that_do_not_fit_the_tasks_actions(tmp_path):
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1",
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_ACTION_WEIGHTS": [1.0, 0.5]})
+    result = run_cli(home, "--trainer", timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS has 2 weights" in lines[0], result.stderr[-500:]
+    assert "(1)" in lines[0]
+
+
+@pytest.mark.parametrize(("section", "fragments"), [
+    *[({"DEMO_BC_COEF": 0.4, "DEMO_BC_ACTION_WEIGHTS": bad}, ("PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS", "a list of 1-64"))
+      for bad in ([], [0.0, 0.0], [1, -1], [1, "1"], [1, True], [1, math.nan], [1e308], "1,1", 1.0, [[1.0]],
+                  [1.0] * 65)],
+    ({"DEMO_BC_ACTION_WEIGHTS": [0, 0, 1]}, ("DEMO_BC_ACTION_WEIGHTS", "DEMO_BC_COEF", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "DEMO_BC_JOINT": True}, ("DEMO_BC_JOINT", "DEMO_RETURN_BOUND", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "DEMO_BC_JOINT": "yes"}, ("PLAYER_RUNS.DEMO_BC_JOINT",
+                                                                              "true or false")),
+])
+def test_cloning_keys_name_what_they_need(section, fragments):
+    with pytest.raises(ConfigError) as err:
+        parse_player_runs({"PLAYER_RUNS": section}, "cfg.json")
+    assert all(f in str(err.value) for f in fragments), str(err.value)
+    cfg = parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4, "DEMO_BC_ACTION_WEIGHTS": [0, 0, 1]}})
+    assert cfg.DEMO_BC_ACTION_WEIGHTS == (0.0, 0.0, 1.0)
+
+
 def test_wandb_without_the_package_is_one_line(tmp_path):
     home = make_home(tmp_path, interface="GYM:Pendulum-v1")
     result = run_program(home, "without_wandb.py", "--trainer", "--wandb", timeout=120)

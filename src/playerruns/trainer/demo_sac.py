@@ -14,6 +14,12 @@ to the player's return from it), followed by one more actor step on the demo row
   task's reward scale (``coef`` 0.4 weighs cloning like TD3+BC's alpha 2.5).
 - ``coef_t`` decays linearly from ``bc_coef`` to ``bc_coef_final`` (default 0) over ``bc_decay_steps``
   training steps (0: constant), then stays there.
+- ``|mu(s) - a_demo|^2`` sums the action's dimensions, each weighted by ``bc_action_weights`` online (None: all
+  1; ``(0, 0, 1)`` on ``[gas, brake, steer]`` clones the player's steering and leaves the pace to SAC);
+  pretraining and the actor warm-up clone every dimension.
+
+With ``bc_joint`` (and the return bound) this loss is a term of SAC's actor loss in one optimizer step, as in
+TD3+BC, instead of its own step after SAC's.
 
 With ``conservatism`` (and the bound), the critic's loss also has Cal-QL's calibrated conservative term
 (``calibrated_gap``): an actor that finds an action the data never tried, say a corner taken faster than anyone

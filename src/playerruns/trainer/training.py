@@ -503,7 +503,6 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
         agent.bc_q_filter, agent.actor_warmup_steps = config.DEMO_BC_Q_FILTER, config.DEMO_ACTOR_WARMUP_STEPS
         agent.demo_return_bound = config.DEMO_RETURN_BOUND
         agent.bc_joint, agent.bc_action_weights = config.DEMO_BC_JOINT, config.DEMO_BC_ACTION_WEIGHTS
-        agent.check_action_weights()
         agent.__dict__.setdefault("averaged_actor", None)  # a checkpoint of an earlier version
         agent.policy_averaging = config.POLICY_AVERAGING
         agent.conservatism = config.CRITIC_CONSERVATISM
