@@ -178,6 +178,10 @@ LEVERS: dict[str, dict[str, Any]] = {
                                         "ROLLBACK_LONGER_EPISODES": True},
     # the demo's levers with cloning as a term of SAC's actor loss (DEMO_BC_JOINT, TD3+BC's way), one optimizer step
     "all-averaged-rollback-joint": {**_ROLLBACK, "DEMO_BC_JOINT": True},
+    # the decayed arm's laps were fastest with the weight near 0.01 and lost at 0: the weight decays to a floor of 0.01
+    # and keeps it, a tie in slower laps put back (no patience: the best policy back after every dip)
+    "all-averaged-rollback-floor-0.01-pace": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.01,
+                                              "ROLLBACK_LONGER_EPISODES": True},
     "recurrent": _RECURRENT,  # the recurrent agent alone, without player runs
     "recurrent+runs": {**_RECURRENT, **_WEIGHT, **_RETENTION},  # ... with player runs, weighted in its windows
 }
