@@ -8,7 +8,7 @@ import tmrl.custom.tm.tm_gym_interfaces as tm_interfaces
 from tests import fake_trackmania as fake
 
 from playerruns.bridge.demo_path import reward_stamp
-from playerruns.bridge.setup import load_setup, tmrl_data_folder
+from playerruns.bridge.setup import close_env, load_setup, tmrl_data_folder
 from playerruns.recording.recorder import Recorder
 from playerruns.recording.trackmania import OpenPlanetSource, recording_env
 from playerruns.runs.runfile import save_run
@@ -46,5 +46,5 @@ for k in range(2):
                 "telemetry_dtype": str(outcome.run.samples[0][5]["openplanet"].dtype),
                 "rewards": [float(s[2]) for s in outcome.run.samples],
                 "reward_stamp": outcome.run.metadata.get("reward_stamp")})
-env.close()
+close_env(env)
 print(json.dumps(out))

@@ -131,6 +131,18 @@ def env_cls(setup: TmrlSetup, modifiers: dict[str, Any] | None = None,
     return partial(GenericGymEnv, id=cfg.RTGYM_VERSION, gym_kwargs={"config": config})
 
 
+def close_env(env: Any) -> None:
+    """Closes an environment made by ``env_cls``. TrackMania's rtgym environment runs each time step's action and
+    capture in a background thread; an episode stopped before its end (the recorder's stop key, a sample limit)
+    leaves one running, and a process that exits with it inside the capture can abort ("FATAL: exception not
+    rethrown"). It is joined first."""
+    from rtgym.envs.real_time_env import RealTimeEnv
+
+    if isinstance(env.unwrapped, RealTimeEnv):
+        env.unwrapped.stop()  # joins the time step's thread
+    env.close()
+
+
 def run_name() -> str:
     """tmrl's RUN_NAME in the current config.json (names the checkpoint, the weights and the statistics)."""
     import tmrl.config.config_constants as cfg

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.bridge.demo_path import reward_stamp
-from playerruns.bridge.setup import TmrlSetup, tmrl_data_folder
+from playerruns.bridge.setup import TmrlSetup, close_env, tmrl_data_folder
 from playerruns.recording.input_sources import (
     GamepadSource,
     InputSource,
@@ -179,7 +179,7 @@ def run_recording(setup: TmrlSetup, *, count: int, output_dir: Path | None, max_
         keys.stop()
         hook.stop()
         source.close()
-        env.close()
+        close_env(env)
     say(closing_line(saved, folder))
     if lost is not None:
         print(f"playerruns: error: {lost}", file=sys.stderr, flush=True)
