@@ -88,6 +88,14 @@ def calibrated_gap(q_policy: torch.Tensor, q_data: torch.Tensor, floor: torch.Te
     return (torch.maximum(q_policy, floor) - q_data).mean()
 
 
+def check_action_weights(weights: tuple[float, ...] | None, action_space: Any) -> None:
+    """``DEMO_BC_ACTION_WEIGHTS`` has one weight per action dimension (ConfigError names the key otherwise)."""
+    dims = int(action_space.shape[0])
+    if weights is not None and len(weights) != dims:
+        raise ConfigError(f"PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS has {len(weights)} weights, expected one per "
+                          f"dimension of the task's actions ({dims})")
+
+
 @dataclass(eq=False)
 class DemoSacAgent(SpinupSacAgent):
     """tmrl's SAC with a decaying, Q-filtered behaviour-cloning step on demo rows (module docstring)."""
@@ -108,14 +116,7 @@ class DemoSacAgent(SpinupSacAgent):
         super().__post_init__()
         self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
         self.averaged_actor: Any = None  # built on the first update with policy_averaging on
-        self.check_action_weights()
-
-    def check_action_weights(self) -> None:
-        """``bc_action_weights`` has one weight per action dimension (ConfigError names the key otherwise)."""
-        weights, dims = self.bc_action_weights, int(self.action_space.shape[0])
-        if weights is not None and len(weights) != dims:
-            raise ConfigError(f"PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS has {len(weights)} weights, expected one per "
-                              f"dimension of the task's actions ({dims})")
+        check_action_weights(self.bc_action_weights, self.action_space)
 
     def get_actor(self) -> Any:
         """The policy the workers drive and the checkpoint's weights hold: tmrl's actor or, with

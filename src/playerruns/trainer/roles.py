@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from playerruns.bridge.setup import TmrlSetup, env_cls, load_setup
-from playerruns.runs.errors import ConfigError, PlayerRunsError
+from playerruns.runs.errors import PlayerRunsError
 from playerruns.trainer.config import PlayerRunsConfig, parse_player_runs, wsl_hint
 from playerruns.trainer.console import Watch, quiet_tmrl
 
@@ -75,10 +75,9 @@ def training_cls(setup: TmrlSetup, player_runs: PlayerRunsConfig, watch: Watch |
     keywords["memory_cls"] = weighted_memory_cls(keywords["memory_cls"], player_runs.schedule, player_runs.KEEP_DEMOS,
                                                  return_gamma=return_gamma)
     if player_runs.uses_demo_agent:
-        weights, dims = player_runs.DEMO_BC_ACTION_WEIGHTS, int(setup.action_space.shape[0])
-        if weights is not None and len(weights) != dims:  # the agent checks it too; here it stops the trainer at once
-            raise ConfigError(f"config.json: PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS has {len(weights)} weights, expected "
-                              f"one per dimension of the task's actions ({dims})")
+        from playerruns.trainer.demo_sac import check_action_weights
+
+        check_action_weights(player_runs.DEMO_BC_ACTION_WEIGHTS, setup.action_space)  # stops the trainer at once
         keywords["training_agent_cls"] = demo_agent_cls(keywords["training_agent_cls"], player_runs)
     return partial(PlayerRunsTraining, **keywords, player_runs=player_runs, watch=watch or Watch())
 
