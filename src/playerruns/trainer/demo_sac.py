@@ -202,8 +202,8 @@ class DemoSacAgent(SpinupSacAgent):
         return from that row when the Bellman backup is below it. With ``clone_coef`` (``bc_joint``), the
         actor's loss also has the cloning term of ``cloning_loss`` at that weight: one optimizer step in
         which the critic's pull and the player's line trade off by the weight, as TD3+BC's loss does.
-        (A second Adam step on the cloning loss alone, the default, moves the actor by about the learning
-        rate whatever the weight: Adam divides each gradient by its running size.)
+        (Measured by ``benchmarks/bc_weight.py``: the default second step on the cloning loss alone follows
+        the weight the same way; the two differ in the number of optimizer steps, not in what the weight does.)
 
         The player did earn that return from that state and action, so the best value of the action is at
         least that much: a critic that learns it rates the player's line at what it is worth from the
