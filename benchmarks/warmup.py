@@ -256,12 +256,20 @@ def write_report(args: argparse.Namespace) -> None:
     seeds = len(summary["arms"].get(headline, summary["arms"][next(iter(summary["arms"]))])["seeds"])
     # the demo's levers (plain DRIVER-RUNS names) before other settings (LEVERS@...), 10-run arms before 2-run ones
     ranked = sorted(summary["arms"], key=lambda a: ("@" in a, a.endswith("-2"), a))
-    shown = [a for a in ("scratch", headline, *ranked) if a in summary["arms"]
-             and len(summary["arms"][a]["seeds"]) >= seeds]  # an ablation on fewer seeds is in the table only
-    shown = list(dict.fromkeys(shown))[:5]
+    if args.plot_arms:
+        unknown = [a for a in args.plot_arms if a not in summary["arms"]]
+        if unknown:
+            raise SystemExit(f"--plot-arms: no saved runs for {', '.join(unknown)} under {folder}")
+        shown = args.plot_arms
+    else:  # scratch and the demo's levers on every driver's runs: other settings (LEVERS@...) are in the table
+        # only, as is an arm measured on fewer seeds than the headline
+        shown = [a for a in ("scratch", headline, *ranked) if a in summary["arms"] and "@" not in a
+                 and len(summary["arms"][a]["seeds"]) >= seeds]
+        shown = list(dict.fromkeys(shown))[:5]
     out_png = report.plot([r for r in results if r.arm in shown], task, args.out / f"warmup-{task.name}.png",
                           f"{task.name}: the whole curve, {budget} steps, "
-                          + (f"{seeds} seeds" if seeds > 1 else "1 seed"))
+                          + (f"{seeds} seeds" if seeds > 1 else "1 seed")
+                          + ("" if args.plot_arms else "; player runs: the demo's levers"))
 
     print()
     print(f"{'arm':<22} {'seeds':>5} {'lapped':>6} {'first lap (median)':>18} {'kept (median/worst)':>20} "
@@ -337,9 +345,12 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="rerun runs that are already saved")
     parser.add_argument("--report-only", action="store_true", help="only merge the saved runs into the report")
     parser.add_argument("--markdown", action="store_true", help="also print each arm's row of the README's table")
+    parser.add_argument("--plot-arms", default="", help="comma-separated arms the plot shows (default: scratch and "
+                        "the demo's levers on each driver's runs)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    args.plot_arms = [a.strip() for a in args.plot_arms.split(",") if a.strip()]
 
     from playerruns.builtin import tasks
 
