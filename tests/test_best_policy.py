@@ -223,3 +223,32 @@ def test_the_average_catches_up_with_an_actor_that_drives_better(tmp_path):
     # the key off: the average alone is evaluated, never replaced
     assert off["record"] == {} and off["average_kept"] and off["mean"] == 0
     assert log.count("the average catches up") == 1
+
+
+@pytest.mark.slow  # starts tmrl in a subprocess
+def test_a_fall_at_the_cloning_floor_raises_the_floor(tmp_path):
+    """DEMO_BC_FLOOR_RAISE: each fall put back while the cloning weight is at its floor multiplies the floor (a
+    fall while it still decays, or a slower lap, does not); the raised floor survives tmrl's checkpoint."""
+    from tests.helpers import make_home, run_program
+
+    home = make_home(tmp_path, interface="GYM:Pendulum-v1", TRAINING_STEPS_PER_ROUND=8,
+                     PLAYER_RUNS={"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 20, "DEMO_BC_COEF_FINAL": 0.01,
+                                  "DEMO_BC_Q_FILTER": False, "DEMO_SAMPLING_FRACTION": 0.5,
+                                  "ROLLBACK_TOLERANCE": 0.03, "ROLLBACK_LONGER_EPISODES": True,
+                                  "DEMO_BC_FLOOR_RAISE": 2.0})
+    result = run_program(home, "floor_raise_round_trip.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    decaying = out["decaying"]
+    assert decaying["put_back"] and decaying["steps"] == 8 and decaying["floor"] == pytest.approx(0.01)
+    assert decaying["coef"] == pytest.approx(0.01 + 0.39 * (1 - 8 / 20))
+    assert out["at_floor"]["put_back"] and out["at_floor"]["floor"] == pytest.approx(0.02)
+    assert out["at_floor"]["coef"] == pytest.approx(0.02)
+    assert out["slower"]["put_back"] and out["slower"]["floor"] == pytest.approx(0.02)  # a slower lap: not raised
+    assert out["again"]["floor"] == pytest.approx(0.04)
+    assert out["resumed"]["floor"] == pytest.approx(0.04) and out["resumed"]["coef"] == pytest.approx(0.04)
+    assert out["resumed_fall"]["put_back"] and out["resumed_fall"]["floor"] == pytest.approx(0.08)
+    assert out["capped"]["floor"] == pytest.approx(0.4) and out["capped"]["coef"] == pytest.approx(0.4)
+    log = result.stdout + result.stderr
+    assert log.count("the policy fell with cloning at its floor: the floor is now") == 6  # 0.02 ... 0.32, then 0.4
+    assert "the floor is now 0.02 (PLAYER_RUNS.DEMO_BC_FLOOR_RAISE)" in log

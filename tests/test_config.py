@@ -98,6 +98,9 @@ def test_trainer_stops_on_cloning_weights_that_do_not_fit_the_tasks_actions(tmp_
     assert "(1)" in lines[0]
 
 
+_FLOOR = {"DEMO_BC_COEF": 0.4, "DEMO_BC_DECAY_STEPS": 100, "DEMO_BC_COEF_FINAL": 0.01}
+
+
 @pytest.mark.parametrize(("section", "fragments"), [
     *[({"DEMO_BC_COEF": 0.4, "DEMO_BC_ACTION_WEIGHTS": bad}, ("PLAYER_RUNS.DEMO_BC_ACTION_WEIGHTS", "a list of 1-64"))
       for bad in ([], [0.0, 0.0], [1, -1], [1, "1"], [1, True], [1, math.nan], [1e308], "1,1", 1.0, [[1.0]],
@@ -106,6 +109,12 @@ def test_trainer_stops_on_cloning_weights_that_do_not_fit_the_tasks_actions(tmp_
     ({"DEMO_BC_COEF": 0.4, "DEMO_BC_JOINT": True}, ("DEMO_BC_JOINT", "DEMO_RETURN_BOUND", "go together")),
     ({"DEMO_BC_COEF": 0.4, "DEMO_RETURN_BOUND": True, "DEMO_BC_JOINT": "yes"}, ("PLAYER_RUNS.DEMO_BC_JOINT",
                                                                               "true or false")),
+    *[({**_FLOOR, "ROLLBACK_TOLERANCE": 0.03, "DEMO_BC_FLOOR_RAISE": bad}, ("PLAYER_RUNS.DEMO_BC_FLOOR_RAISE",
+                                                                           "above 1 and at most 10"))
+      for bad in (1, 1.0, 0.5, -2, 11, math.inf, math.nan, "2", True, [2])],
+    ({**_FLOOR, "DEMO_BC_FLOOR_RAISE": 2}, ("DEMO_BC_FLOOR_RAISE", "ROLLBACK_TOLERANCE", "go together")),
+    ({"DEMO_BC_COEF": 0.4, "ROLLBACK_TOLERANCE": 0.03, "DEMO_BC_FLOOR_RAISE": 2},
+     ("DEMO_BC_FLOOR_RAISE", "DEMO_BC_COEF_FINAL", "go together")),
 ])
 def test_cloning_keys_name_what_they_need(section, fragments):
     with pytest.raises(ConfigError) as err:
@@ -113,6 +122,8 @@ def test_cloning_keys_name_what_they_need(section, fragments):
     assert all(f in str(err.value) for f in fragments), str(err.value)
     cfg = parse_player_runs({"PLAYER_RUNS": {"DEMO_BC_COEF": 0.4, "DEMO_BC_ACTION_WEIGHTS": [0, 0, 1]}})
     assert cfg.DEMO_BC_ACTION_WEIGHTS == (0.0, 0.0, 1.0)
+    raised = parse_player_runs({"PLAYER_RUNS": {**_FLOOR, "ROLLBACK_TOLERANCE": 0.03, "DEMO_BC_FLOOR_RAISE": 2}})
+    assert raised.DEMO_BC_FLOOR_RAISE == 2.0 and isinstance(raised.DEMO_BC_FLOOR_RAISE, float)
 
 
 def test_wandb_without_the_package_is_one_line(tmp_path):

@@ -60,6 +60,7 @@ class PlayerRunsConfig:
     ROLLBACK_TOLERANCE: float | None = None  # an epoch this share below the best puts the best policy back (None: off)
     ROLLBACK_LONGER_EPISODES: bool = False  # ... and so does one that ties it with episodes that share longer
     ROLLBACK_PATIENCE: int | None = None  # ... at most this many epochs in a row, then it learns on (None: no limit)
+    DEMO_BC_FLOOR_RAISE: float | None = None  # > 1: a fall put back while cloning is at its floor multiplies the floor
     # watching the trainer (trainer.console, trainer.sinks, trainer.evaluation)
     TENSORBOARD: bool = False  # the statistics channel also as TensorBoard events in TENSORBOARD_PATH/<RUN_NAME>
     TENSORBOARD_PATH: str = str(Path("~") / "TmrlData" / "tensorboard")
@@ -167,6 +168,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                            lambda v: v is None or _is_share(v)),
     "ROLLBACK_LONGER_EPISODES": ("true or false", lambda v: isinstance(v, bool)),
     "ROLLBACK_PATIENCE": ("a whole number >= 1, or null (no limit)", lambda v: v is None or (_is_whole(v) and v >= 1)),
+    "DEMO_BC_FLOOR_RAISE": ("a number above 1 and at most 10 (the factor a fall multiplies the floor by), or null",
+                            lambda v: v is None or (_is_number(v) and 1 < v <= 10)),
     "TENSORBOARD": ("true or false", lambda v: isinstance(v, bool)),
     "TENSORBOARD_PATH": ("a non-empty folder path string", lambda v: isinstance(v, str) and v.strip() != ""),
     "EVALUATION_EPISODES": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
@@ -191,7 +194,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
                             lambda v: v is None or (isinstance(v, str) and v.strip() != "")),
 }
 _FLOATS = ("DEMO_SAMPLING_WEIGHT", "DEMO_SAMPLING_FRACTION", "DEMO_SAMPLING_FRACTION_FINAL", "DEMO_BC_COEF",
-           "DEMO_BC_COEF_FINAL", "ROLLBACK_TOLERANCE",
+           "DEMO_BC_COEF_FINAL", "ROLLBACK_TOLERANCE", "DEMO_BC_FLOOR_RAISE",
            "POLICY_AVERAGING", "DEMO_TARGET_ENTROPY", "CRITIC_CONSERVATISM", "TAKE_OVER_DEADZONE",
            "TAKE_OVER_STEP_SECONDS", "TAKE_OVER_SKILL")
 
@@ -292,6 +295,13 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
     if values.get("ROLLBACK_PATIENCE") is not None and values.get("ROLLBACK_TOLERANCE") is None:
         raise conflict("ROLLBACK_PATIENCE", "ROLLBACK_TOLERANCE", "go together: the patience counts the epochs in a "
                        "row that put the best policy back (set ROLLBACK_TOLERANCE)")
+    if values.get("DEMO_BC_FLOOR_RAISE") is not None:
+        if bc_final == 0.0:
+            raise conflict("DEMO_BC_FLOOR_RAISE", "DEMO_BC_COEF_FINAL", "go together: the raise multiplies the floor "
+                           "the cloning weight decays to (set DEMO_BC_COEF_FINAL above 0)")
+        if values.get("ROLLBACK_TOLERANCE") is None:
+            raise conflict("DEMO_BC_FLOOR_RAISE", "ROLLBACK_TOLERANCE", "go together: the floor rises when the best "
+                           "policy is put back after a fall (set ROLLBACK_TOLERANCE)")
     if values.get("DEMO_BC_JOINT") and not values.get("DEMO_RETURN_BOUND", False):
         raise conflict("DEMO_BC_JOINT", "DEMO_RETURN_BOUND", "go together: the joint actor loss is part of the "
                        "bounded update (set DEMO_RETURN_BOUND to true)")

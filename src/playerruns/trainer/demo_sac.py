@@ -115,6 +115,7 @@ class DemoSacAgent(SpinupSacAgent):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.bc_steps = 0  # online training steps so far (pretraining excluded), for the decay
+        self.raised_floor = 0.0  # the floor as raised by falls at it (raise_floor), when above bc_coef_final
         self.averaged_actor: Any = None  # built on the first update with policy_averaging on
         check_action_weights(self.bc_action_weights, self.action_space)
 
@@ -153,11 +154,26 @@ class DemoSacAgent(SpinupSacAgent):
         agent.policy_averaging, agent.averaged_actor = 0.0, None
         agent.conservatism, agent.conservatism_decay_steps = 0.0, 0
         agent.bc_joint, agent.bc_action_weights = False, None
-        agent.bc_steps = 0
+        agent.bc_steps, agent.raised_floor = 0, 0.0
         return agent
 
     def bc_coef_now(self) -> float:  # a checkpoint of an earlier version has the class's floor, 0
-        return _decayed(self.bc_coef, self.bc_coef_final, self.bc_decay_steps, self.bc_steps)
+        return _decayed(self.bc_coef, self.bc_floor(), self.bc_decay_steps, self.bc_steps)
+
+    def bc_floor(self) -> float:
+        """The floor the cloning weight decays to: ``bc_coef_final``, or higher once ``raise_floor`` raised it."""
+        return min(self.bc_coef, max(self.bc_coef_final, self.raised_floor))
+
+    def raise_floor(self, factor: float) -> float | None:
+        """After the policy fell (the trainer put its best policy back): when the cloning weight has decayed to its
+        floor, the floor is multiplied by ``factor`` (up to ``bc_coef``) and the new floor returned; else None (a
+        fall while the weight is still decaying says nothing about the floor). The weight at which the policy keeps
+        the player's line is not known in advance and differs by driver and track; this finds it from the falls."""
+        floor = self.bc_floor()
+        if self.bc_decay_steps <= 0 or self.bc_steps < self.bc_decay_steps or floor <= 0.0 or floor >= self.bc_coef:
+            return None
+        self.raised_floor = min(self.bc_coef, floor * factor)
+        return self.raised_floor
 
     def conservatism_now(self) -> float:  # ... and the class's 0 decay steps: the weight stays
         return _decayed(self.conservatism, 0.0, self.conservatism_decay_steps, self.bc_steps)

@@ -11,7 +11,8 @@ default ``~/TmrlData/statistics/``). Every record has ``event``, ``time`` (Unix 
 - ``injection``: runs appended (``origin``, ``run_ids``, ``samples`` per copy, ``repeat``, ``appended``).
 - ``epoch``: after each epoch: ``demo_fraction_sampled``, ``demo_fraction_memory``, ``demo_samples``,
   ``memory_samples``, ``schedule``; with the demo agent ``bc_coef``, ``bc_rows``, ``q_demo``,
-  ``q_other``; and ``tmrl``: the mean over the epoch's rounds of each number tmrl reports
+  ``q_other`` (and ``bc_floor`` with ``DEMO_BC_FLOOR_RAISE``); ``rolled_back`` when the best policy was put
+  back; and ``tmrl``: the mean over the epoch's rounds of each number tmrl reports
   (``return_train``, ``loss_critic``, ...); with ``EVALUATION_EPISODES``, after an evaluation,
   ``evaluation_mean``, ``evaluation_lowest``, ``evaluation_steps`` (median episode length) and
   ``evaluation_episodes``; once a person has taken the wheel from a worker (``PLAYER_RUNS.TAKE_OVER``),

@@ -374,6 +374,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
                           rolled_back_to_epoch=self.best_policy.epoch)
         elif self.best_policy is not None and self.best_policy.given_up:
             record["rollback_given_up"] = True  # below the best, and not put back (ROLLBACK_PATIENCE)
+        if self.player_runs.DEMO_BC_FLOOR_RAISE is not None and isinstance(self.agent, DemoSacAgent):
+            record["bc_floor"] = self.agent.bc_floor()  # where the cloning weight stops decaying, as raised so far
         full = {**self.counters(), **record, "tmrl": _numbers(stats)}
         self.statistics.write("epoch", **full)
         log.info(epoch_line(full))
@@ -432,6 +434,12 @@ class PlayerRunsTraining(TorchTrainingOffline):
                      f"(PLAYER_RUNS.ROLLBACK_LONGER_EPISODES)")
         best.put_back(self.agent)
         self.broadcast_pending = True
+        raise_by = self.player_runs.DEMO_BC_FLOOR_RAISE
+        if raise_by is not None and not slower and isinstance(self.agent, DemoSacAgent):
+            floor = self.agent.raise_floor(raise_by)
+            if floor is not None:
+                log.info(f"Player runs: the policy fell with cloning at its floor: the floor is now {floor:.3g} "
+                         "(PLAYER_RUNS.DEMO_BC_FLOOR_RAISE)")
         return True
 
 
@@ -504,6 +512,7 @@ def update_training_instance(run_instance: TorchTrainingOffline, training_cls: p
         agent.demo_return_bound = config.DEMO_RETURN_BOUND
         agent.bc_joint, agent.bc_action_weights = config.DEMO_BC_JOINT, config.DEMO_BC_ACTION_WEIGHTS
         agent.__dict__.setdefault("averaged_actor", None)  # a checkpoint of an earlier version
+        agent.__dict__.setdefault("raised_floor", 0.0)  # ... and the floor a fall raised stays raised
         agent.policy_averaging = config.POLICY_AVERAGING
         agent.conservatism = config.CRITIC_CONSERVATISM
         agent.conservatism_decay_steps = config.CRITIC_CONSERVATISM_DECAY_STEPS
