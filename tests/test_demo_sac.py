@@ -97,6 +97,22 @@ def test_decay_to_a_floor_keeps_cloning_after_it():
     assert all("loss_bc" in s for s in coefs[10:])  # at the floor the cloning step still runs, every update
 
 
+def test_a_raised_floor_holds_the_weight_above_the_configured_one():
+    gen = torch.Generator().manual_seed(4)
+    agent = _agent(bc_coef=0.4, bc_decay_steps=4, bc_coef_final=0.05, bc_q_filter=False)
+    agent.train(_batch(gen, demo_share=0.25))
+    assert agent.raise_floor(2.0) is None and agent.bc_floor() == 0.05  # still decaying: no raise
+    for _ in range(3):
+        agent.train(_batch(gen, demo_share=0.25))
+    assert agent.raise_floor(2.0) == pytest.approx(0.1)  # at the floor: doubled
+    assert agent.train(_batch(gen, demo_share=0.25))["bc_coef"] == pytest.approx(0.1)
+    assert agent.raise_floor(3.0) == pytest.approx(0.3) and agent.raise_floor(3.0) == pytest.approx(0.4)
+    assert agent.raise_floor(3.0) is None and agent.bc_coef_now() == pytest.approx(0.4)  # capped at the start weight
+    constant = _agent(bc_coef=0.4, bc_q_filter=False)  # no decay, no floor to raise
+    constant.train(_batch(gen, demo_share=0.25))
+    assert constant.raise_floor(2.0) is None and constant.bc_coef_now() == 0.4
+
+
 def test_a_plain_tmrl_batch_trains_as_stock_sac():
     gen = torch.Generator().manual_seed(3)
     batch = tuple(_batch(gen))  # what a stock memory returns: no demo flags
