@@ -182,10 +182,6 @@ LEVERS: dict[str, dict[str, Any]] = {
     # and keeps it, a tie in slower laps put back (no patience: the best policy back after every dip)
     "all-averaged-rollback-floor-0.01-pace": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 20_000, "DEMO_BC_COEF_FINAL": 0.01,
                                               "ROLLBACK_LONGER_EPISODES": True},
-    # ... decayed over 10,000 updates instead of 20,000: its laps got faster only once the weight fell below ~0.1
-    # (after 15,000-18,000 steps) and were still getting faster at the budget; the same floor reached in half the time
-    "all-averaged-rollback-floor-0.01-fast-pace": {**_ROLLBACK, "DEMO_BC_DECAY_STEPS": 10_000,
-                                                   "DEMO_BC_COEF_FINAL": 0.01, "ROLLBACK_LONGER_EPISODES": True},
     # "all-averaged-rollback-floor-0.01-pace" alternated from 26,000 steps in one seed: a lap in 776 steps, the best
     # put back, a crash at the 79 % corner, the best put back ... each epoch's learning at the floor undid the
     # rollback. DEMO_BC_FLOOR_RAISE 2: a fall put back at the floor doubles the floor, until the policy keeps its line
