@@ -399,6 +399,13 @@ def counted_worker(home, episodes: int, timeout: float = 300) -> Iterator[dict]:
         proc.wait()
 
 
+def train_round(trainer) -> None:
+    """Inside a program run with ``run_program``: one round of updates on ``trainer``'s memory, drawn as tmrl's
+    ``run_epoch`` draws it (``TRAINING_STEPS_PER_ROUND`` batches)."""
+    for batch in trainer.memory:
+        trainer.agent.train(batch)
+
+
 def trainer_on_demos():
     """Inside a program run with ``run_program``: the trainer class of this HOME's config (``training_cls``), and
     a trainer built from it on 2 imported demo episodes, with 3 worker episodes appended to its memory."""

@@ -7,12 +7,11 @@ import json
 from dataclasses import replace
 
 import torch
-from tests.helpers import trainer_on_demos
+from tests.helpers import train_round, trainer_on_demos
 
 cls, trainer, worker = trainer_on_demos()
 trainer.memory.append(worker)
-for batch in trainer.memory:  # one round, as tmrl's run_epoch draws it: the averaged policy is built
-    trainer.agent.train(batch)
+train_round(trainer)  # one round: the averaged policy is built
 agent = trainer.agent
 evaluator = trainer.evaluator()
 GAS, STILL = (1.0, -1.0, 0.0), (-1.0, -1.0, 0.0)  # [gas, brake, steer]

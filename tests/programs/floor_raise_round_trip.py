@@ -6,7 +6,7 @@ Prints JSON: the floor and the weight after each."""
 import json
 
 import tmrl.config.config_constants as cfg
-from tests.helpers import trainer_on_demos
+from tests.helpers import train_round, trainer_on_demos
 from tmrl.networking import dump_run_instance, load_run_instance
 
 from playerruns.trainer.best import EpochScore
@@ -14,11 +14,6 @@ from playerruns.trainer.training import update_training_instance
 
 cls, trainer, worker = trainer_on_demos()
 trainer.memory.append(worker)
-
-
-def train_round(instance) -> None:
-    for batch in instance.memory:  # one round, as tmrl's run_epoch draws it (TRAINING_STEPS_PER_ROUND updates)
-        instance.agent.train(batch)
 
 
 def state(instance, put_back: bool) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import tmrl.config.config_constants as cfg
 import torch
-from tests.helpers import trainer_on_demos
+from tests.helpers import train_round, trainer_on_demos
 from tmrl.networking import dump_run_instance, load_run_instance
 
 from playerruns.trainer.best import EpochScore
@@ -17,11 +17,6 @@ from playerruns.trainer.training import update_training_instance
 
 cls, trainer, worker = trainer_on_demos()
 trainer.memory.append(worker)
-
-
-def train_round(instance) -> None:
-    for batch in instance.memory:  # one round, as tmrl's run_epoch draws it
-        instance.agent.train(batch)
 
 
 def weights(actor) -> list[torch.Tensor]:
