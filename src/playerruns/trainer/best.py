@@ -1,7 +1,8 @@
 """The best policy the trainer has seen, kept beside the latest: a user who stops at a dip keeps the good one.
 
 After each epoch the trainer scores its policy by its own evaluation when ``EVALUATION_EPISODES`` is on
-(``playerruns.trainer.evaluation``: deterministic episodes, their mean return and median length), else by
+(``playerruns.trainer.evaluation``: deterministic episodes, their mean return, or the lowest with
+``EVALUATION_SCORE`` "lowest", and their median length), else by
 the rollout workers' own training episodes of that epoch (tmrl's ``return_train`` and
 ``episode_length_train`` of each round, averaged): the higher
 mean return wins and, at an equal return (within ``TIE``: a lap is worth the same however fast it
@@ -44,11 +45,22 @@ TIE = 0.005  # returns within 0.5 % of each other are equal: then the shorter ep
 
 @dataclass(frozen=True)
 class EpochScore:
-    """What the workers' training episodes of one epoch scored."""
+    """What one epoch's policy scored: the mean return of the workers' training episodes, or the trainer's own
+    evaluation (``by``), whose score is its episodes' mean return or their lowest (``of``, EVALUATION_SCORE). The
+    field keeps the name ``mean_return`` for checkpoints written before ``of`` existed."""
 
     mean_return: float
     mean_steps: float
     by: str = "workers"  # "workers": their training episodes; "evaluation": the trainer's own (EVALUATION_EPISODES)
+    of: str = "mean"  # the evaluation's episodes: "mean" return, or the "lowest" (the workers': always the mean)
+
+    @property
+    def kind(self) -> str:
+        """How it was scored, as the log lines say it: "workers", "evaluation", "evaluation, lowest episode"."""
+        return self.by if self.by == "workers" or self.of == "mean" else f"{self.by}, {self.of} episode"
+
+    def same_kind(self, other: EpochScore) -> bool:
+        return self.by == other.by and self.of == other.of
 
     @classmethod
     def of_rounds(cls, stats: list[dict[str, Any]]) -> EpochScore | None:
@@ -76,8 +88,9 @@ class EpochScore:
         """Should this epoch's policy replace the one that scored ``other``? Scores of one kind are compared
         (``beats``); between kinds the trainer's evaluation decides: a workers' score never replaces an evaluated
         best (with ``EVALUATE_EVERY_EPOCHS`` above 1 the epochs between evaluations are scored by the workers'
-        noisier episodes), and the first evaluation replaces a best the workers scored."""
-        if other is None or self.by == other.by:
+        noisier episodes), and the first evaluation replaces a best the workers scored, or one scored by another
+        ``EVALUATION_SCORE`` (a run resumed with the key changed)."""
+        if other is None or self.same_kind(other):
             return self.beats(other)
         return self.by == "evaluation"
 
@@ -118,8 +131,8 @@ class BestPolicy:
         self.in_a_row, self.given_up = 0, False
         self.policy = {name: value.detach().cpu().clone() for name, value in actor.state_dict().items()}
         steps = f", {score.mean_steps:.0f} steps per episode" if math.isfinite(score.mean_steps) else ""
-        whose = "workers'" if score.by == "workers" else "evaluation"
-        log.info(f"Player runs: best policy so far ({whose} mean return {score.mean_return:.2f}{steps}) kept in "
+        which = "workers' mean return" if score.by == "workers" else f"{score.kind} return"
+        log.info(f"Player runs: best policy so far ({which} {score.mean_return:.2f}{steps}) kept in "
                  f"{self.weights}")
         return True
 
@@ -161,7 +174,8 @@ class BestPolicy:
 
     def comparable(self, score: EpochScore | None) -> bool:
         """Is there a best policy to put back, scored the same way as ``score``?"""
-        return score is not None and self.score is not None and self.policy is not None and score.by == self.score.by
+        return (score is not None and self.score is not None and self.policy is not None
+                and score.same_kind(self.score))
 
     def put_back(self, agent: Any) -> None:
         """The kept policy becomes ``agent``'s actor again (tmrl's SAC agents and playerruns' own): the actor,

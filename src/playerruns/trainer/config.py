@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from playerruns.runs.errors import ConfigError
+from playerruns.trainer.evaluation import SCORES as EVALUATION_SCORES
 from playerruns.trainer.sampling import DemoSchedule
 from playerruns.trainer.windows import WindowShape
 
@@ -67,6 +68,7 @@ class PlayerRunsConfig:
     EVALUATION_EPISODES: int = 0  # > 0: the trainer drives its policy for this many episodes (gymnasium tasks)
     EVALUATE_EVERY_EPOCHS: int = 1  # ... after every this many epochs
     EVALUATION_SEED: int = 20_000  # ... episode k starts from this seed + k (not the demo's and benchmark's starts)
+    EVALUATION_SCORE: str = "mean"  # ... scored by the episodes' mean return, or "lowest": by the worst episode's
     # the recurrent agent (playerruns.trainer.recurrent_sac) on the episode-sequence memory (sequences)
     RECURRENT: bool = False
     SEQUENCE_BURN_IN: int = 10  # window steps that only warm the hidden state up
@@ -176,6 +178,8 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "EVALUATE_EVERY_EPOCHS": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
     "EVALUATION_SEED": ("a whole number from 0 to 2**31 (the first episode's reset seed)",
                         lambda v: _is_whole(v) and 0 <= v <= 2**31),
+    "EVALUATION_SCORE": ('"mean" (the episodes\' mean return) or "lowest" (the worst episode\'s return)',
+                         lambda v: v in EVALUATION_SCORES),
     "RECURRENT": ("true or false", lambda v: isinstance(v, bool)),
     "SEQUENCE_BURN_IN": ("a whole number >= 0", lambda v: _is_whole(v) and v >= 0),
     "SEQUENCE_LENGTH": ("a whole number >= 1", lambda v: _is_whole(v) and v >= 1),
@@ -321,7 +325,7 @@ def _check_combinations(values: dict[str, Any], tmrl_config: dict[str, Any], con
                            "EVALUATION_EPISODES above 0)")
     if "TENSORBOARD_PATH" in values and not values.get("TENSORBOARD", False):
         raise conflict("TENSORBOARD_PATH", "TENSORBOARD", "go together: set TENSORBOARD to true to write events")
-    for dependent in ("EVALUATE_EVERY_EPOCHS", "EVALUATION_SEED"):
+    for dependent in ("EVALUATE_EVERY_EPOCHS", "EVALUATION_SEED", "EVALUATION_SCORE"):
         if dependent in values and not values.get("EVALUATION_EPISODES", 0):
             raise conflict(dependent, "EVALUATION_EPISODES", "go together: set EVALUATION_EPISODES above 0 to "
                            "evaluate")

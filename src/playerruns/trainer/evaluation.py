@@ -7,7 +7,9 @@ driven without its real-time pace). Episode k starts from seed ``EVALUATION_SEED
 default), so every evaluation drives the same starts. They are not the starts the demo's and the
 benchmark's evaluator drives (``drive_episodes``' own default, 10,000 + k): the trainer chooses and puts
 back its best policy on its own starts, and the figures a user reads are measured on others, as a
-validation set and a test set. TrackMania has no such task: the game runs on the worker's machine.
+validation set and a test set. The score is the episodes' mean return or, with ``EVALUATION_SCORE``
+"lowest", the worst episode's: then one crash in ten episodes is a fall, not a tenth of one. TrackMania
+has no such task: the game runs on the worker's machine.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FIRST_SEED = 10_000  # episode k of the demo's and the benchmark's evaluation resets with seed FIRST_SEED + k
+SCORES = ("mean", "lowest")  # what an evaluation's score is (EVALUATION_SCORE): the returns' mean, or the lowest
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,12 @@ class PolicyEvaluation:
     @property
     def lowest(self) -> float:
         return min(self.returns)
+
+    def score(self, statistic: str) -> float:
+        """The evaluation's score: the mean return (``"mean"``) or the lowest one (``"lowest"``)."""
+        if statistic not in SCORES:
+            raise ValueError(f"an evaluation is scored by one of {SCORES}, not {statistic!r}")
+        return self.mean if statistic == "mean" else self.lowest
 
     @property
     def median_length(self) -> float:

@@ -363,7 +363,7 @@ class PlayerRunsTraining(TorchTrainingOffline):
         if evaluator is not None and evaluator.due(int(self.epoch)):
             evaluation = self.evaluate_policy(evaluator, record)
             record.update(evaluation.record())
-            evaluated = _score_of(evaluation)
+            evaluated = _score_of(evaluation, self.player_runs.EVALUATION_SCORE)
         score = evaluated if evaluated is not None else EpochScore.of_rounds(stats)
         if self.best_policy is not None and self.best_policy.consider(stats, self.agent.get_actor(), self.counters(),
                                                                       score):
@@ -383,9 +383,10 @@ class PlayerRunsTraining(TorchTrainingOffline):
 
     def evaluate_policy(self, evaluator: TrainerEvaluation, record: dict[str, Any]) -> PolicyEvaluation:
         """The trainer's evaluation of the policy its workers drive. With ``POLICY_AVERAGING_CATCH_UP`` the actor
-        itself drives the same episodes too and, when it beats the averaged policy (a higher mean return or, at a
-        tie, shorter episodes), the average jumps to it and the workers get it: the average steadies the policy
-        against one update's damage, but it also lags what the actor has just learned."""
+        itself drives the same episodes too and, when it beats the averaged policy (a higher score, as
+        ``EVALUATION_SCORE`` says, or, at a tie, shorter episodes), the average jumps to it and the workers get it:
+        the average steadies the policy against one update's damage, but it also lags what the actor has just
+        learned."""
         driven = evaluator.run(self.agent.get_actor())
         agent = self.agent
         if not (self.player_runs.POLICY_AVERAGING_CATCH_UP and isinstance(agent, DemoSacAgent)
@@ -393,14 +394,15 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return driven
         latest = evaluator.run(agent.model.actor)
         record.update(actor_evaluation_mean=latest.mean, actor_evaluation_steps=latest.median_length)
-        if not _score_of(latest).beats(_score_of(driven)):
+        statistic = self.player_runs.EVALUATION_SCORE
+        if not _score_of(latest, statistic).beats(_score_of(driven, statistic)):
             return driven
         agent.catch_up()
         self.broadcast_pending = True
         record["caught_up"] = True
-        log.info(f"Player runs: the actor scored {latest.mean:.2f} in {latest.median_length:.0f} steps per episode, "
-                 f"the averaged policy {driven.mean:.2f} in {driven.median_length:.0f}: the average catches up with "
-                 "the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)")
+        log.info(f"Player runs: the actor scored {latest.score(statistic):.2f} in {latest.median_length:.0f} steps "
+                 f"per episode, the averaged policy {driven.score(statistic):.2f} in {driven.median_length:.0f}: the "
+                 "average catches up with the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)")
         return latest
 
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
@@ -418,18 +420,18 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return False
         assert score is not None and best.score is not None
         if step == "give up":
-            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), below the best "
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.kind}), below the best "
                      f"policy's {best.score.mean_return:.2f} (epoch {best.epoch}) again after {best.in_a_row} epochs "
                      "in a row that put it back: the policy learns on from here, and the best policy is put back "
                      "again after an epoch at its level or a new best (PLAYER_RUNS.ROLLBACK_PATIENCE)")
             return False
         if not slower:
-            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}), more than "
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.kind}), more than "
                      f"{100 * tolerance:g} % below the best policy's {best.score.mean_return:.2f} "
                      f"(epoch {best.epoch}): the best policy drives again (PLAYER_RUNS.ROLLBACK_TOLERANCE)")
         else:
-            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.by}) as the best policy "
-                     f"did (epoch {best.epoch}), but in {score.mean_steps:.0f} steps per episode, more than "
+            log.info(f"Player runs: this epoch's policy scored {score.mean_return:.2f} ({score.kind}) as the best "
+                     f"policy did (epoch {best.epoch}), but in {score.mean_steps:.0f} steps per episode, more than "
                      f"{100 * tolerance:g} % more than its {best.score.mean_steps:.0f}: the best policy drives again "
                      f"(PLAYER_RUNS.ROLLBACK_LONGER_EPISODES)")
         best.put_back(self.agent)
@@ -443,8 +445,8 @@ class PlayerRunsTraining(TorchTrainingOffline):
         return True
 
 
-def _score_of(evaluation: PolicyEvaluation) -> EpochScore:
-    return EpochScore(evaluation.mean, evaluation.median_length, by="evaluation")
+def _score_of(evaluation: PolicyEvaluation, statistic: str) -> EpochScore:
+    return EpochScore(evaluation.score(statistic), evaluation.median_length, by="evaluation", of=statistic)
 
 
 def _best_policy(config: PlayerRunsConfig) -> BestPolicy | None:
