@@ -129,6 +129,34 @@ def test_a_fall_below_the_tolerance_puts_the_best_policy_back(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(_weights(agent.model.actor), kept, strict=True))
 
 
+def test_an_evaluation_scored_by_its_lowest_episode_falls_on_one_crash(tmp_path, caplog):
+    """EVALUATION_SCORE "lowest": nine laps and one crash score the crash, a fall the mean would hide."""
+    from playerruns.trainer.evaluation import PolicyEvaluation
+
+    laps = PolicyEvaluation((400.0,) * 10, (800,) * 10)
+    one_crash = PolicyEvaluation((400.0,) * 9 + (316.0,), (800,) * 9 + (640,))
+    assert one_crash.score("mean") == pytest.approx(391.6) and one_crash.score("lowest") == 316.0
+    with pytest.raises(ValueError, match="not 'median'"):
+        one_crash.score("median")
+
+    def scored(evaluation: PolicyEvaluation, of: str) -> EpochScore:
+        return EpochScore(evaluation.score(of), evaluation.median_length, by="evaluation", of=of)
+
+    best = BestPolicy(tmp_path / "run_best.tmod")
+    # a best scored by the mean (a run resumed with the key changed): the first lowest-scored evaluation replaces it
+    assert best.consider([], _actor(0), {"epoch": 1}, evaluated=scored(laps, "mean"))
+    with caplog.at_level(logging.INFO, logger="playerruns.trainer.best"):
+        assert best.consider([], _actor(1), {"epoch": 2}, evaluated=scored(laps, "lowest"))
+    assert "best policy so far (evaluation, lowest episode return 400.00, 800 steps per episode)" in caplog.text
+    assert json.loads(best.record.read_text())["of"] == "lowest"
+    # the mean of nine laps and a crash is 2 % down, inside a 3 % tolerance; the lowest episode is 21 % down
+    assert not best.fell_from(scored(one_crash, "mean"), 0.03)  # and another kind of score: not compared anyway
+    assert best.fell_from(scored(one_crash, "lowest"), 0.03)
+    assert not best.consider([], _actor(2), {"epoch": 3}, evaluated=scored(one_crash, "lowest"))
+    slower = PolicyEvaluation((400.0,) * 10, (900,) * 10)
+    assert best.slower_than(scored(slower, "lowest"), 0.03) and not best.slower_than(scored(slower, "mean"), 0.03)
+
+
 def test_a_tie_in_longer_episodes_is_slower_beyond_the_tolerance(tmp_path):
     best = BestPolicy(tmp_path / "run_best.tmod")
     assert not best.slower_than(EpochScore(400.0, 1000.0), 0.03)  # nothing kept yet

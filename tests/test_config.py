@@ -139,6 +139,10 @@ def test_wandb_without_the_package_is_one_line(tmp_path):
     ({"TENSORBOARD_PATH": "/tmp/tb"}, "GYM:Pendulum-v1", ("TENSORBOARD_PATH", "TENSORBOARD", "go together")),
     ({"EVALUATE_EVERY_EPOCHS": 2}, "GYM:Pendulum-v1", ("EVALUATE_EVERY_EPOCHS", "EVALUATION_EPISODES")),
     ({"EVALUATION_SEED": 5}, "GYM:Pendulum-v1", ("EVALUATION_SEED", "EVALUATION_EPISODES", "go together")),
+    ({"EVALUATION_SCORE": "lowest"}, "GYM:Pendulum-v1", ("EVALUATION_SCORE", "EVALUATION_EPISODES", "go together")),
+    *[({"EVALUATION_EPISODES": 3, "EVALUATION_SCORE": bad}, "GYM:Pendulum-v1",
+       ("PLAYER_RUNS.EVALUATION_SCORE", '"mean" (the episodes\' mean return) or "lowest"'))
+      for bad in ("Lowest", "min", "median", "", None, 1, True, ["lowest"], {"lowest": 1})],
     ({"EVALUATION_EPISODES": 3}, "TM20LIDAR", ("EVALUATION_EPISODES needs a gymnasium task", "TM20LIDAR")),
     ({"DEMO_BC_COEF": 0.4, "EVALUATION_EPISODES": 3, "POLICY_AVERAGING_CATCH_UP": True}, "GYM:Pendulum-v1",
      ("POLICY_AVERAGING_CATCH_UP", "POLICY_AVERAGING", "go together")),

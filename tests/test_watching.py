@@ -167,6 +167,36 @@ def _drives_its_record_only_from_its_own_starts(home: Path, first_seed: int) -> 
     assert all(b != pytest.approx(o, rel=1e-4, abs=1e-3) for b, o in zip(benchmark.returns, own.returns, strict=True))
 
 
+def test_an_evaluation_scored_by_its_lowest_episode_keeps_the_policy_whose_worst_start_was_best(tmp_path):
+    """EVALUATION_SCORE "lowest": the trainer chooses its best policy by the worst of its evaluation episodes."""
+    from playerruns.trainer.best import TIE
+    from playerruns.trainer.evaluation import drive_episodes
+
+    home = _home(tmp_path, EVALUATION_EPISODES=3, EVALUATION_SEED=777, EVALUATION_SCORE="lowest")
+    _train(home, tmp_path, 3)
+    records = trainer_statistics(home, "epoch")
+    best_so_far = None
+    for record in records:  # each epoch kept is better than the kept one by its lowest episode, and only then
+        lowest = record["evaluation_lowest"]
+        assert lowest <= record["evaluation_mean"]
+        if record.get("best_policy"):
+            assert best_so_far is None or lowest > best_so_far
+            best_so_far = lowest
+        else:
+            assert best_so_far is not None and lowest <= best_so_far + TIE * abs(best_so_far)
+    weights, env, actor = kept_best_policy(home, "Pendulum-v1")
+    kept = json.loads(weights.with_suffix(".json").read_text())
+    assert kept["by"] == "evaluation" and kept["of"] == "lowest"
+    flagged = [r for r in records if r.get("best_policy")]
+    assert kept["epoch"] >= flagged[-1]["epoch"]  # (a later one if the kill fell between its file and its record)
+    if kept["epoch"] == flagged[-1]["epoch"]:
+        assert kept["mean_return"] == pytest.approx(flagged[-1]["evaluation_lowest"], rel=1e-6)
+    # driven again from the trainer's starts, the kept policy's worst episode is its score, not their mean
+    again = drive_episodes(actor, env, 3, first_seed=777)
+    assert again.lowest == pytest.approx(kept["mean_return"], rel=1e-4, abs=1e-3)
+    assert again.mean > kept["mean_return"] + 1e-3
+
+
 def _columns(image, colour: str) -> int:
     """How many pixel columns of `image` hold `colour`: the horizontal reach of a line drawn in it."""
     import numpy as np
