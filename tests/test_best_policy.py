@@ -150,8 +150,11 @@ def test_an_evaluation_scored_by_its_lowest_episode_falls_on_one_crash(tmp_path,
     assert "best policy so far (evaluation, lowest episode return 400.00, 800 steps per episode)" in caplog.text
     assert json.loads(best.record.read_text())["of"] == "lowest"
     # the mean of nine laps and a crash is 2 % down, inside a 3 % tolerance; the lowest episode is 21 % down
-    assert not best.fell_from(scored(one_crash, "mean"), 0.03)  # and another kind of score: not compared anyway
+    by_mean = BestPolicy(tmp_path / "mean_best.tmod")
+    assert by_mean.consider([], _actor(3), {"epoch": 1}, evaluated=scored(laps, "mean"))
+    assert not by_mean.fell_from(scored(one_crash, "mean"), 0.03)
     assert best.fell_from(scored(one_crash, "lowest"), 0.03)
+    assert not best.fell_from(scored(one_crash, "mean"), 0.03)  # another kind of score: never compared
     assert not best.consider([], _actor(2), {"epoch": 3}, evaluated=scored(one_crash, "lowest"))
     slower = PolicyEvaluation((400.0,) * 10, (900,) * 10)
     assert best.slower_than(scored(slower, "lowest"), 0.03) and not best.slower_than(scored(slower, "mean"), 0.03)
