@@ -394,15 +394,16 @@ class PlayerRunsTraining(TorchTrainingOffline):
             return driven
         latest = evaluator.run(agent.model.actor)
         record.update(actor_evaluation_mean=latest.mean, actor_evaluation_steps=latest.median_length)
-        statistic = self.player_runs.EVALUATION_SCORE
-        if not _score_of(latest, statistic).beats(_score_of(driven, statistic)):
+        actor_score = _score_of(latest, self.player_runs.EVALUATION_SCORE)
+        average_score = _score_of(driven, self.player_runs.EVALUATION_SCORE)
+        if not actor_score.beats(average_score):
             return driven
         agent.catch_up()
         self.broadcast_pending = True
         record["caught_up"] = True
-        log.info(f"Player runs: the actor scored {latest.score(statistic):.2f} in {latest.median_length:.0f} steps "
-                 f"per episode, the averaged policy {driven.score(statistic):.2f} in {driven.median_length:.0f}: the "
-                 "average catches up with the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)")
+        log.info(f"Player runs: the actor scored {actor_score.mean_return:.2f} in {actor_score.mean_steps:.0f} steps "
+                 f"per episode, the averaged policy {average_score.mean_return:.2f} in {average_score.mean_steps:.0f}: "
+                 "the average catches up with the actor (PLAYER_RUNS.POLICY_AVERAGING_CATCH_UP)")
         return latest
 
     def roll_back_if_worse(self, score: EpochScore | None) -> bool:
